@@ -1,0 +1,29 @@
+"""JSON views."""
+
+from __future__ import annotations
+
+from flask import abort, jsonify
+
+from petitions.api import bp
+from petitions.models import utcnow
+from petitions.services import queries
+
+
+@bp.get("/petitions/<slug>.json")
+def petition_json(slug: str):
+    """Return a petition's public figures as JSON."""
+    petition = queries.public_petition(slug)
+    if petition is None:
+        abort(404)
+    response = jsonify(
+        slug=petition.slug,
+        title=petition.title,
+        state=str(petition.effective_state(utcnow())),
+        signature_count=queries.confirmed_count(petition),
+        goal=petition.goal,
+        opens_at=petition.opens_at.isoformat(),
+        closes_at=petition.closes_at.isoformat(),
+        signatures_by_country=queries.counts_by_country(petition),
+    )
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,106 @@
+"""Languages: choosing the signer's language, switching it, and showing dates and countries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from flask import Blueprint, Flask, has_request_context, redirect, request
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+
+from petitions.models import LANGUAGES
+
+LANGUAGE_COOKIE = "lang"
+#: Each language named in itself, as a switcher shows it.
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+#: Two-letter CLDR territories that are not ISO 3166-1 countries (regions, reserved codes).
+NOT_COUNTRIES = frozenset(
+    {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
+)
+
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    """Pick the explicit choice from the cookie, then the browser's preference, then English."""
+    if not has_request_context():
+        return "en"
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def _safe_next(target: str | None) -> str:
+    """Return a local path to go back to; anything pointing elsewhere becomes the home page."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target:
+        return "/"
+    return target
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str):
+    """Remember the chosen language in a cookie and go back to the page."""
+    response = redirect(_safe_next(request.args.get("next")), code=303)
+    if code in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax", httponly=True
+        )
+    return response
+
+
+def format_in_zone(moment: datetime, zone: str) -> str:
+    """Show an instant in a petition's time zone, in the current language, to the minute."""
+    local = moment.astimezone(ZoneInfo(zone))
+    locale = get_locale() or Locale("en")
+    return (
+        f"{format_date(local, 'long', locale=locale)}, {format_time(local, 'short', locale=locale)}"
+    )
+
+
+def country_name(code: str) -> str:
+    """Return a country's name in the current language."""
+    locale: Locale = get_locale() or Locale("en")
+    return locale.territories.get(code.upper(), code.upper())
+
+
+COUNTRY_CODES = frozenset(
+    code
+    for code in Locale("en").territories
+    if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
+)
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Return (code, localised name) for every ISO 3166-1 country, sorted by name."""
+    locale: Locale = get_locale() or Locale("en")
+    names = locale.territories
+    pairs = ((code, names[code]) for code in COUNTRY_CODES)
+    return sorted(pairs, key=lambda pair: pair[1].casefold())
+
+
+def init_app(app: Flask) -> None:
+    """Register the switcher and the template helpers."""
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def languages():
+        return {
+            "languages": LANGUAGE_NAMES,
+            "current_language": str(get_locale() or "en"),
+            "site_name": _l("Petitions"),
+        }
+
+    app.jinja_env.filters["in_zone"] = format_in_zone
+    app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["number"] = format_decimal

@@ -1,0 +1,117 @@
+"""The demonstration data: an organiser and an open appeal modelled on the 2021 Atabek petition.
+
+The text was written for the demo from the facts reported at the time (see shared/reference): it
+is not the activists' own wording, and signatures given to the demo are not sent anywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from petitions.extensions import db
+from petitions.models import Organiser, Petition
+from petitions.services import audit
+from petitions.services.accounts import create_organiser, find_organiser
+
+DEMO_ORGANISER_EMAIL = "demo-organiser@example.org"
+DEMO_ORGANISER_NAME = "Demo organiser"
+DEMO_SLUG = "pardon-aron-atabek"
+#: The Almaty activists collected signatures for five days, then sent them to the President.
+DEMO_WINDOW = timedelta(days=5)
+
+DEMO_TITLE = "Помилуйте Арона Атабека · Pardon the poet Aron Atabek"
+DEMO_RECIPIENT = "Президент Республики Казахстан · President of the Republic of Kazakhstan"
+DEMO_SUMMARY = (
+    "Просим Президента помиловать 68-летнего поэта Арона Атабека, тяжело больного узника. "
+    "We ask the President to pardon Aron Atabek, a gravely ill 68-year-old poet in prison."
+)
+DEMO_BODY = """\
+*Демонстрационная петиция по мотивам обращения 2021 года; подписи никуда не отправляются.
+A demonstration petition modelled on the 2021 appeal; signatures are not sent anywhere.*
+
+## Обращение
+
+Уважаемый господин Президент!
+
+Мы, нижеподписавшиеся, просим Вас помиловать поэта **Арона Едигеева (Атабека)**.
+
+Арону Атабеку 68 лет. С 2007 года он находится в заключении: его приговорили к 18 годам
+лишения свободы по обвинению в организации беспорядков 2006 года в алматинском посёлке
+Шанырак, где жители протестовали против сноса своих домов. Он всегда настаивал на своей
+невиновности и в 2012 году отказался от помилования, условием которого было признание вины.
+
+Правозащитники сообщают, что Арон Атабек страдает болезнью сердца, диабетом и артритом и что
+его здоровье резко ухудшилось. Фотография, сделанная летом во время посещения колонии,
+вызвала широкий общественный отклик.
+
+Президент вправе по своему усмотрению помиловать осуждённого. Мы просим Вас воспользоваться
+этим правом и проявить милосердие: освободить Арона Атабека, чтобы он мог получить лечение и
+быть рядом со своей семьёй.
+
+## Appeal
+
+Dear Mr President,
+
+We, the undersigned, ask you to pardon the poet **Aron Yedigeyev (Atabek)**.
+
+Aron Atabek is 68 years old and has been in prison since 2007. He was sentenced to 18 years
+on charges of organising the 2006 unrest in Shanyrak, a suburb of Almaty where residents
+protested against the demolition of their homes. He has always maintained his innocence, and
+in 2012 he refused a pardon that required him to admit guilt.
+
+Human-rights defenders report that he suffers from heart disease, diabetes and arthritis and
+that his health has sharply deteriorated. A photograph taken during a prison visit this summer
+caused a public outcry.
+
+The President may, at his own discretion, pardon a convicted person. We ask you to exercise
+this right and show mercy: set Aron Atabek free, so that he can receive medical care and be
+with his family.
+"""
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    organiser: Organiser
+    petition: Petition
+    #: Set only when the organiser was created by this call; it is never stored in clear.
+    new_password: str | None
+    created_petition: bool
+
+
+def _demo_petition(organiser: Organiser, now: datetime) -> Petition:
+    petition = Petition(
+        slug=DEMO_SLUG,
+        title=DEMO_TITLE,
+        summary=DEMO_SUMMARY,
+        body=DEMO_BODY,
+        recipient=DEMO_RECIPIENT,
+        language="ru",
+        goal=2500,
+        timezone="Asia/Almaty",
+        opens_at=now,
+        closes_at=now + DEMO_WINDOW,
+        organiser=organiser,
+    )
+    db.session.add(petition)
+    petition.publish(now)
+    db.session.flush()
+    audit.record("publish", actor=organiser, petition=petition, demo=True)
+    return petition
+
+
+def load_demo(now: datetime) -> DemoResult:
+    """Create the demo organiser and open the demo appeal, unless they already exist."""
+    organiser = find_organiser(DEMO_ORGANISER_EMAIL)
+    password = None
+    if organiser is None:
+        password = secrets.token_urlsafe(12)
+        organiser = create_organiser(DEMO_ORGANISER_EMAIL, DEMO_ORGANISER_NAME, password)
+    petition = db.session.scalar(sa.select(Petition).where(Petition.slug == DEMO_SLUG))
+    created = petition is None
+    if petition is None:
+        petition = _demo_petition(organiser, now)
+    return DemoResult(organiser, petition, password, created)

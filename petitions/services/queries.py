@@ -1,0 +1,79 @@
+"""Read-side queries shared by the public pages, the JSON API and the organisers' pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from petitions.extensions import db
+from petitions.models import (
+    COUNTED_STATES,
+    PUBLIC_STATES,
+    Petition,
+    PetitionState,
+    Signature,
+)
+
+
+def public_petition(slug: str) -> Petition | None:
+    """Return the petition with this slug if the public may see it."""
+    return db.session.scalar(
+        sa.select(Petition).where(Petition.slug == slug, Petition.state.in_(PUBLIC_STATES))
+    )
+
+
+def open_petitions(now: datetime) -> list[Petition]:
+    """Return the petitions collecting signatures at `now`, closing soonest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Petition)
+            .where(
+                Petition.state == PetitionState.OPEN,
+                Petition.opens_at <= now,
+                Petition.closes_at > now,
+            )
+            .order_by(Petition.closes_at, Petition.id)
+        )
+    )
+
+
+def confirmed_counts(petition_ids: list[int]) -> dict[int, int]:
+    """Return the number of counted signatures of each petition, zero included."""
+    if not petition_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Signature.petition_id, sa.func.count())
+        .where(Signature.petition_id.in_(petition_ids), Signature.state.in_(COUNTED_STATES))
+        .group_by(Signature.petition_id)
+    )
+    counts = dict.fromkeys(petition_ids, 0)
+    counts.update(dict(rows.all()))
+    return counts
+
+
+def confirmed_count(petition: Petition) -> int:
+    """Return the number of counted signatures of one petition."""
+    return confirmed_counts([petition.id])[petition.id]
+
+
+def counts_by_country(petition: Petition) -> dict[str, int]:
+    """Return counted signatures per country code, largest first."""
+    rows = db.session.execute(
+        sa.select(Signature.country, sa.func.count().label("n"))
+        .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
+        .group_by(Signature.country)
+        .order_by(sa.desc("n"), Signature.country)
+    )
+    return dict(rows.all())
+
+
+def database_answers() -> bool:
+    """Tell whether the database answers a trivial query."""
+    db.session.execute(sa.select(1))
+    return True
+
+
+def all_petitions() -> list[Petition]:
+    """Return every petition, newest first."""
+    return list(db.session.scalars(sa.select(Petition).order_by(Petition.created_at.desc())))

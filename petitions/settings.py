@@ -1,0 +1,285 @@
+"""Every setting of the application, read from the environment and validated at start.
+
+A wrong value never reaches the code that uses it: `load_settings` collects one clear message per
+wrong setting and raises `SettingsError` with all of them, so an operator fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENVIRONMENTS = ("development", "production")
+DEFAULT_SIGN_RATE_LIMIT = "10 per minute;200 per day"
+DEFAULT_GLOBAL_SIGN_LIMIT = "600 per minute"
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """One or more settings are wrong; `problems` holds one message per setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings; see the README's settings table for each one."""
+
+    environment: str
+    secret_key: str
+    database_url: str
+    ratelimit_storage_uri: str
+    sign_rate_limit: str
+    global_sign_limit: str
+    hash_key: bytes
+    data_keys: tuple[bytes, ...]
+    trusted_proxies: int
+    default_timezone: str
+    mail_server: str | None
+    mail_port: int
+    mail_use_tls: bool
+    mail_username: str | None
+    mail_password: str | None
+    mail_default_sender: str
+    signing_key_file: str | None
+    signing_key_password: str | None
+    timestamp_url: str | None
+    retention_days: int
+    base_url: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+class _Reader:
+    """Read raw values from a mapping and remember every problem found."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.environ.get(name)
+        if value is None or not value.strip():
+            return default
+        return value.strip()
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}: expected a whole number, got {raw!r}")
+            return default
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name}: must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        self.problems.append(f"{name}: expected true or false, got {raw!r}")
+        return default
+
+
+def _instance_secret(instance_path: Path, filename: str, make: callable) -> str:
+    """Return a development secret kept in `instance/`, creating it once with private mode."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _new_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def _decode_key(name: str, raw: str, reader: _Reader) -> bytes | None:
+    try:
+        key = base64.urlsafe_b64decode(raw.encode("ascii") + b"=" * (-len(raw) % 4))
+    except (ValueError, UnicodeEncodeError):
+        key = b""
+    if len(key) != 32:
+        reader.problems.append(
+            f"{name}: expected 32 random bytes in URL-safe base64 (make one with "
+            '`python -c "import base64,secrets;'
+            'print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"`)'
+        )
+        return None
+    return key
+
+
+def _database_url(reader: _Reader, instance_path: Path) -> str:
+    default = f"sqlite:///{instance_path / 'petitions.sqlite3'}"
+    raw = reader.text("DATABASE_URL", default)
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        reader.problems.append(
+            f"DATABASE_URL: cannot parse {raw!r} as a database URL "
+            "(examples: sqlite:///instance/petitions.sqlite3, "
+            "postgresql+psycopg://user:password@host:5432/petitions)"
+        )
+        return default
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        reader.problems.append(
+            f"DATABASE_URL: unsupported database {url.get_backend_name()!r}; "
+            "use sqlite or postgresql"
+        )
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        # SQLAlchemy would pick psycopg2, which we do not install; psycopg 3 is the driver.
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return raw
+
+
+def _rate_limit(reader: _Reader, name: str, default: str) -> str:
+    raw = reader.text(name, default)
+    try:
+        if not parse_many(raw):
+            raise ValueError(raw)
+    except ValueError:
+        reader.problems.append(
+            f"{name}: cannot read {raw!r} as rate limits (example: '10 per minute;200 per day')"
+        )
+        return default
+    return raw
+
+
+def _storage_uri(reader: _Reader) -> str:
+    raw = reader.text("RATELIMIT_STORAGE_URI", "memory://")
+    if raw.split("://", 1)[0] not in {"memory", "redis", "rediss", "redis+sentinel"}:
+        reader.problems.append(
+            f"RATELIMIT_STORAGE_URI: expected memory:// or redis://host:port/db, got {raw!r}"
+        )
+        return "memory://"
+    return raw
+
+
+def _timezone(reader: _Reader) -> str:
+    raw = reader.text("DEFAULT_TIMEZONE", "Asia/Almaty")
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.problems.append(f"DEFAULT_TIMEZONE: unknown time zone {raw!r}")
+        return "Asia/Almaty"
+    return raw
+
+
+def _secrets(reader: _Reader, instance_path: Path, production: bool):
+    """Read SECRET_KEY, HASH_KEY and DATA_KEYS; in development make missing ones once."""
+    secret_key = reader.text("SECRET_KEY")
+    hash_raw = reader.text("HASH_KEY")
+    data_raw = reader.text("DATA_KEYS")
+    if production:
+        if secret_key is None or len(secret_key) < MIN_SECRET_LENGTH:
+            reader.problems.append(
+                f"SECRET_KEY: required in production, at least {MIN_SECRET_LENGTH} characters "
+                '(make one with `python -c "import secrets;print(secrets.token_urlsafe(48))"`)'
+            )
+        for name, raw in (("HASH_KEY", hash_raw), ("DATA_KEYS", data_raw)):
+            if raw is None:
+                reader.problems.append(
+                    f"{name}: required in production; losing it makes stored signatures "
+                    "unreadable, so generate it once and back it up (see docs/deployment.md)"
+                )
+        # Never invent secrets in production: a restart would silently change them.
+        secret_key = secret_key or ""
+        hash_raw = hash_raw or _new_key()
+        data_raw = data_raw or _new_key()
+    secret_key = secret_key or _instance_secret(
+        instance_path, "secret_key", lambda: secrets.token_urlsafe(48)
+    )
+    hash_raw = hash_raw or _instance_secret(instance_path, "hash_key", _new_key)
+    data_raw = data_raw or _instance_secret(instance_path, "data_keys", _new_key)
+    hash_key = _decode_key("HASH_KEY", hash_raw, reader)
+    data_keys = tuple(
+        key
+        for part in data_raw.split(",")
+        if part.strip()
+        for key in [_decode_key("DATA_KEYS", part.strip(), reader)]
+        if key is not None
+    )
+    return secret_key, hash_key or b"\0" * 32, data_keys or (b"\0" * 32,)
+
+
+def _production_warnings(settings: Settings) -> list[str]:
+    warnings = []
+    if settings.database_url.startswith("sqlite"):
+        warnings.append(
+            "DATABASE_URL points at SQLite: fine for one process, but production wants PostgreSQL"
+        )
+    if settings.ratelimit_storage_uri.startswith("memory"):
+        warnings.append(
+            "RATELIMIT_STORAGE_URI is memory://: each worker process counts alone, so limits "
+            "are multiplied by the number of workers; use redis:// in production"
+        )
+    if settings.mail_server is None:
+        warnings.append("MAIL_SERVER is not set: confirmation emails go to the log, not to signers")
+    return warnings
+
+
+def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
+    """Read and validate every setting; raise SettingsError listing each wrong one."""
+    reader = _Reader(environ)
+    environment = reader.text("PETITIONS_ENV", "development").lower()
+    if environment not in ENVIRONMENTS:
+        reader.problems.append(
+            f"PETITIONS_ENV: expected one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+        environment = "development"
+    production = environment == "production"
+    secret_key, hash_key, data_keys = _secrets(reader, instance_path, production)
+    settings = Settings(
+        environment=environment,
+        secret_key=secret_key,
+        database_url=_database_url(reader, instance_path),
+        ratelimit_storage_uri=_storage_uri(reader),
+        sign_rate_limit=_rate_limit(reader, "SIGN_RATE_LIMIT", DEFAULT_SIGN_RATE_LIMIT),
+        global_sign_limit=_rate_limit(reader, "GLOBAL_SIGN_LIMIT", DEFAULT_GLOBAL_SIGN_LIMIT),
+        hash_key=hash_key,
+        data_keys=data_keys,
+        trusted_proxies=reader.integer("TRUSTED_PROXIES", 0, 0, 10),
+        default_timezone=_timezone(reader),
+        mail_server=reader.text("MAIL_SERVER"),
+        mail_port=reader.integer("MAIL_PORT", 25, 1, 65535),
+        mail_use_tls=reader.boolean("MAIL_USE_TLS", False),
+        mail_username=reader.text("MAIL_USERNAME"),
+        mail_password=reader.text("MAIL_PASSWORD"),
+        mail_default_sender=reader.text("MAIL_DEFAULT_SENDER", "petitions@localhost"),
+        signing_key_file=reader.text("SIGNING_KEY_FILE"),
+        signing_key_password=reader.text("SIGNING_KEY_PASSWORD"),
+        timestamp_url=reader.text("TIMESTAMP_URL"),
+        retention_days=reader.integer("RETENTION_DAYS", 90, 1, 3650),
+        base_url=reader.text("BASE_URL"),
+    )
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    if production:
+        settings.warnings.extend(_production_warnings(settings))
+    return settings

@@ -1,0 +1,117 @@
+"""States change only through guarded transitions that stamp their time."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from petitions.models import (
+    InvalidTransition,
+    Petition,
+    PetitionState,
+    Signature,
+    SignatureState,
+)
+
+NOW = datetime(2021, 9, 15, 6, 0, tzinfo=UTC)
+
+
+def petition(state=PetitionState.DRAFT, **fields):
+    fields.setdefault("opens_at", NOW)
+    fields.setdefault("closes_at", NOW + timedelta(days=5))
+    return Petition(state=state, **fields)
+
+
+def test_a_new_petition_is_a_draft_and_a_new_signature_pending():
+    assert Petition().state == PetitionState.DRAFT
+    assert Signature().state == SignatureState.PENDING
+
+
+def test_publish_opens_a_draft_and_stamps_the_time():
+    draft = petition()
+    draft.publish(NOW)
+    assert draft.state == PetitionState.OPEN
+    assert draft.published_at == NOW
+
+
+def test_publish_refuses_a_window_that_has_already_ended():
+    draft = petition(closes_at=NOW - timedelta(seconds=1), opens_at=NOW - timedelta(days=1))
+    with pytest.raises(InvalidTransition, match="after now"):
+        draft.publish(NOW)
+
+
+@pytest.mark.parametrize("state", [PetitionState.OPEN, PetitionState.CLOSED])
+def test_publish_refuses_anything_but_a_draft(state):
+    with pytest.raises(InvalidTransition):
+        petition(state).publish(NOW)
+
+
+def test_close_records_an_early_close_with_its_reason():
+    open_petition = petition(PetitionState.OPEN)
+    open_petition.close(NOW + timedelta(days=1), reason="The prisoner was released")
+    assert open_petition.state == PetitionState.CLOSED
+    assert open_petition.closed_at == NOW + timedelta(days=1)
+    assert open_petition.close_reason == "The prisoner was released"
+
+
+def test_close_after_the_deadline_records_the_deadline():
+    open_petition = petition(PetitionState.OPEN)
+    open_petition.close(NOW + timedelta(days=9))
+    assert open_petition.closed_at == open_petition.closes_at
+
+
+@pytest.mark.parametrize("state", [PetitionState.DRAFT, PetitionState.CLOSED])
+def test_close_raises_on_a_petition_that_is_not_open(state):
+    with pytest.raises(InvalidTransition, match="cannot close"):
+        petition(state).close(NOW)
+
+
+def test_delivery_follows_closing_only():
+    with pytest.raises(InvalidTransition):
+        petition(PetitionState.OPEN).mark_delivered(NOW)
+    closed = petition(PetitionState.CLOSED)
+    closed.mark_delivered(NOW)
+    assert closed.state == PetitionState.DELIVERED
+    assert closed.delivered_at == NOW
+
+
+def test_the_window_includes_its_opening_and_excludes_its_closing_instant():
+    open_petition = petition(PetitionState.OPEN)
+    second = timedelta(seconds=1)
+    assert not open_petition.accepts_signatures_at(NOW - second)
+    assert open_petition.accepts_signatures_at(NOW)
+    assert open_petition.accepts_signatures_at(open_petition.closes_at - second)
+    assert not open_petition.accepts_signatures_at(open_petition.closes_at)
+    assert not petition(PetitionState.DRAFT).accepts_signatures_at(NOW)
+
+
+def test_an_open_petition_past_its_deadline_is_seen_as_closed_before_any_job_runs():
+    open_petition = petition(PetitionState.OPEN)
+    after = open_petition.closes_at + timedelta(minutes=1)
+    assert open_petition.effective_state(after) == PetitionState.CLOSED
+    assert open_petition.collection_ended_at(after) == open_petition.closes_at
+    assert open_petition.effective_state(NOW) == PetitionState.OPEN
+    assert open_petition.collection_ended_at(NOW) is None
+
+
+def test_signature_lifecycle():
+    signature = Signature()
+    signature.confirm(NOW)
+    assert (signature.state, signature.confirmed_at) == (SignatureState.CONFIRMED, NOW)
+    with pytest.raises(InvalidTransition):
+        signature.confirm(NOW)
+    signature.invalidate(NOW, "one address, 300 signatures in a minute")
+    assert signature.state == SignatureState.INVALIDATED
+    signature.restore()
+    assert signature.state == SignatureState.CONFIRMED
+    assert signature.invalidation_reason is None
+    signature.withdraw(NOW)
+    assert signature.state == SignatureState.WITHDRAWN
+    with pytest.raises(InvalidTransition):
+        signature.invalidate(NOW, "too late")
+
+
+def test_restoring_an_unconfirmed_invalidated_signature_leaves_it_pending():
+    signature = Signature()
+    signature.invalidate(NOW, "suspicious")
+    signature.restore()
+    assert signature.state == SignatureState.PENDING

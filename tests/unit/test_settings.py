@@ -1,0 +1,93 @@
+"""Settings are read from the environment, validated, and explained when wrong."""
+
+import stat
+
+import pytest
+
+from petitions.settings import SettingsError, load_settings
+
+
+def test_defaults_are_embedded_sqlite_and_memory_limits(tmp_path):
+    settings = load_settings({}, tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'petitions.sqlite3'}"
+    assert settings.ratelimit_storage_uri == "memory://"
+    assert settings.environment == "development"
+    assert settings.warnings == []
+
+
+def test_development_secrets_are_generated_once_and_kept_private(tmp_path):
+    first = load_settings({}, tmp_path)
+    second = load_settings({}, tmp_path)
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    assert first.hash_key == second.hash_key and len(first.hash_key) == 32
+    assert first.data_keys == second.data_keys
+    mode = stat.S_IMODE((tmp_path / "secret_key").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"PETITIONS_ENV": "production", "SECRET_KEY": "short"}, tmp_path)
+    messages = raised.value.problems
+    assert any(message.startswith("SECRET_KEY: required in production") for message in messages)
+    assert any(message.startswith("HASH_KEY:") for message in messages)
+    assert any(message.startswith("DATA_KEYS:") for message in messages)
+    assert not (tmp_path / "secret_key").exists(), "production must never invent secrets"
+
+
+def test_production_warns_about_sqlite_and_memory_limits(tmp_path):
+    key = "A" * 43
+    settings = load_settings(
+        {
+            "PETITIONS_ENV": "production",
+            "SECRET_KEY": "x" * 48,
+            "HASH_KEY": key,
+            "DATA_KEYS": key,
+        },
+        tmp_path,
+    )
+    joined = "\n".join(settings.warnings)
+    assert "SQLite" in joined
+    assert "memory://" in joined
+    assert "MAIL_SERVER" in joined
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DATABASE_URL", "::not a url", "DATABASE_URL: cannot parse"),
+        ("DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL: unsupported database"),
+        ("TRUSTED_PROXIES", "two", "TRUSTED_PROXIES: expected a whole number"),
+        ("TRUSTED_PROXIES", "50", "TRUSTED_PROXIES: must be between 0 and 10"),
+        ("MAIL_USE_TLS", "maybe", "MAIL_USE_TLS: expected true or false"),
+        ("SIGN_RATE_LIMIT", "lots", "SIGN_RATE_LIMIT: cannot read"),
+        ("RATELIMIT_STORAGE_URI", "memcached://x", "RATELIMIT_STORAGE_URI: expected"),
+        ("PETITIONS_ENV", "staging", "PETITIONS_ENV: expected one of"),
+        ("DEFAULT_TIMEZONE", "Mars/Olympus", "DEFAULT_TIMEZONE: unknown time zone"),
+        ("HASH_KEY", "too-short", "HASH_KEY: expected 32 random bytes"),
+    ],
+)
+def test_each_wrong_setting_gets_its_own_clear_message(tmp_path, name, value, expected):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({name: value}, tmp_path)
+    assert any(problem.startswith(expected) for problem in raised.value.problems), (
+        raised.value.problems
+    )
+
+
+def test_all_wrong_settings_are_reported_together(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"MAIL_PORT": "0", "TRUSTED_PROXIES": "x"}, tmp_path)
+    assert len(raised.value.problems) == 2
+
+
+def test_plain_postgresql_url_uses_the_installed_psycopg_driver(tmp_path):
+    settings = load_settings({"DATABASE_URL": "postgresql://u:p@db:5432/petitions"}, tmp_path)
+    assert settings.database_url == "postgresql+psycopg://u:p@db:5432/petitions"
+
+
+def test_several_data_keys_are_read_for_rotation(tmp_path):
+    settings = load_settings({"DATA_KEYS": f"{'A' * 43},{'B' * 43}"}, tmp_path)
+    assert len(settings.data_keys) == 2
+    assert settings.data_keys[0] != settings.data_keys[1]
