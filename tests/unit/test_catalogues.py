@@ -1,0 +1,77 @@
+"""Every string shown to people exists in Kazakh and Russian, and the compiled files are fresh."""
+
+import io
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "petitions" / "translations"
+LANGUAGES = ["kk", "ru"]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+
+
+def _catalogue(language: str):
+    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def _source_messages() -> set[str]:
+    method_map = [
+        ("petitions/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+        ("templates/**.txt", "jinja2"),
+    ]
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        ROOT, method_map, keywords=KEYWORDS
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogue_has_every_string_of_the_source(language):
+    catalogue = _catalogue(language)
+    missing = _source_messages() - {
+        message.id if isinstance(message.id, str) else message.id[0]
+        for message in catalogue
+        if message.id
+    }
+    assert not missing, f"run `make translations` and translate: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogue_has_no_untranslated_or_fuzzy_entry(language):
+    catalogue = _catalogue(language)
+    untranslated = [
+        m.id
+        for m in catalogue
+        if m.id and not all(m.string if isinstance(m.string, tuple) else [m.string])
+    ]
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    assert not untranslated, untranslated
+    assert not fuzzy, fuzzy
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _entries(messages) -> dict:
+    return {_hashable(m.id): _hashable(m.string) for m in messages if m.id}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_compiled_catalogue_matches_its_source(language):
+    compiled = TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo"
+    fresh = io.BytesIO()
+    write_mo(fresh, _catalogue(language))
+    fresh.seek(0)
+    with open(compiled, "rb") as handle:
+        on_disk = _entries(read_mo(handle))
+    expected = _entries(read_mo(fresh))
+    assert on_disk == expected, "run `make translations` to recompile the catalogues"
