@@ -7,19 +7,23 @@ database into one clear line on stderr and exit status 1 instead of a traceback.
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
 from petitions.models import utcnow
-from petitions.services import queries
+from petitions.services import lifecycle, mail, queries
 from petitions.services.demo import load_demo
+from petitions.settings import Settings
 
 petitions_cli = AppGroup("petitions", help="Create, list, close and export petitions.")
 
@@ -88,7 +92,89 @@ def list_command() -> None:
         )
 
 
+@petitions_cli.command("close-expired")
+def close_expired_command() -> None:
+    """Record CLOSED for every open petition whose window has ended (cron-friendly)."""
+    closed = lifecycle.close_expired(utcnow())
+    db.session.commit()
+    for petition in closed:
+        click.echo(f"closed {petition.slug}")
+    click.echo(f"{len(closed)} petition(s) closed.")
+
+
+mail_cli = AppGroup("mail", help="Send what waits in the outbox.")
+
+
+def _send_due(settings: Settings, batch: int) -> mail.DeliveryReport:
+    """Send every message due now, one batch and one commit at a time."""
+    total = mail.DeliveryReport()
+    while True:
+        now = utcnow()
+        messages = mail.claim_due(now, limit=batch)
+        db.session.commit()
+        if not messages:
+            return total
+        report = mail.deliver(messages, settings, now)
+        db.session.commit()
+        total.sent += report.sent
+        total.failed += report.failed
+        if report.sent == 0:
+            return total  # the server refuses everything now; the back-off decides when next
+
+
+@mail_cli.command("send")
+@click.option("--batch", default=50, show_default=True, help="Messages per SMTP connection.")
+def mail_send_command(batch: int) -> None:
+    """Deliver what waits in the outbox, once."""
+    report = _send_due(current_app.config["SETTINGS"], batch)
+    waiting = mail.waiting_count()
+    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {waiting}")
+    if report.failed:
+        raise SystemExit(1)
+
+
+@mail_cli.command("worker")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--batch", default=50, show_default=True, help="Messages per SMTP connection.")
+@click.option("--rounds", default=0, help="Stop after this many rounds (0: run until stopped).")
+def mail_worker_command(interval: float, batch: int, rounds: int) -> None:
+    """Send mail and close expired petitions in a loop until stopped (SIGTERM or Ctrl+C)."""
+    stop = _stop_on_signals()
+    settings = current_app.config["SETTINGS"]
+    done = 0
+    where = settings.mail_server or "the log (MAIL_SERVER is not set)"
+    click.echo(f"mail worker: sending to {where} every {interval:g} s")
+    while not stop.is_set():
+        _worker_round(settings, batch)
+        done += 1
+        if rounds and done >= rounds:
+            break
+        stop.wait(interval)
+
+
+def _worker_round(settings: Settings, batch: int) -> None:
+    try:
+        closed = lifecycle.close_expired(utcnow())
+        db.session.commit()
+        for petition in closed:
+            click.echo(f"closed {petition.slug}")
+        report = _send_due(settings, batch)
+        if report.sent or report.failed:
+            click.echo(f"sent {report.sent}, failed {report.failed}")
+    except DATABASE_OUTAGES as error:
+        db.session.rollback()
+        click.echo(f"database unavailable, will retry: {type(error).__name__}", err=True)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups and guard them all."""
     app.cli.add_command(petitions_cli)
+    app.cli.add_command(mail_cli)
     guard_database_errors(app.cli)

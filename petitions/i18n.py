@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from flask import Blueprint, Flask, has_request_context, redirect, request
-from flask_babel import format_decimal, get_locale
+from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 
 from petitions.models import LANGUAGES
@@ -83,15 +84,25 @@ COUNTRY_CODES = frozenset(
 
 def country_choices() -> list[tuple[str, str]]:
     """Return (code, localised name) for every ISO 3166-1 country, sorted by name."""
-    locale: Locale = get_locale() or Locale("en")
-    names = locale.territories
+    return list(_country_choices(str(get_locale() or "en")))
+
+
+@functools.cache
+def _country_choices(language: str) -> tuple[tuple[str, str], ...]:
+    names = Locale.parse(language).territories
     pairs = ((code, names[code]) for code in COUNTRY_CODES)
-    return sorted(pairs, key=lambda pair: pair[1].casefold())
+    return tuple(sorted(pairs, key=lambda pair: pair[1].casefold()))
 
 
 def init_app(app: Flask) -> None:
     """Register the switcher and the template helpers."""
     app.register_blueprint(bp)
+
+    @app.before_request
+    def forget_previous_locale() -> None:
+        # Flask-Babel caches the locale on `g`, which lives as long as the app context; a
+        # request that reuses an outer context (tests, CLI-driven requests) must choose anew.
+        g.pop("_flask_babel", None)
 
     @app.context_processor
     def languages():
@@ -104,3 +115,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["in_zone"] = format_in_zone
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["number"] = format_decimal
+    app.jinja_env.filters["time_left"] = lambda delta: format_timedelta(
+        delta, threshold=1.1, add_direction=True
+    )

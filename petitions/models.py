@@ -247,6 +247,10 @@ class Signature(db.Model):
     invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidation_reason: Mapped[str | None] = mapped_column(sa.String(500))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Random value carried by the newest emailed link; a fresh email makes older links void.
+    token_nonce: Mapped[str | None] = mapped_column(sa.String(32))
+    #: When we last emailed this signer; repeated submissions do not flood their inbox.
+    last_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petition: Mapped[Petition] = relationship()
 
@@ -308,6 +312,34 @@ class Delivery(db.Model):
     reference: Mapped[str | None] = mapped_column(sa.String(200))
 
     petition: Mapped[Petition] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """An email waiting to be sent, written in the same transaction as what caused it.
+
+    Everything personal in it (address, subject, bodies with their links) is encrypted, and the
+    bodies are erased once the message has gone.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (sa.Index("ix_outbox_messages_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: What the message is for ("confirm", "already_signed", ...), for logs and counts.
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    recipient: Mapped[str] = mapped_column(EncryptedText("outbox.recipient"))
+    subject: Mapped[str | None] = mapped_column(EncryptedText("outbox.subject"))
+    body_text: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_text"))
+    body_html: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_html"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __init__(self, **fields: Any) -> None:
+        fields.setdefault("attempts", 0)
+        super().__init__(**fields)
 
 
 class AuditEvent(db.Model):

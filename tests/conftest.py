@@ -22,6 +22,7 @@ from flask_migrate import upgrade
 
 from petitions import create_app
 from petitions.extensions import db as _db
+from petitions.extensions import limiter
 from petitions.models import (
     Organiser,
     Petition,
@@ -109,9 +110,19 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def app_overrides() -> dict[str, Any]:
+    """Settings a test module adds to the test app (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+def app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, app_overrides: dict[str, Any]
+) -> Iterator[Flask]:
     """The application on a migrated, empty database."""
-    application = make_test_app(database_url, str(tmp_path_factory.mktemp("instance")))
+    application = make_test_app(
+        database_url, str(tmp_path_factory.mktemp("instance")), **app_overrides
+    )
     with application.app_context():
         if database_url not in _migrated:
             upgrade()
@@ -121,6 +132,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with application.app_context():
         _db.session.remove()
         _db.engine.dispose()
+        if application.config.get("RATELIMIT_ENABLED", True):
+            limiter.reset()
 
 
 @pytest.fixture

@@ -1,14 +1,44 @@
-"""Views for signers: thin, each parses input, calls one service and renders."""
+"""Views for signers: thin, each parses input, calls one service, commits once and answers."""
 
 from __future__ import annotations
 
-from flask import abort, jsonify, render_template
+from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 
 from petitions.errors import DATABASE_OUTAGES
-from petitions.models import utcnow
+from petitions.extensions import db, limiter
+from petitions.models import Petition, utcnow
+from petitions.notifications import queue_signature_notice
 from petitions.public import bp
+from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
-from petitions.services import queries
+from petitions.services import queries, signing
+
+
+def _petition_or_404(slug: str) -> Petition:
+    petition = queries.public_petition(slug)
+    if petition is None:
+        abort(404)
+    return petition
+
+
+def _render_petition(petition: Petition, form: SignPetitionForm, status: int = 200):
+    now = utcnow()
+    page = render_template(
+        "public/show_petition.html",
+        petition=petition,
+        form=form,
+        body=render_markdown(petition.body),
+        count=queries.confirmed_count(petition),
+        recent_signers=queries.recent_public_signers(petition),
+        is_open=petition.accepts_signatures_at(now),
+        ended_at=petition.collection_ended_at(now),
+        not_yet_open=petition.opens_at > now,
+        time_left=petition.closes_at - now,
+        page_url=url_for("public.show_petition", slug=petition.slug, _external=True),
+        grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
+    )
+    return page, status
 
 
 @bp.get("/")
@@ -21,19 +51,114 @@ def list_petitions():
 
 @bp.get("/petitions/<slug>")
 def show_petition(slug: str):
-    """Show one petition: its text, count and deadline."""
-    petition = queries.public_petition(slug)
-    if petition is None:
-        abort(404)
+    """Show one petition: its text, count, deadline and the signing form."""
+    return _render_petition(_petition_or_404(slug), SignPetitionForm())
+
+
+def _sign_limit() -> str:
+    return current_app.config["SETTINGS"].sign_rate_limit
+
+
+def _global_sign_limit() -> str:
+    return current_app.config["SETTINGS"].global_sign_limit
+
+
+def _client_and_petition() -> str:
+    return f"{request.remote_addr}|{request.view_args.get('slug')}"
+
+
+def _petition_only() -> str:
+    return str(request.view_args.get("slug"))
+
+
+def _closed_answer(petition: Petition):
     now = utcnow()
     return render_template(
-        "public/show_petition.html",
+        "public/closed.html",
         petition=petition,
-        body=render_markdown(petition.body),
-        count=queries.confirmed_count(petition),
-        is_open=petition.accepts_signatures_at(now),
         ended_at=petition.collection_ended_at(now),
         not_yet_open=petition.opens_at > now,
+    ), 410
+
+
+@bp.post("/petitions/<slug>/sign")
+@limiter.limit(_sign_limit, key_func=_client_and_petition)
+@limiter.limit(_global_sign_limit, key_func=_petition_only, scope="sign-all-clients")
+def sign_petition(slug: str):
+    """Take a signature; a new and a repeated one get exactly the same answer."""
+    petition = _petition_or_404(slug)
+    if not petition.accepts_signatures_at(utcnow()):
+        return _closed_answer(petition)
+    form = SignPetitionForm()
+    if not form.validate_on_submit():
+        return _render_petition(petition, form, status=422)
+    if not form.caught_a_bot:
+        try:
+            outcome = signing.sign(petition, _details(form))
+        except signing.PetitionNotSignable:
+            db.session.rollback()
+            return _closed_answer(petition)
+        queue_signature_notice(outcome)
+        db.session.commit()
+    return redirect(url_for("public.check_email", slug=petition.slug), code=303)
+
+
+def _details(form: SignPetitionForm) -> signing.SignatureDetails:
+    return signing.SignatureDetails(
+        name=form.name.data,
+        email=form.email.data,
+        country=form.country.data,
+        city=form.city.data,
+        comment=form.comment.data or None,
+        show_name=bool(form.show_name.data),
+        locale=str(get_locale() or "en"),
+        client_address=request.remote_addr,
+    )
+
+
+@bp.get("/petitions/<slug>/check-email")
+def check_email(slug: str):
+    """Tell the signer to look for the confirmation email (the same page for everyone)."""
+    petition = _petition_or_404(slug)
+    return render_template(
+        "public/check_email.html",
+        petition=petition,
+        link_days=signing.CONFIRMATION_LINK_AGE.days,
+        grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
+    )
+
+
+@bp.get("/signatures/confirm/<token>")
+def confirm_signature_page(token: str):
+    """Show a button that confirms; following the link alone changes nothing."""
+    signature = signing.signature_for_token(token)
+    if signature is None:
+        return render_template("public/confirm_invalid.html"), 404
+    return render_template(
+        "public/confirm_signature.html", signature=signature, petition=signature.petition
+    )
+
+
+@bp.post("/signatures/confirm/<token>")
+def confirm_signature(token: str):
+    """Confirm the signature behind the link, once."""
+    result, signature = signing.confirm(token)
+    db.session.commit()
+    if result == signing.ConfirmResult.INVALID:
+        return render_template("public/confirm_invalid.html"), 404
+    if result == signing.ConfirmResult.TOO_LATE:
+        return render_template("public/confirm_too_late.html", petition=signature.petition), 410
+    return redirect(url_for("public.signature_confirmed", slug=signature.petition.slug), code=303)
+
+
+@bp.get("/petitions/<slug>/thank-you")
+def signature_confirmed(slug: str):
+    """Thank a signer whose signature now counts."""
+    petition = _petition_or_404(slug)
+    return render_template(
+        "public/signature_confirmed.html",
+        petition=petition,
+        count=queries.confirmed_count(petition),
     )
 
 

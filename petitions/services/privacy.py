@@ -88,3 +88,9 @@ class Keyring:
 def keyring() -> Keyring:
     """Return the keyring of the current application."""
     return current_app.extensions["petitions.keyring"]
+
+
+def mask_email(address: str) -> str:
+    """Show enough of an address to recognise it in a log, not enough to learn it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"

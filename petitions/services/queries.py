@@ -77,3 +77,19 @@ def database_answers() -> bool:
 def all_petitions() -> list[Petition]:
     """Return every petition, newest first."""
     return list(db.session.scalars(sa.select(Petition).order_by(Petition.created_at.desc())))
+
+
+def recent_public_signers(petition: Petition, limit: int = 10) -> list[Signature]:
+    """Return the latest confirmed signers who agreed to be shown by name."""
+    return list(
+        db.session.scalars(
+            sa.select(Signature)
+            .where(
+                Signature.petition_id == petition.id,
+                Signature.state.in_(COUNTED_STATES),
+                Signature.show_name.is_(True),
+            )
+            .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,97 @@
+"""The signing form: what a signer types, checked before anything is stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from petitions.i18n import country_choices
+from petitions.services.privacy import canonical_email
+
+#: A scheme, "www." or a host name under a common top-level domain: a link, not a name.
+URL_PATTERN = re.compile(r"(://|www\.|\w\.(com|ru|kz|org|net|info|io|me|xyz|top)\b)", re.I)
+#: A leading character that a spreadsheet would take for the start of a formula.
+FORMULA_STARTS = ("=", "+", "-", "@")
+#: Directional overrides and isolates can make a name read differently from what it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def clean_text(value: str | None) -> str:
+    """Normalise to NFC and trim; the same person's name is stored one way."""
+    return unicodedata.normalize("NFC", value or "").strip()
+
+
+def _refuse_invisible(value: str) -> None:
+    for character in value:
+        if unicodedata.category(character) == "Cc" or character in BIDI_CONTROLS:
+            raise ValidationError(_l("Please remove invisible or control characters."))
+
+
+def valid_name(_form: FlaskForm, field: StringField) -> None:
+    """Refuse names that carry links, formulas or invisible characters."""
+    _refuse_invisible(field.data)
+    if field.data.startswith(FORMULA_STARTS):
+        raise ValidationError(_l("A name cannot begin with =, +, - or @."))
+    if URL_PATTERN.search(field.data):
+        raise ValidationError(_l("A name cannot contain a web address."))
+
+
+def plain_text(_form: FlaskForm, field: StringField) -> None:
+    """Refuse invisible and control characters (line breaks are allowed in comments)."""
+    _refuse_invisible((field.data or "").replace("\n", "").replace("\r", ""))
+
+
+def valid_email(_form: FlaskForm, field: EmailField) -> None:
+    """Accept what looks like a deliverable address; the confirmation email proves it."""
+    if not EMAIL_PATTERN.match(field.data):
+        raise ValidationError(_l("Enter an email address like name@example.org."))
+    try:
+        canonical_email(field.data)
+    except ValueError as error:
+        raise ValidationError(_l("Enter an email address like name@example.org.")) from error
+
+
+class SignPetitionForm(FlaskForm):
+    name = StringField(
+        _l("Full name"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Enter your name.")), Length(max=120), valid_name],
+    )
+    email = EmailField(
+        _l("Email address"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254), valid_email],
+    )
+    country = SelectField(
+        _l("Country"), validators=[DataRequired(_l("Choose your country."))], validate_choice=True
+    )
+    city = StringField(
+        _l("City or town"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Enter your city or town.")), Length(max=100), plain_text],
+    )
+    comment = TextAreaField(
+        _l("Comment (optional)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=1000), plain_text],
+    )
+    show_name = BooleanField(_l("Show my name on this page among the recent signers"))
+    consent = BooleanField(
+        validators=[DataRequired(_l("Tick the box to agree, or you cannot sign."))]
+    )
+    #: Hidden from people by CSS; a bot that fills every field fills this one too.
+    website = StringField(_l("Leave this field empty"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", _l("Choose a country")), *country_choices()]
+
+    @property
+    def caught_a_bot(self) -> bool:
+        return bool((self.website.data or "").strip())

@@ -1,0 +1,189 @@
+"""Sending mail through the outbox: at least once, in order, with back-off, never lost.
+
+A message is written to the outbox in the same transaction as what caused it, so a signature and
+its confirmation email exist together or not at all. The sender claims due messages for a short
+lease (so that several workers never send one message twice at once), sends them over SMTP or to
+the log, and records success or the next attempt. A crash mid-send only delays a message until its
+lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from petitions.extensions import db
+from petitions.models import OutboxMessage
+from petitions.services.privacy import mask_email
+from petitions.settings import Settings
+
+log = logging.getLogger("petitions.mail")
+
+#: How long a claimed message is reserved for the worker that claimed it.
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+SMTP_TIMEOUT_SECONDS = 15
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def enqueue(kind: str, recipient: str, subject: str, text: str, html: str | None) -> OutboxMessage:
+    """Put a message in the outbox; the caller's commit makes it real."""
+    message = OutboxMessage(
+        kind=kind, recipient=recipient, subject=subject, body_text=text, body_html=html
+    )
+    db.session.add(message)
+    return message
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait twice as long after each failure: 30 s, 1 min, 2 min ... at most an hour."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+
+
+def claim_due(now: datetime, limit: int = 50) -> list[OutboxMessage]:
+    """Reserve up to `limit` due messages for this worker; commit before sending them."""
+    messages = list(
+        db.session.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for message in messages:
+        message.attempts += 1
+        message.next_attempt_at = now + LEASE
+    db.session.flush()
+    return messages
+
+
+def _email(message: OutboxMessage, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject or ""
+    email["Date"] = format_datetime(message.created_at)
+    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    email["Auto-Submitted"] = "auto-generated"
+    email.set_content(message.body_text or "")
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+def _mark_sent(message: OutboxMessage, now: datetime) -> None:
+    message.sent_at = now
+    message.last_error = None
+    # The link and the signer's name have done their job; keep only the fact of sending.
+    message.subject = message.body_text = message.body_html = None
+
+
+def _mark_failed(message: OutboxMessage, now: datetime, error: Exception) -> None:
+    message.next_attempt_at = now + retry_delay(message.attempts)
+    message.last_error = f"{type(error).__name__}: {error}"[:500]
+    log.warning(
+        "mail %s (%s) to %s failed, attempt %d, retry at %s: %s",
+        message.id, message.kind, mask_email(message.recipient), message.attempts,
+        message.next_attempt_at.isoformat(timespec="seconds"), message.last_error,
+    )  # fmt: skip
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+
+def deliver(messages: list[OutboxMessage], settings: Settings, now: datetime) -> DeliveryReport:
+    """Send claimed messages over one connection and record each outcome."""
+    report = DeliveryReport()
+    if not messages:
+        return report
+    try:
+        transport = open_transport(settings)
+    except (OSError, smtplib.SMTPException) as error:
+        for message in messages:
+            _mark_failed(message, now, error)
+        report.failed = len(messages)
+        db.session.flush()
+        return report
+    try:
+        for message in messages:
+            try:
+                transport.send(_email(message, settings.mail_default_sender))
+            except (OSError, smtplib.SMTPException) as error:
+                _mark_failed(message, now, error)
+                report.failed += 1
+            else:
+                _mark_sent(message, now)
+                report.sent += 1
+    finally:
+        transport.close()
+    db.session.flush()
+    return report
+
+
+def waiting_count() -> int:
+    """Count the messages not yet sent."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+    )
+
+
+class SMTPTransport:
+    """One SMTP connection, with STARTTLS and login when configured."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.connection = smtplib.SMTP(
+            settings.mail_server, settings.mail_port, timeout=SMTP_TIMEOUT_SECONDS
+        )
+        if settings.mail_use_tls:
+            self.connection.starttls(context=ssl.create_default_context())
+        if settings.mail_username:
+            self.connection.login(settings.mail_username, settings.mail_password or "")
+
+    def send(self, message: EmailMessage) -> None:
+        self.connection.send_message(message)
+
+    def close(self) -> None:
+        try:
+            self.connection.quit()
+        except (OSError, smtplib.SMTPException):
+            self.connection.close()
+
+
+class LogTransport:
+    """Development without a mail server: write each message to the log instead."""
+
+    def send(self, message: EmailMessage) -> None:
+        body = message.get_body(("plain",))
+        log.warning(
+            "MAIL_SERVER is not set; this email was not sent.\nTo: %s\nSubject: %s\n\n%s",
+            mask_email(str(message["To"])), message["Subject"],
+            body.get_content() if body else "",
+        )  # fmt: skip
+
+    def close(self) -> None:
+        pass
+
+
+def open_transport(settings: Settings) -> Transport:
+    """Connect to the configured SMTP server, or fall back to the log."""
+    if settings.mail_server is None:
+        return LogTransport()
+    return SMTPTransport(settings)

@@ -1,0 +1,45 @@
+"""Helpers that act as a signer would: read the form's CSRF token, post the form."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+LINK_PATTERN = re.compile(r"https?://\S+/signatures/confirm/(\S+)")
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    """Open a page as a browser would and return the CSRF token of its form."""
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_PATTERN.search(page) or re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def signing_data(**fields: Any) -> dict[str, Any]:
+    data = {
+        "name": "Әлия Қасымқызы Үмбетова",
+        "email": "aliya@example.org",
+        "country": "KZ",
+        "city": "Алматы",
+        "consent": "y",
+    }
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def sign(client: FlaskClient, slug: str, headers: dict | None = None, **fields: Any):
+    """Fetch the petition page, then post the signing form with its token."""
+    token = csrf_token(client, f"/petitions/{slug}")
+    data = signing_data(csrf_token=token, **fields)
+    return client.post(f"/petitions/{slug}/sign", data=data, headers=headers or {})
+
+
+def confirm_path(text: str) -> str:
+    """Return the path of the confirmation link found in an email's text."""
+    match = LINK_PATTERN.search(text)
+    assert match, "no confirmation link in the email"
+    return f"/signatures/confirm/{match.group(1)}"

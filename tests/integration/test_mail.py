@@ -1,0 +1,144 @@
+"""Mail through a real SMTP server: the confirmation arrives, works, and survives outages."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from petitions.models import OutboxMessage, PetitionState, utcnow
+from petitions.services import mail
+from tests.helpers import confirm_path, csrf_token, sign
+from tests.smtp import SMTPServer, free_port
+
+
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def app_overrides(smtp_port):
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port),
+            "MAIL_DEFAULT_SENDER": "petitions@example.org"}  # fmt: skip
+
+
+@pytest.fixture
+def smtp(smtp_port):
+    server = SMTPServer(smtp_port).start()
+    yield server
+    server.stop()
+
+
+def _outbox(db):
+    return db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
+
+def test_a_signer_confirms_through_a_real_email(client, db, runner, smtp, make_petition):
+    petition = make_petition(title="Pardon the poet")
+    sign(client, petition.slug, email="aliya@example.org", headers={"Accept-Language": "kk"})
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1, failed 0, waiting 0" in result.output
+    [message] = smtp.messages
+    assert message["To"] == "aliya@example.org"
+    assert message["From"] == "petitions@example.org"
+    assert "Pardon the poet" in message["Subject"]
+    assert message["Auto-Submitted"] == "auto-generated"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Әлия Қасымқызы Үмбетова" in text
+    link = confirm_path(text)
+    assert link in html
+    token = csrf_token(client, link)
+    assert client.post(link, data={"csrf_token": token}).status_code == 303
+    assert client.get(f"/petitions/{petition.slug}.json").json["signature_count"] == 1
+
+
+def test_a_sent_message_keeps_no_body_or_link(db, client, runner, smtp, make_petition):
+    petition = make_petition()
+    sign(client, petition.slug)
+    runner.invoke(args=["mail", "send"])
+    [message] = _outbox(db)
+    db.session.refresh(message)
+    assert message.sent_at is not None
+    assert (message.subject, message.body_text, message.body_html) == (None, None, None)
+
+
+def test_with_smtp_down_mail_waits_and_all_of_it_goes_when_it_returns(
+    client, db, runner, smtp_port, make_petition
+):
+    petition = make_petition()
+    for number in range(3):
+        sign(client, petition.slug, email=f"signer{number}@example.org")
+    down = runner.invoke(args=["mail", "send"])
+    assert down.exit_code == 1
+    assert "sent 0, failed 3, waiting 3" in down.output
+    for message in _outbox(db):
+        db.session.refresh(message)
+        assert message.attempts == 1
+        assert message.sent_at is None
+        assert "ConnectionRefusedError" in message.last_error
+        assert message.next_attempt_at > utcnow() + timedelta(seconds=20)
+    # Nothing is due yet: a second round inside the back-off sends nothing.
+    server = SMTPServer(smtp_port).start()
+    try:
+        assert "sent 0, failed 0, waiting 3" in runner.invoke(args=["mail", "send"]).output
+        db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=utcnow()))
+        db.session.commit()
+        back = runner.invoke(args=["mail", "send"])
+        assert back.exit_code == 0
+        assert "sent 3, failed 0, waiting 0" in back.output
+        assert sorted(m["To"] for m in server.messages) == [
+            f"signer{number}@example.org" for number in range(3)
+        ]
+    finally:
+        server.stop()
+
+
+def test_back_off_doubles_up_to_an_hour():
+    assert [mail.retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert mail.retry_delay(30) == timedelta(hours=1)
+
+
+def test_a_claimed_message_is_not_claimed_twice_until_its_lease_ends(db, client, make_petition):
+    petition = make_petition()
+    sign(client, petition.slug)
+    now = utcnow()
+    assert len(mail.claim_due(now)) == 1
+    db.session.commit()
+    assert mail.claim_due(now) == []
+    assert len(mail.claim_due(now + mail.LEASE + timedelta(seconds=1))) == 1
+
+
+def test_the_worker_closes_expired_petitions_and_sends_mail(
+    client, db, runner, smtp, make_petition
+):
+    open_petition = make_petition()
+    lapsed = make_petition(
+        opens_at=utcnow() - timedelta(days=6), closes_at=utcnow() - timedelta(days=1)
+    )
+    sign(client, open_petition.slug)
+    result = runner.invoke(args=["mail", "worker", "--rounds", "1", "--interval", "0"])
+    assert result.exit_code == 0, result.output
+    assert f"closed {lapsed.slug}" in result.output
+    assert "sent 1, failed 0" in result.output
+    db.session.refresh(lapsed)
+    assert lapsed.state == PetitionState.CLOSED
+    assert len(smtp.messages) == 1
+
+
+def test_close_expired_command(runner, db, make_petition, make_signature):
+    lapsed = make_petition(
+        opens_at=utcnow() - timedelta(days=6), closes_at=utcnow() - timedelta(hours=1)
+    )
+    make_signature(lapsed)
+    still_open = make_petition()
+    result = runner.invoke(args=["petitions", "close-expired"])
+    assert result.exit_code == 0
+    assert "1 petition(s) closed." in result.output
+    db.session.refresh(lapsed)
+    db.session.refresh(still_open)
+    assert lapsed.state == PetitionState.CLOSED
+    assert lapsed.closed_at == lapsed.closes_at
+    assert still_open.state == PetitionState.OPEN
+    assert "0 petition(s) closed." in runner.invoke(args=["petitions", "close-expired"]).output

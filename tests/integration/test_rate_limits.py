@@ -1,0 +1,111 @@
+"""Rate limits on signing, per client address and petition and overall, in memory and Redis."""
+
+import uuid
+
+import pytest
+import redis
+
+from tests.conftest import unavailable
+from tests.helpers import csrf_token, signing_data
+
+#: A database of its own, since resetting the limiter empties every counter in it.
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def storage(request):
+    if request.param == "memory":
+        return "memory://"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis is not reachable at {REDIS_URL}: {error}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def app_overrides(storage, request):
+    return {
+        **getattr(request, "param", {}),
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": storage,
+        "SIGN_RATE_LIMIT": "3 per minute",
+        "GLOBAL_SIGN_LIMIT": "5 per minute",
+    }
+
+
+def _post(client, slug, token, address="198.51.100.7", number=0, headers=None):
+    return client.post(
+        f"/petitions/{slug}/sign",
+        data=signing_data(csrf_token=token, email=f"s{number}-{uuid.uuid4().hex[:6]}@example.org"),
+        environ_base={"REMOTE_ADDR": address},
+        headers=headers or {},
+    )
+
+
+def test_one_address_is_limited_per_petition_with_a_readable_429(client, make_petition):
+    petition, other = make_petition(), make_petition()
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    assert [_post(client, petition.slug, token, number=n).status_code for n in range(3)] == [
+        303
+    ] * 3
+    refused = _post(client, petition.slug, token, number=4, headers={"Accept-Language": "ru"})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    page = refused.get_data(as_text=True)
+    assert '<html lang="ru">' in page
+    assert "Traceback" not in page
+    # The same address may still sign another petition, and another address this one.
+    assert _post(client, other.slug, token, number=5).status_code == 303
+    assert _post(client, petition.slug, token, address="203.0.113.9", number=6).status_code == 303
+
+
+def test_the_global_ceiling_holds_across_addresses(client, make_petition):
+    petition = make_petition()
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    codes = [
+        _post(client, petition.slug, token, address=f"192.0.2.{n}", number=n).status_code
+        for n in range(7)
+    ]
+    assert codes == [303] * 5 + [429] * 2
+
+
+def test_invalid_submissions_count_against_the_limit(client, make_petition):
+    petition = make_petition()
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    bad = {"csrf_token": token, "name": ""}
+    codes = [
+        client.post(f"/petitions/{petition.slug}/sign", data=bad).status_code for _ in range(4)
+    ]
+    assert codes == [422, 422, 422, 429]
+
+
+@pytest.mark.parametrize(
+    ("app_overrides", "expected"),
+    [({"TRUSTED_PROXIES": "0"}, [303, 303, 303, 429]), ({"TRUSTED_PROXIES": "1"}, [303] * 4)],
+    indirect=["app_overrides"],
+)
+def test_forwarded_addresses_count_only_behind_trusted_proxies(client, make_petition, expected):
+    slug = make_petition().slug
+    token = csrf_token(client, f"/petitions/{slug}")
+    codes = [
+        _post(
+            client, slug, token, number=n, headers={"X-Forwarded-For": f"198.51.100.{n}"}
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes == expected
+
+
+def test_counters_live_in_the_configured_storage(app, client, storage, make_petition):
+    from petitions.extensions import limiter
+
+    petition = make_petition()
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    _post(client, petition.slug, token)
+    if storage.startswith("redis"):
+        assert type(limiter.storage).__name__ == "RedisStorage"
+        keys = redis.Redis.from_url(REDIS_URL).keys(f"LIMITS:*{petition.slug}*")
+        assert len(keys) == 2, keys  # the per-address and the all-clients counter
+    else:
+        assert type(limiter.storage).__name__ == "MemoryStorage"
