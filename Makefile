@@ -27,9 +27,12 @@ upgrade: $(VENV)/.installed-run
 demo: upgrade
 	$(FLASK) petitions demo
 
+# The mail worker runs beside the server: it sends confirmations (to the log unless MAIL_SERVER
+# is set) and closes petitions whose window has ended. Ctrl+C stops both.
 run: demo
 	@echo "Serving petitions on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@$(FLASK) mail worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
 from petitions.models import utcnow
-from petitions.services import lifecycle, mail, queries
+from petitions.services import keys, lifecycle, mail, queries
 from petitions.services.demo import load_demo
 from petitions.settings import Settings
 
@@ -173,8 +173,25 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+keys_cli = AppGroup("keys", help="Manage the keys that protect stored personal data.")
+
+
+@keys_cli.command("reencrypt")
+@click.option("--batch", default=1000, show_default=True, help="Rows per transaction.")
+def keys_reencrypt_command(batch: int) -> None:
+    """Re-encrypt every stored name, email, city, comment and queued email with the first key."""
+    for model in keys.ENCRYPTED_MODELS:
+        last_id, rows = 0, 0
+        while (done := keys.reencrypt_batch(model, last_id, batch)) is not None:
+            db.session.commit()
+            rows += done[0]
+            last_id = done[1]
+        click.echo(f"{model.__tablename__}: {rows} row(s) re-encrypted with the current key")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups and guard them all."""
     app.cli.add_command(petitions_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(keys_cli)
     guard_database_errors(app.cli)

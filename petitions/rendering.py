@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -18,6 +20,7 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"align"}, "th": {"align"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 
+@functools.lru_cache(maxsize=256)
 def render_markdown(source: str) -> Markup:
     """Render Markdown to sanitised HTML; links get rel=noopener noreferrer nofollow."""
     html = _markdown.render(source or "")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from flask import Flask, Response, current_app
 
 #: Only our own origin may supply scripts, styles, images, fonts and form targets.
@@ -36,6 +39,21 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+class RedactClientAddress(logging.Filter):
+    """Drop the client address that the development server puts at the start of each line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _LEADING_ADDRESS.sub("-", record.msg, count=1)
+        return True
+
+
+_LEADING_ADDRESS = re.compile(r"^[0-9A-Fa-f:.]+(?= - - \[)")
+
+
 def init_app(app: Flask) -> None:
-    """Attach the headers to every response of the app."""
+    """Attach the headers to every response, and keep addresses out of the request log."""
     app.after_request(add_security_headers)
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactClientAddress) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactClientAddress())

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ENVIRONMENTS = ("development", "production")
-DEFAULT_SIGN_RATE_LIMIT = "10 per minute;200 per day"
+DEFAULT_SIGN_RATE_LIMIT = "20 per minute;1000 per day"
 DEFAULT_GLOBAL_SIGN_LIMIT = "600 per minute"
 MIN_SECRET_LENGTH = 32
 

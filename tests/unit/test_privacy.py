@@ -67,3 +67,27 @@ def test_rotation_old_keys_still_decrypt_and_new_key_encrypts():
     assert not rotated.needs_rotation(rotated.encrypt("signature.email", "a@b.c"))
     with pytest.raises(DecryptionError, match="DATA_KEYS"):
         Keyring(b"h" * 32, (b"n" * 32,)).decrypt("signature.email", token)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '127.0.0.1 - - [22/Nov/2026 06:48:44] "GET / HTTP/1.1" 200 -',
+        '2001:db8::1 - - [22/Nov/2026 06:48:44] "GET / HTTP/1.1" 200 -',
+    ],
+)
+def test_request_log_lines_lose_the_client_address(line):
+    import logging
+
+    from petitions.security import RedactClientAddress
+
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, line, None, None)
+    RedactClientAddress().filter(record)
+    assert record.getMessage() == '- - - [22/Nov/2026 06:48:44] "GET / HTTP/1.1" 200 -'
+
+
+def test_masked_email_keeps_only_the_first_letter_and_domain():
+    from petitions.services.privacy import mask_email
+
+    assert mask_email("aliya@example.org") == "a***@example.org"
+    assert mask_email("nonsense") == "***"

@@ -1,0 +1,80 @@
+"""Concurrent submissions and confirmations on PostgreSQL: the database settles every race."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from petitions.models import OutboxMessage, Signature, SignatureState
+from petitions.services import signing
+from tests.helpers import confirm_path, csrf_token, signing_data
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def backend():
+    return "postgres"
+
+
+def _race(app, slug, emails):
+    """Each thread is a browser: it opens the page, waits for the others, then posts."""
+    barrier = threading.Barrier(len(emails))
+
+    def one(email):
+        client = app.test_client()
+        token = csrf_token(client, f"/petitions/{slug}")
+        barrier.wait(timeout=30)
+        return client.post(
+            f"/petitions/{slug}/sign", data=signing_data(csrf_token=token, email=email)
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=len(emails)) as pool:
+        return list(pool.map(one, emails))
+
+
+def test_fifty_concurrent_identical_submissions_leave_one_signature(app, db, make_petition):
+    petition = make_petition()
+    codes = _race(app, petition.slug, ["aliya@example.org"] * 50)
+    assert codes == [303] * 50
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Signature)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_concurrent_posts_with_twenty_distinct_emails_leave_twenty(app, db, make_petition):
+    petition = make_petition()
+    emails = [f"signer{n % 20}@example.org" for n in range(200)]
+    codes = _race(app, petition.slug, emails[:60])
+    codes += _race(app, petition.slug, emails[60:120])
+    codes += _race(app, petition.slug, emails[120:])
+    assert codes == [303] * 200
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Signature)) == 20
+
+
+def test_concurrent_confirmations_of_one_link_confirm_once(app, db, make_petition):
+    petition = make_petition()
+    client = app.test_client()
+    client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=signing_data(csrf_token=csrf_token(client, f"/petitions/{petition.slug}")),
+    )
+    token = confirm_path(db.session.scalars(sa.select(OutboxMessage)).one().body_text).rsplit(
+        "/", 1
+    )[1]
+    barrier = threading.Barrier(20)
+
+    def one(_):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            result, _signature = signing.confirm(token)
+            db.session.commit()
+            return result
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, range(20)))
+    assert results.count(signing.ConfirmResult.CONFIRMED) == 1
+    assert results.count(signing.ConfirmResult.ALREADY_CONFIRMED) == 19
+    db.session.expire_all()
+    signature = db.session.scalars(sa.select(Signature)).one()
+    assert signature.state == SignatureState.CONFIRMED
