@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from petitions.extensions import babel, csrf, db, limiter, migrate
+from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
 from petitions.services.privacy import Keyring
 from petitions.settings import Settings, load_settings
 
@@ -56,6 +56,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.is_production,
         WTF_CSRF_TIME_LIMIT=None if not settings.is_production else 6 * 3600,
     )
 
@@ -106,6 +109,11 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "organiser.login"
+    login_manager.login_message = None
+    # "basic", not "strong": signers and organisers on mobile networks change address often.
+    login_manager.session_protection = "basic"
 
 
 def _register(app: Flask) -> None:

@@ -21,7 +21,7 @@ from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
 from petitions.models import utcnow
-from petitions.services import keys, lifecycle, mail, queries
+from petitions.services import accounts, keys, lifecycle, mail, queries
 from petitions.services.demo import load_demo
 from petitions.settings import Settings
 
@@ -90,6 +90,22 @@ def list_command() -> None:
             f"{petition.opens_at:%Y-%m-%d %H:%M}Z..{petition.closes_at:%Y-%m-%d %H:%M}Z\t"
             f"{counts[petition.id]} confirmed\t{petition.title}"
         )
+
+
+@petitions_cli.command("close")
+@click.argument("slug")
+@click.option("--reason", default="", help="Why collection ends early (shown to organisers).")
+def close_command(slug: str, reason: str) -> None:
+    """Close an open petition now."""
+    petition = queries.petition_by_slug(slug)
+    if petition is None:
+        raise click.ClickException(f"no petition with the slug {slug!r}")
+    try:
+        lifecycle.close_early(petition, None, utcnow(), reason)
+    except lifecycle.PetitionError as error:
+        raise click.ClickException(f"{slug}: {error}") from None
+    db.session.commit()
+    click.echo(f"closed {slug} at {petition.closed_at:%Y-%m-%d %H:%M}Z")
 
 
 @petitions_cli.command("close-expired")
@@ -173,6 +189,31 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+organisers_cli = AppGroup("organisers", help="Manage organiser accounts.")
+
+
+@organisers_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The organiser's name, as shown in the audit log.")
+@click.option(
+    "--password-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the password from the first line of this file instead of a prompt.",
+)
+def organisers_create_command(email: str, name: str, password_file) -> None:
+    """Create an organiser account (the password is asked for, or read from a file)."""
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        organiser = accounts.create_organiser(email, name, password)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"created organiser {organiser.email}")
+
+
 keys_cli = AppGroup("keys", help="Manage the keys that protect stored personal data.")
 
 
@@ -194,4 +235,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(petitions_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(organisers_cli)
     guard_database_errors(app.cli)

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask import Blueprint, Flask, has_request_context, redirect, request
 from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 
-from petitions.models import LANGUAGES
+from petitions.models import LANGUAGES, PetitionState, SignatureState
 
 LANGUAGE_COOKIE = "lang"
 #: Each language named in itself, as a switcher shows it.
@@ -26,6 +26,18 @@ NOT_COUNTRIES = frozenset(
 
 bp = Blueprint("i18n", __name__)
 
+#: The states of petitions and signatures as organisers read them.
+STATE_NAMES = {
+    PetitionState.DRAFT: _l("Draft"),
+    PetitionState.OPEN: _l("Open"),
+    PetitionState.CLOSED: _l("Closed"),
+    PetitionState.DELIVERED: _l("Delivered"),
+    SignatureState.PENDING: _l("Pending"),
+    SignatureState.CONFIRMED: _l("Confirmed"),
+    SignatureState.INVALIDATED: _l("Invalidated"),
+    SignatureState.WITHDRAWN: _l("Withdrawn"),
+}
+
 
 def select_locale() -> str:
     """Pick the explicit choice from the cookie, then the browser's preference, then English."""
@@ -37,7 +49,7 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Return a local path to go back to; anything pointing elsewhere becomes the home page."""
     if not target:
         return "/"
@@ -52,7 +64,7 @@ def _safe_next(target: str | None) -> str:
 @bp.get("/language/<code>")
 def choose_language(code: str):
     """Remember the chosen language in a cookie and go back to the page."""
-    response = redirect(_safe_next(request.args.get("next")), code=303)
+    response = redirect(safe_next(request.args.get("next")), code=303)
     if code in LANGUAGES:
         response.set_cookie(
             LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax", httponly=True
@@ -98,18 +110,13 @@ def init_app(app: Flask) -> None:
     """Register the switcher and the template helpers."""
     app.register_blueprint(bp)
 
-    @app.before_request
-    def forget_previous_locale() -> None:
-        # Flask-Babel caches the locale on `g`, which lives as long as the app context; a
-        # request that reuses an outer context (tests, CLI-driven requests) must choose anew.
-        g.pop("_flask_babel", None)
-
     @app.context_processor
     def languages():
         return {
             "languages": LANGUAGE_NAMES,
             "current_language": str(get_locale() or "en"),
             "site_name": _l("Petitions"),
+            "state_names": STATE_NAMES,
         }
 
     app.jinja_env.filters["in_zone"] = format_in_zone

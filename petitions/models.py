@@ -8,11 +8,13 @@ Times are stored in UTC and shown in the petition's own time zone.
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -114,7 +116,7 @@ class DeliveryKind(enum.StrEnum):
 LANGUAGES = ("kk", "ru", "en")
 
 
-class Organiser(db.Model):
+class Organiser(UserMixin, db.Model):
     __tablename__ = "organisers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,6 +129,14 @@ class Organiser(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petitions: Mapped[list[Petition]] = relationship(back_populates="organiser")
+
+    def get_id(self) -> str:
+        """Identify the session by account and password: a new password ends old sessions."""
+        return f"{self.id}:{self.session_stamp}"
+
+    @property
+    def session_stamp(self) -> str:
+        return hashlib.sha256(self.password_hash.encode("utf-8")).hexdigest()[:16]
 
 
 class Petition(db.Model):
@@ -229,6 +239,8 @@ class Signature(db.Model):
     email: Mapped[str] = mapped_column(EncryptedText("signature.email"))
     #: HMAC of the canonical email under HASH_KEY: equal for the same person, useless without it.
     email_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    #: HMAC of the email's domain: lets moderators group and search by domain without storing it.
+    email_domain_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
     #: ISO 3166-1 alpha-2, upper case.
     country: Mapped[str] = mapped_column(sa.String(2))
     city: Mapped[str] = mapped_column(EncryptedText("signature.city"))
@@ -246,6 +258,8 @@ class Signature(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidation_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    #: Shared by every signature invalidated in one moderation action, so it can be undone whole.
+    invalidation_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Random value carried by the newest emailed link; a fresh email makes older links void.
     token_nonce: Mapped[str | None] = mapped_column(sa.String(32))
@@ -265,13 +279,14 @@ class Signature(db.Model):
         self.state = SignatureState.CONFIRMED
         self.confirmed_at = now
 
-    def invalidate(self, now: datetime, reason: str) -> None:
+    def invalidate(self, now: datetime, reason: str, action_id: str | None = None) -> None:
         """Stop counting a signature judged fraudulent."""
         if self.state not in INVALIDATABLE_STATES:
             raise InvalidTransition(f"cannot invalidate a signature that is {self.state}")
         self.state = SignatureState.INVALIDATED
         self.invalidated_at = now
         self.invalidation_reason = reason
+        self.invalidation_id = action_id
 
     def restore(self) -> None:
         """Undo an invalidation, back to confirmed or pending as before."""
@@ -280,6 +295,7 @@ class Signature(db.Model):
         self.state = SignatureState.CONFIRMED if self.confirmed_at else SignatureState.PENDING
         self.invalidated_at = None
         self.invalidation_reason = None
+        self.invalidation_id = None
 
     def withdraw(self, now: datetime) -> None:
         """Remove one's own signature at the signer's request."""

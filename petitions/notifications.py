@@ -6,7 +6,9 @@ from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from petitions.models import Organiser
 from petitions.services import mail
+from petitions.services.accounts import RESET_LINK_AGE, reset_token
 from petitions.services.signing import (
     CONFIRMATION_GRACE,
     CONFIRMATION_LINK_AGE,
@@ -55,3 +57,19 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
             render_template(f"email/{name}.txt", **context),
             render_template(f"email/{name}.html", **context),
         )
+
+
+def queue_password_reset(organiser: Organiser) -> None:
+    """Queue an email with a link to choose a new password."""
+    context = {
+        "organiser": organiser,
+        "reset_url": external_url("organiser.reset_password", token=reset_token(organiser)),
+        "minutes": int(RESET_LINK_AGE.total_seconds() // 60),
+    }
+    mail.enqueue(
+        "password_reset",
+        organiser.email,
+        _("Choose a new password"),
+        render_template("email/password_reset.txt", **context),
+        None,
+    )

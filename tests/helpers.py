@@ -43,3 +43,17 @@ def confirm_path(text: str) -> str:
     match = LINK_PATTERN.search(text)
     assert match, "no confirmation link in the email"
     return f"/signatures/confirm/{match.group(1)}"
+
+
+def login(client: FlaskClient, email: str, password: str):
+    """Sign in through the real form."""
+    token = csrf_token(client, "/organiser/login")
+    return client.post(
+        "/organiser/login", data={"csrf_token": token, "email": email, "password": password}
+    )
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, form_page=None):
+    """Post to an organiser action with a CSRF token taken from a page the organiser sees."""
+    token = csrf_token(client, form_page or "/organiser/petitions/new")
+    return client.post(path, data={"csrf_token": token, **(data or {})})

@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("organiser", __name__, url_prefix="/organiser")
+
+from petitions.organiser import views  # noqa: E402,F401  (registers the routes on bp)

@@ -61,6 +61,12 @@ def valid_email(_form: FlaskForm, field: EmailField) -> None:
         raise ValidationError(_l("Enter an email address like name@example.org.")) from error
 
 
+def known_country(_form: FlaskForm, field: SelectField) -> None:
+    """Accept only an ISO 3166-1 code from the list."""
+    if field.data not in COUNTRY_CODES:
+        raise ValidationError(_l("Choose a country from the list."))
+
+
 class CountrySelect(Select):
     """Render the 250 country options once per language; per request only the choice changes.
 
@@ -99,8 +105,8 @@ class SignPetitionForm(FlaskForm):
     )
     country = SelectField(
         _l("Country"),
-        validators=[DataRequired(_l("Choose your country."))],
-        validate_choice=True,
+        validators=[DataRequired(_l("Choose your country.")), known_country],
+        validate_choice=False,
         widget=CountrySelect(),
     )
     city = StringField(
@@ -119,10 +125,6 @@ class SignPetitionForm(FlaskForm):
     )
     #: Hidden from people by CSS; a bot that fills every field fills this one too.
     website = StringField(_l("Leave this field empty"))
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.country.choices = [("", _l("Choose a country")), *country_choices()]
 
     @property
     def caught_a_bot(self) -> bool:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
+from datetime import datetime, timedelta
+
 import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from petitions.extensions import db
@@ -42,3 +48,68 @@ def create_organiser(email: str, name: str, password: str) -> Organiser:
 def password_matches(organiser: Organiser, password: str) -> bool:
     """Tell whether a password is the organiser's."""
     return check_password_hash(organiser.password_hash, password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against when the email is unknown: a wrong email then costs as long as a
+    wrong password, so response times do not tell which emails have accounts."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+RESET_LINK_AGE = timedelta(hours=1)
+_RESET_SALT = "petitions.reset-password"
+
+
+def authenticate(email: str, password: str, now: datetime) -> Organiser | None:
+    """Return the active organiser whose email and password these are, or None."""
+    organiser = find_organiser(email)
+    if organiser is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not organiser.is_active or not password_matches(organiser, password):
+        return None
+    organiser.last_login_at = now
+    return organiser
+
+
+def organiser_for_session(session_id: str) -> Organiser | None:
+    """Return the organiser a session belongs to, unless the password changed since."""
+    organiser_id, _, stamp = session_id.partition(":")
+    if not organiser_id.isdigit():
+        return None
+    organiser = db.session.get(Organiser, int(organiser_id))
+    if organiser is None or not organiser.is_active or organiser.session_stamp != stamp:
+        return None
+    return organiser
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_RESET_SALT)
+
+
+def reset_token(organiser: Organiser) -> str:
+    """Make a password-reset token that dies with the password it would replace."""
+    return _reset_serializer().dumps([organiser.id, organiser.session_stamp])
+
+
+def organiser_for_reset_token(token: str) -> Organiser | None:
+    """Return the organiser a valid, unexpired, unused reset token names."""
+    try:
+        organiser_id, stamp = _reset_serializer().loads(
+            token, max_age=int(RESET_LINK_AGE.total_seconds())
+        )
+    except (BadSignature, SignatureExpired, ValueError, TypeError):
+        return None
+    organiser = db.session.get(Organiser, organiser_id) if isinstance(organiser_id, int) else None
+    if organiser is None or organiser.session_stamp != stamp:
+        return None
+    return organiser
+
+
+def set_password(organiser: Organiser, password: str) -> None:
+    """Replace an organiser's password, which also ends their other sessions."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    organiser.password_hash = generate_password_hash(password)
+    db.session.flush()

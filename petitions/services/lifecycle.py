@@ -1,14 +1,162 @@
-"""A petition's life: publishing, closing, and recording the end of its window."""
+"""A petition's life: writing a draft, publishing it, closing it, and the end of its window."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from petitions.extensions import db
-from petitions.models import Petition, PetitionState
+from petitions.models import (
+    InvalidTransition,
+    Organiser,
+    Petition,
+    PetitionState,
+    Signature,
+)
 from petitions.services import audit
+
+#: Longest collection window a petition may have.
+LONGEST_WINDOW = timedelta(days=366)
+#: Fields that are the text signers agreed to; frozen once anyone has signed.
+TEXT_FIELDS = ("title", "summary", "body", "recipient", "language")
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+#: Kazakh and Russian letters in Latin, close to the official Kazakh Latin alphabet of 2021.
+_TRANSLITERATION = str.maketrans({
+    "а": "a", "ә": "a", "б": "b", "в": "v", "г": "g", "ғ": "g", "д": "d", "е": "e", "ё": "e",
+    "ж": "zh", "з": "z", "и": "i", "й": "i", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n",
+    "ң": "n", "о": "o", "ө": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ұ": "u",
+    "ү": "u", "ф": "f", "х": "kh", "һ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
+    "ъ": "", "ы": "y", "і": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+})  # fmt: skip
+
+
+class PetitionError(ValueError):
+    """A change to a petition that the rules do not allow; the message says why."""
+
+
+@dataclass
+class PetitionDraft:
+    """What an organiser writes; times are aware UTC."""
+
+    title: str
+    slug: str
+    summary: str
+    body: str
+    recipient: str
+    language: str
+    goal: int | None
+    timezone: str
+    opens_at: datetime
+    closes_at: datetime
+
+
+def slugify(title: str) -> str:
+    """Make a URL slug from a title in any of our languages."""
+    text = unicodedata.normalize("NFKC", title).lower().translate(_TRANSLITERATION)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-") or "petition"
+
+
+def unique_slug(wanted: str, petition_id: int | None = None) -> str:
+    """Return `wanted`, or `wanted-2`, `wanted-3` ... whichever no other petition uses."""
+    taken = set(
+        db.session.scalars(
+            sa.select(Petition.slug).where(
+                Petition.slug.like(f"{wanted}%"), Petition.id != (petition_id or -1)
+            )
+        )
+    )
+    candidate, number = wanted, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{wanted}-{number}"
+    return candidate
+
+
+def has_signatures(petition: Petition) -> bool:
+    """Tell whether anyone has signed, in any state: their words must not change under them."""
+    return db.session.scalar(sa.select(sa.exists().where(Signature.petition_id == petition.id)))
+
+
+def check_window(opens_at: datetime, closes_at: datetime, now: datetime) -> None:
+    """Refuse a window that is empty, already over, or longer than a year."""
+    if closes_at <= opens_at:
+        raise PetitionError(_l("The closing time must be after the opening time."))
+    if closes_at <= now:
+        raise PetitionError(_l("The closing time must be in the future."))
+    if closes_at - opens_at > LONGEST_WINDOW:
+        raise PetitionError(_l("A petition can collect signatures for at most one year."))
+
+
+def create_draft(organiser: Organiser, draft: PetitionDraft) -> Petition:
+    """Save a new draft under a free slug."""
+    if not SLUG_PATTERN.match(draft.slug or ""):
+        draft.slug = slugify(draft.title)
+    draft.slug = unique_slug(draft.slug)
+    petition = Petition(organiser=organiser, state=PetitionState.DRAFT, **asdict(draft))
+    db.session.add(petition)
+    db.session.flush()
+    audit.record("create", actor=organiser, petition=petition, slug=petition.slug)
+    return petition
+
+
+def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) -> list[str]:
+    """Apply an edit within the rules; return the names of the fields that changed."""
+    wanted = asdict(draft)
+    changed = [name for name, value in wanted.items() if getattr(petition, name) != value]
+    if petition.state != PetitionState.DRAFT:
+        _check_published_edit(petition, changed)
+    if "slug" in changed:
+        if not SLUG_PATTERN.match(draft.slug):
+            raise PetitionError(_l("The address may use only a-z, 0-9 and single hyphens."))
+        wanted["slug"] = unique_slug(draft.slug, petition.id)
+    for name in changed:
+        setattr(petition, name, wanted[name])
+    if changed:
+        db.session.flush()
+        audit.record("edit", actor=actor, petition=petition, fields=changed)
+    return changed
+
+
+def _check_published_edit(petition: Petition, changed: list[str]) -> None:
+    if petition.state != PetitionState.OPEN:
+        if set(changed) - {"goal"}:
+            raise PetitionError(_l("Only the goal of a closed petition can change."))
+        return
+    if "slug" in changed:
+        raise PetitionError(_l("The address cannot change once the petition is published."))
+    if {"opens_at", "closes_at"} & set(changed):
+        raise PetitionError(_l("The window cannot change once the petition is published."))
+    if set(TEXT_FIELDS) & set(changed) and has_signatures(petition):
+        raise PetitionError(
+            _l("People have signed this text, so it is frozen: they agreed to these words.")
+        )
+
+
+def publish(petition: Petition, actor: Organiser, now: datetime) -> None:
+    """Open a draft for signing after checking its window."""
+    check_window(petition.opens_at, petition.closes_at, now)
+    try:
+        petition.publish(now)
+    except InvalidTransition as error:
+        raise PetitionError(str(error)) from error
+    audit.record("publish", actor=actor, petition=petition)
+    db.session.flush()
+
+
+def close_early(petition: Petition, actor: Organiser | None, now: datetime, reason: str) -> None:
+    """Stop collection before the deadline, saying why."""
+    try:
+        petition.close(now, reason=reason or None)
+    except InvalidTransition as error:
+        raise PetitionError(str(error)) from error
+    audit.record("close", actor=actor, actor_label="cli", petition=petition, reason=reason)
+    db.session.flush()
 
 
 def close_expired(now: datetime) -> list[Petition]:

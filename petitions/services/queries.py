@@ -93,3 +93,8 @@ def recent_public_signers(petition: Petition, limit: int = 10) -> list[Signature
             .limit(limit)
         )
     )
+
+
+def petition_by_slug(slug: str) -> Petition | None:
+    """Return the petition with this slug, in any state."""
+    return db.session.scalar(sa.select(Petition).where(Petition.slug == slug))

@@ -82,14 +82,15 @@ def _insert_statement():
     return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
-def _insert_if_new(petition: Petition, details: SignatureDetails, email_hash: bytes, now: datetime):
+def _insert_if_new(petition: Petition, details: SignatureDetails, canonical: str, now: datetime):
     """Insert the signature unless this person already signed; return its id or None."""
     ring = keyring()
     values = {
+        "email_hash": ring.keyed_hash("email", canonical),
+        "email_domain_hash": ring.keyed_hash("email-domain", canonical.rpartition("@")[2]),
         "petition_id": petition.id,
         "name": details.name,
         "email": details.email.strip(),
-        "email_hash": email_hash,
         "country": details.country,
         "city": details.city,
         "comment": details.comment or None,
@@ -153,11 +154,11 @@ def sign(petition: Petition, details: SignatureDetails) -> SignOutcome:
     now = database_now()
     if not petition.accepts_signatures_at(now):
         raise PetitionNotSignable(petition.slug)
-    email_hash = keyring().keyed_hash("email", canonical_email(details.email))
-    new_id = _insert_if_new(petition, details, email_hash, now)
+    canonical = canonical_email(details.email)
+    new_id = _insert_if_new(petition, details, canonical, now)
     if new_id is not None:
         return SignOutcome(db.session.get(Signature, new_id), Notice.CONFIRM)
-    signature = _existing(petition, email_hash)
+    signature = _existing(petition, keyring().keyed_hash("email", canonical))
     notice = _repeat_notice(signature, details, now)
     db.session.flush()
     return SignOutcome(signature, notice)

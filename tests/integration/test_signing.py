@@ -234,7 +234,7 @@ def test_the_honeypot_catches_bots_silently(client, db, make_petition):
         ({"name": "Ali\u202eya"}, "name", "invisible or control characters"),
         ({"email": "not-an-email"}, "email", "Enter an email address"),
         ({"email": "a@b"}, "email", "Enter an email address"),
-        ({"country": "XX"}, "country", "Not a valid choice"),
+        ({"country": "XX"}, "country", "Choose a country from the list."),
         ({"country": ""}, "country", "Choose your country."),
         ({"city": ""}, "city", "Enter your city or town."),
         ({"consent": None}, "consent", "Tick the box to agree"),

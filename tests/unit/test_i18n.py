@@ -2,7 +2,7 @@
 
 import pytest
 
-from petitions.i18n import COUNTRY_CODES, _safe_next
+from petitions.i18n import COUNTRY_CODES, safe_next
 
 
 @pytest.mark.parametrize(
@@ -19,7 +19,7 @@ from petitions.i18n import COUNTRY_CODES, _safe_next
     ],
 )
 def test_safe_next(target, expected):
-    assert _safe_next(target) == expected
+    assert safe_next(target) == expected
 
 
 def test_country_list_is_iso_3166_without_regions():

@@ -1,0 +1,130 @@
+"""Forms of the organisers' pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+
+from petitions.i18n import LANGUAGE_NAMES
+from petitions.models import LANGUAGES
+from petitions.public.forms import clean_text, plain_text
+from petitions.services.accounts import MIN_PASSWORD_LENGTH
+
+#: Durations an organiser can pick instead of typing a closing time.
+PRESETS = {"5d": timedelta(days=5), "30d": timedelta(days=30), "6m": timedelta(days=182)}
+ZONES = sorted(zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc"))
+#: Offered first: where petitions of this project are expected to be run from.
+USUAL_ZONES = ["Asia/Almaty", "Asia/Aqtobe", "Asia/Aqtau", "Asia/Oral", "Asia/Qostanay",
+               "Asia/Qyzylorda", "Europe/Moscow", "Asia/Tashkent", "Asia/Bishkek", "Europe/London",
+               "UTC"]  # fmt: skip
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email address"), filters=[clean_text], validators=[DataRequired()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(_l("Email address"), filters=[clean_text], validators=[DataRequired()])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
+    )
+    repeat = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
+    )
+
+
+class PetitionForm(FlaskForm):
+    title = StringField(
+        _l("Title"), filters=[clean_text], validators=[DataRequired(), Length(max=200), plain_text]
+    )
+    slug = StringField(
+        _l("Web address (slug)"),
+        filters=[lambda v: clean_text(v).lower()],
+        validators=[Optional(), Length(max=80)],
+    )
+    summary = TextAreaField(
+        _l("Summary"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=500), plain_text],
+    )
+    body = TextAreaField(
+        _l("Text of the petition (Markdown)"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=50_000)],
+    )
+    recipient = StringField(
+        _l("Addressed to"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=200), plain_text],
+    )
+    language = SelectField(
+        _l("Language of the text"),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
+    )
+    goal = IntegerField(_l("Goal (signatures)"), validators=[Optional(), NumberRange(min=1)])
+    timezone = SelectField(
+        _l("Time zone"), choices=USUAL_ZONES + [z for z in ZONES if z not in USUAL_ZONES]
+    )
+    opens_at = DateTimeLocalField(_l("Opens at (empty: when published)"), validators=[Optional()])
+    duration = RadioField(_l("Collect signatures for"), default="5d", choices=[
+        SelectChoice("5d", _l("5 days")), SelectChoice("30d", _l("30 days")),
+        SelectChoice("6m", _l("6 months")),
+        SelectChoice("custom", _l("until the closing time below")),
+    ])  # fmt: skip
+    closes_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
+
+    def validate_language(self, field: SelectField) -> None:
+        if field.data not in LANGUAGES:
+            raise ValidationError(_l("Choose a language."))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.duration.data == "custom" and self.closes_at.data is None:
+            # The field is Optional() for the presets, which stops its own validators when empty.
+            self.closes_at.errors = [_l("Enter the closing time, or choose a duration.")]
+            return False
+        return valid
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """Return (opens_at, closes_at) in UTC from the local times and the preset."""
+        zone = ZoneInfo(self.timezone.data)
+        opens = (
+            self.opens_at.data.replace(tzinfo=zone).astimezone(UTC) if self.opens_at.data else now
+        )
+        if self.duration.data in PRESETS:
+            return opens, opens + PRESETS[self.duration.data]
+        return opens, self.closes_at.data.replace(tzinfo=zone).astimezone(UTC)
+
+
+class ReasonForm(FlaskForm):
+    """Any action that needs a written reason (closing early, invalidating)."""
+
+    reason = StringField(
+        _l("Reason"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Give a reason.")), Length(max=500)],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """An action with nothing to fill in but the CSRF token."""

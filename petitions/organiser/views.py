@@ -1,0 +1,347 @@
+"""Organisers' pages: sign in, write and publish petitions, watch them, moderate, close.
+
+Every route but the sign-in and password-reset pages requires a signed-in organiser (enforced for
+the whole blueprint), and every petition is looked up together with its owner: another
+organiser's petition answers 404, exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from petitions.extensions import db, limiter, login_manager
+from petitions.i18n import safe_next
+from petitions.models import AuditEvent, Petition, PetitionState, SignatureState, utcnow
+from petitions.notifications import queue_password_reset
+from petitions.organiser import bp
+from petitions.organiser.charts import day_chart
+from petitions.organiser.forms import (
+    ConfirmForm,
+    LoginForm,
+    PetitionForm,
+    ReasonForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+)
+from petitions.rendering import render_markdown
+from petitions.services import accounts, lifecycle, moderation, queries
+from petitions.services.privacy import keyring
+
+#: Routes reachable without signing in.
+OPEN_ENDPOINTS = {"organiser.login", "organiser.request_reset", "organiser.reset_password"}
+LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per day"
+LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
+RESET_LIMIT_PER_ADDRESS = "5 per hour"
+
+
+@login_manager.user_loader
+def load_organiser(session_id: str):
+    return accounts.organiser_for_session(session_id)
+
+
+@bp.before_request
+def require_organiser():
+    """Send anyone not signed in to the sign-in page, whatever organiser page they asked for."""
+    if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def _own_petition(petition_id: int) -> Petition:
+    petition = db.session.scalar(
+        sa.select(Petition).where(
+            Petition.id == petition_id, Petition.organiser_id == current_user.id
+        )
+    )
+    if petition is None:
+        abort(404)
+    return petition
+
+
+def _account_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()
+    return "login:" + keyring().keyed_hash("login", email).hex()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])
+@limiter.limit(
+    LOGIN_LIMIT_PER_ACCOUNT, methods=["POST"], key_func=_account_key, scope="login-account"
+)
+def login():
+    """Sign an organiser in."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        organiser = accounts.authenticate(form.email.data, form.password.data, utcnow())
+        if organiser is not None:
+            db.session.commit()
+            login_user(organiser)
+            return redirect(safe_next(request.args.get("next")) if request.args.get("next")
+                            else url_for("organiser.list_petitions"), code=303)  # fmt: skip
+        flash(_("The email address or the password is wrong."), "error")
+        return render_template("organiser/login.html", form=form), 401
+    return render_template("organiser/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign the organiser out."""
+    if ConfirmForm().validate_on_submit():
+        logout_user()
+    return redirect(url_for("organiser.login"), code=303)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(RESET_LIMIT_PER_ADDRESS, methods=["POST"])
+def request_reset():
+    """Email a password-reset link, saying the same whether or not the account exists."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        organiser = accounts.find_organiser(form.email.data)
+        if organiser is not None and organiser.is_active:
+            queue_password_reset(organiser)
+            db.session.commit()
+        flash(_("If an account uses this address, a link to choose a new password is on its way. "
+                "It works for one hour."), "info")  # fmt: skip
+        return redirect(url_for("organiser.login"), code=303)
+    return render_template("organiser/request_reset.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password through an emailed link."""
+    organiser = accounts.organiser_for_reset_token(token)
+    if organiser is None:
+        return render_template("organiser/reset_invalid.html"), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        accounts.set_password(organiser, form.password.data)
+        db.session.commit()
+        flash(_("Your password has been changed. Sign in with it now."), "info")
+        return redirect(url_for("organiser.login"), code=303)
+    return render_template("organiser/reset_password.html", form=form)
+
+
+@bp.get("/")
+def list_petitions():
+    """List the organiser's own petitions with their counts."""
+    petitions = list(db.session.scalars(
+        sa.select(Petition).where(Petition.organiser_id == current_user.id)
+        .order_by(Petition.created_at.desc())
+    ))  # fmt: skip
+    counts = queries.confirmed_counts([petition.id for petition in petitions])
+    return render_template(
+        "organiser/list_petitions.html", petitions=petitions, counts=counts, now=utcnow()
+    )
+
+
+def _draft_from(form: PetitionForm, now: datetime) -> lifecycle.PetitionDraft:
+    opens_at, closes_at = form.window(now)
+    return lifecycle.PetitionDraft(
+        title=form.title.data, slug=form.slug.data or "", summary=form.summary.data,
+        body=form.body.data, recipient=form.recipient.data, language=form.language.data,
+        goal=form.goal.data, timezone=form.timezone.data, opens_at=opens_at, closes_at=closes_at,
+    )  # fmt: skip
+
+
+def _editor(form: PetitionForm, petition: Petition | None, status: int = 200):
+    preview = render_markdown(form.body.data or "") if "preview" in request.form else None
+    frozen = (
+        petition is not None
+        and petition.state != PetitionState.DRAFT
+        and (lifecycle.has_signatures(petition))
+    )
+    return render_template(
+        "organiser/edit_petition.html", form=form, petition=petition, preview=preview,
+        frozen=frozen,
+    ), status  # fmt: skip
+
+
+@bp.route("/petitions/new", methods=["GET", "POST"])
+def new_petition():
+    """Write a new draft."""
+    form = PetitionForm()
+    if request.method == "GET":
+        form.timezone.data = current_app.config["SETTINGS"].default_timezone
+    if not form.validate_on_submit() or "preview" in request.form:
+        return _editor(form, None, 422 if form.errors else 200)
+    petition = lifecycle.create_draft(current_user, _draft_from(form, utcnow()))
+    db.session.commit()
+    flash(_("Draft saved."), "info")
+    return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
+
+
+def _fill(form: PetitionForm, petition: Petition) -> None:
+    zone = petition.zone
+    for name in ("title", "slug", "summary", "body", "recipient", "language", "goal", "timezone"):
+        getattr(form, name).data = getattr(petition, name)
+    form.opens_at.data = petition.opens_at.astimezone(zone).replace(tzinfo=None)
+    form.closes_at.data = petition.closes_at.astimezone(zone).replace(tzinfo=None)
+    form.duration.data = "custom"
+
+
+@bp.route("/petitions/<int:petition_id>/edit", methods=["GET", "POST"])
+def edit_petition(petition_id: int):
+    """Edit a petition within the rules: a signed text is frozen, a published window too."""
+    petition = _own_petition(petition_id)
+    form = PetitionForm()
+    if request.method == "GET":
+        _fill(form, petition)
+    if not form.validate_on_submit() or "preview" in request.form:
+        return _editor(form, petition, 422 if form.errors else 200)
+    draft = _draft_from(form, utcnow())
+    if petition.state != PetitionState.DRAFT:
+        # Shown but not editable once published: keep them exactly, seconds included.
+        draft.slug, draft.opens_at, draft.closes_at = (
+            petition.slug, petition.opens_at, petition.closes_at,
+        )  # fmt: skip
+    try:
+        changed = lifecycle.update_petition(petition, draft, current_user)
+    except lifecycle.PetitionError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _editor(form, petition, 409)
+    db.session.commit()
+    flash(_("Saved.") if changed else _("Nothing changed."), "info")
+    return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
+
+
+@bp.post("/petitions/<int:petition_id>/publish")
+def publish_petition(petition_id: int):
+    """Open a draft for signing."""
+    petition = _own_petition(petition_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            lifecycle.publish(petition, current_user, utcnow())
+            db.session.commit()
+            flash(_("Published: the petition is open for signing."), "info")
+        except lifecycle.PetitionError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+    return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
+
+
+@bp.post("/petitions/<int:petition_id>/close")
+def close_petition(petition_id: int):
+    """Close an open petition before its deadline, with a reason."""
+    petition = _own_petition(petition_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason for closing early."), "error")
+    else:
+        try:
+            lifecycle.close_early(petition, current_user, utcnow(), form.reason.data)
+            db.session.commit()
+            flash(_("Closed. Signing has stopped."), "info")
+        except lifecycle.PetitionError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+    return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
+
+
+@bp.get("/petitions/<int:petition_id>")
+def show_petition(petition_id: int):
+    """Show a petition's dashboard: counts, the days, the countries, clusters and the log."""
+    petition = _own_petition(petition_id)
+    now = utcnow()
+    since = moderation.recent_window(now)
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.petition_id == petition.id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(50)
+    ).all()  # fmt: skip
+    return render_template(
+        "organiser/show_petition.html", petition=petition, now=now,
+        counts=moderation.state_counts(petition),
+        chart=day_chart(moderation.daily_counts(petition)),
+        countries=queries.counts_by_country(petition),
+        addresses=moderation.busiest_addresses(petition, since),
+        domains=moderation.busiest_domains(petition, since), events=events,
+        confirm_form=ConfirmForm(), close_form=ReasonForm(),
+    )  # fmt: skip
+
+
+def _filter_from_request() -> moderation.SignatureFilter:
+    values = request.values
+
+    def moment(name: str) -> datetime | None:
+        try:
+            return (
+                datetime.fromisoformat(values[name]).replace(tzinfo=UTC)
+                if values.get(name)
+                else None
+            )
+        except ValueError:
+            return None
+
+    state = values.get("state", "")
+    return moderation.SignatureFilter(
+        name=values.get("name", "")[:120], email_domain=values.get("domain", "")[:254],
+        address_hash=values.get("address", "")[:64], since=moment("since"), until=moment("until"),
+        state=SignatureState(state) if state in set(SignatureState) else None,
+    )  # fmt: skip
+
+
+@bp.get("/petitions/<int:petition_id>/signatures")
+def list_signatures(petition_id: int):
+    """Search a petition's signatures to find fraud."""
+    petition = _own_petition(petition_id)
+    wanted = _filter_from_request()
+    result = moderation.search(petition, wanted)
+    return render_template(
+        "organiser/signatures.html", petition=petition, wanted=wanted, result=result,
+        form=ReasonForm(), confirm_form=ConfirmForm(), states=list(SignatureState),
+    )  # fmt: skip
+
+
+def _back_to_search(petition: Petition):
+    query = {key: value for key, value in request.form.items() if key in
+             {"name", "domain", "address", "since", "until", "state"} and value}  # fmt: skip
+    return redirect(
+        url_for("organiser.list_signatures", petition_id=petition.id, **query), code=303
+    )
+
+
+def _chosen_ids() -> list[int]:
+    return [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+
+
+@bp.post("/petitions/<int:petition_id>/signatures/invalidate")
+def invalidate_signatures(petition_id: int):
+    """Invalidate the chosen signatures, or every one matching the search, with a reason."""
+    petition = _own_petition(petition_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason for invalidating."), "error")
+        return _back_to_search(petition)
+    everything = request.form.get("scope") == "all"
+    ids = None if everything else _chosen_ids()
+    if not everything and not ids:
+        flash(_("Choose at least one signature."), "error")
+        return _back_to_search(petition)
+    count, _action = moderation.invalidate(
+        petition, current_user, form.reason.data, utcnow(), ids=ids,
+        wanted=_filter_from_request() if everything else None,
+    )  # fmt: skip
+    db.session.commit()
+    flash(_("%(num)s signature(s) invalidated.", num=count), "info")
+    return _back_to_search(petition)
+
+
+@bp.post("/petitions/<int:petition_id>/signatures/restore")
+def restore_signatures(petition_id: int):
+    """Undo invalidations: of the chosen signatures, or of one whole earlier action."""
+    petition = _own_petition(petition_id)
+    if ConfirmForm().validate_on_submit():
+        action_id = request.form.get("action", "")[:32]
+        ids = None if action_id else _chosen_ids()
+        count = moderation.restore(petition, current_user, ids=ids, action_id=action_id)
+        db.session.commit()
+        flash(_("%(num)s signature(s) restored.", num=count), "info")
+    if request.form.get("action"):
+        return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
+    return _back_to_search(petition)
