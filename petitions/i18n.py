@@ -37,6 +37,15 @@ STATE_NAMES = {
     SignatureState.INVALIDATED: _l("Invalidated"),
     SignatureState.WITHDRAWN: _l("Withdrawn"),
 }
+#: Audit-log actions as organisers read them; an action not listed is shown as recorded.
+ACTION_NAMES = {
+    "create": _l("Created"),
+    "edit": _l("Edited"),
+    "publish": _l("Published"),
+    "close": _l("Closed"),
+    "invalidate": _l("Invalidated"),
+    "restore": _l("Restored"),
+}
 
 
 def select_locale() -> str:
@@ -117,6 +126,7 @@ def init_app(app: Flask) -> None:
             "current_language": str(get_locale() or "en"),
             "site_name": _l("Petitions"),
             "state_names": STATE_NAMES,
+            "action_names": ACTION_NAMES,
         }
 
     app.jinja_env.filters["in_zone"] = format_in_zone
