@@ -27,11 +27,13 @@ upgrade: $(VENV)/.installed-run
 demo: upgrade
 	$(FLASK) petitions demo
 
-# The mail worker runs beside the server: it sends confirmations (to the log unless MAIL_SERVER
-# is set) and closes petitions whose window has ended. Ctrl+C stops both.
+# Two workers run beside the server: the mail worker sends confirmations (to the log unless
+# MAIL_SERVER is set) and closes petitions whose window has ended; the export worker builds the
+# bundles organisers ask for. Ctrl+C stops all three.
 run: demo
 	@echo "Serving petitions on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	@$(FLASK) mail worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@$(FLASK) mail worker & mail=$$!; $(FLASK) exports worker & exports=$$!; \
+		trap 'kill $$mail $$exports 2>/dev/null' EXIT INT TERM; \
 		$(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev

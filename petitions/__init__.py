@@ -84,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH", app.instance_path))
     settings = load_settings(_environment(test_config), instance)
     _configure(app, settings)
+    app.config["INSTANCE_PATH"] = str(instance)
     if test_config is not None:
         app.config.update(test_config)
     app.extensions["petitions.keyring"] = Keyring(settings.hash_key, settings.data_keys)

@@ -6,10 +6,13 @@ database into one clear line on stderr and exit status 1 instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,11 +20,13 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from petitions.delivery.bundle import BundleError, verify_bundle
+from petitions.delivery.keys import SigningKeyError
 from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
-from petitions.models import utcnow
-from petitions.services import accounts, keys, lifecycle, mail, queries
+from petitions.models import PetitionState, utcnow
+from petitions.services import accounts, export, keys, lifecycle, mail, queries
 from petitions.services.demo import load_demo
 from petitions.settings import Settings
 
@@ -108,6 +113,52 @@ def close_command(slug: str, reason: str) -> None:
     click.echo(f"closed {slug} at {petition.closed_at:%Y-%m-%d %H:%M}Z")
 
 
+@petitions_cli.command("export")
+@click.argument("slug")
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=True, path_type=Path),
+    help="The .zip to write, or a directory for the default <slug>-<YYYYMMDD>.zip.",
+)  # fmt: skip
+def export_command(slug: str, output: Path) -> None:
+    """Write the signed bundle of a petition's confirmed signatures (interim while open)."""
+    petition = queries.petition_by_slug(slug)
+    if petition is None or petition.state == PetitionState.DRAFT:
+        raise click.ClickException(f"no published petition with the slug {slug!r}")
+    now = utcnow()
+    kind = export.kind_of(petition, now)
+    with _progress_bar() as progress:
+        try:
+            result = export.build(export.ExportRequest(petition, output, kind, now), progress)
+        except (BundleError, SigningKeyError, OSError) as error:
+            raise click.ClickException(f"export failed: {error}") from None
+    export.record_export(petition, result, kind, None, utcnow())
+    db.session.commit()
+    click.echo(f"{result.path}: {kind} export, {result.signature_count} signatures")
+    click.echo(f"SHA-256 {result.sha256}")
+
+
+@contextlib.contextmanager
+def _progress_bar():
+    """Yield a progress callback: a bar on a terminal, nothing when output is redirected."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=max(total, 1), label="signatures")
+            state["bar"].__enter__()
+        state["bar"].update(done - state.get("done", 0))
+        state["done"] = done
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+
 @petitions_cli.command("close-expired")
 def close_expired_command() -> None:
     """Record CLOSED for every open petition whose window has ended (cron-friendly)."""
@@ -189,6 +240,52 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+bundles_cli = AppGroup("bundles", help="Check exported bundles.")
+
+
+@bundles_cli.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def bundles_verify_command(bundle: Path) -> None:
+    """Check every hash and both signatures of a bundle; exit 1 with the reasons if any fails."""
+    report = verify_bundle(bundle)
+    click.echo(str(report))
+    if not report.valid:
+        raise SystemExit(1)
+
+
+exports_cli = AppGroup("exports", help="Build the bundles organisers ask for in the browser.")
+
+
+@exports_cli.command("worker")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between looks.")
+@click.option("--rounds", default=0, help="Stop after this many rounds (0: run until stopped).")
+def exports_worker_command(interval: float, rounds: int) -> None:
+    """Build queued exports, one at a time, until stopped (SIGTERM or Ctrl+C)."""
+    stop = _stop_on_signals()
+    done = 0
+    while not stop.is_set():
+        _export_round()
+        done += 1
+        if rounds and done >= rounds:
+            break
+        stop.wait(interval)
+
+
+def _export_round() -> None:
+    try:
+        delivery = export.claim_export(utcnow())
+        db.session.commit()
+        if delivery is None:
+            return
+        click.echo(f"exporting {delivery.petition.slug} ({delivery.kind})")
+        delivery = export.run_export(delivery, utcnow())
+        db.session.commit()
+        click.echo(f"export {delivery.id}: {delivery.status} {delivery.error or ''}".rstrip())
+    except DATABASE_OUTAGES as error:
+        db.session.rollback()
+        click.echo(f"database unavailable, will retry: {type(error).__name__}", err=True)
+
+
 organisers_cli = AppGroup("organisers", help="Manage organiser accounts.")
 
 
@@ -236,4 +333,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(organisers_cli)
+    app.cli.add_command(bundles_cli)
+    app.cli.add_command(exports_cli)
     guard_database_errors(app.cli)

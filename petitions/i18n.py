@@ -45,6 +45,8 @@ ACTION_NAMES = {
     "close": _l("Closed"),
     "invalidate": _l("Invalidated"),
     "restore": _l("Restored"),
+    "export": _l("Exported"),
+    "deliver": _l("Delivered"),
 }
 
 

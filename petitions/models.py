@@ -113,6 +113,13 @@ class DeliveryKind(enum.StrEnum):
     FINAL = "final"
 
 
+class ExportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 LANGUAGES = ("kk", "ru", "en")
 
 
@@ -306,28 +313,46 @@ class Signature(db.Model):
 
 
 class Delivery(db.Model):
-    """One exported bundle, and, once recorded, how it reached the recipient."""
+    """One export of the signed bundle and, once recorded, how it reached the recipient.
+
+    An export asked for in the browser is queued here and built by the worker, which records its
+    progress; one made on the command line is recorded when it is done.
+    """
 
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id"), index=True)
     kind: Mapped[DeliveryKind] = mapped_column(_enum(DeliveryKind, "delivery_kind"))
+    status: Mapped[ExportStatus] = mapped_column(
+        _enum(ExportStatus, "export_status"), default=ExportStatus.DONE, index=True
+    )
+    #: When the export was asked for.
     exported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Null when the export ran from the command line.
     exported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"))
-    bundle_filename: Mapped[str] = mapped_column(sa.String(200))
-    bundle_sha256: Mapped[str] = mapped_column(sa.String(64))
-    signature_count: Mapped[int]
+    bundle_filename: Mapped[str | None] = mapped_column(sa.String(200))
+    bundle_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    signature_count: Mapped[int | None]
+    #: Progress of a running export, for the organiser's page.
+    rows_done: Mapped[int] = mapped_column(default=0)
+    rows_total: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(sa.String(500))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Whom it was handed to, as they appear on a receipt.
     delivered_to: Mapped[str | None] = mapped_column(sa.String(200))
-    #: How: by hand, post, e-Otinish portal, email...
+    #: How: by hand, post, the e-Otinish portal, email...
     delivery_method: Mapped[str | None] = mapped_column(sa.String(200))
     #: The recipient's registration or tracking number.
     reference: Mapped[str | None] = mapped_column(sa.String(200))
 
     petition: Mapped[Petition] = relationship()
+
+    def __init__(self, **fields: Any) -> None:
+        fields.setdefault("status", ExportStatus.QUEUED)
+        fields.setdefault("rows_done", 0)
+        super().__init__(**fields)
 
 
 class OutboxMessage(db.Model):

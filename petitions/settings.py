@@ -57,6 +57,7 @@ class Settings:
     timestamp_url: str | None
     retention_days: int
     base_url: str | None
+    export_dir: str | None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -277,6 +278,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         timestamp_url=reader.text("TIMESTAMP_URL"),
         retention_days=reader.integer("RETENTION_DAYS", 90, 1, 3650),
         base_url=reader.text("BASE_URL"),
+        export_dir=reader.text("EXPORT_DIR"),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

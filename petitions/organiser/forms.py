@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    DateField,
     DateTimeLocalField,
     EmailField,
     IntegerField,
@@ -128,3 +129,24 @@ class ReasonForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """An action with nothing to fill in but the CSRF token."""
+
+
+class DeliveryForm(FlaskForm):
+    """When, how and to whom a bundle was handed over."""
+
+    delivered_on = DateField(_l("Delivered on"), validators=[DataRequired()])
+    delivered_to = StringField(
+        _l("Received by"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=200), plain_text],
+    )
+    method = StringField(
+        _l("How (by hand, post, e-Otinish, email…)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=200), plain_text],
+    )
+    reference = StringField(
+        _l("Reference number"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=200), plain_text],
+    )

@@ -7,21 +7,39 @@ organiser's petition answers 404, exactly as one that does not exist.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from petitions.extensions import db, limiter, login_manager
 from petitions.i18n import safe_next
-from petitions.models import AuditEvent, Petition, PetitionState, SignatureState, utcnow
+from petitions.models import (
+    AuditEvent,
+    Delivery,
+    ExportStatus,
+    Petition,
+    PetitionState,
+    SignatureState,
+    utcnow,
+)
 from petitions.notifications import queue_password_reset
 from petitions.organiser import bp
 from petitions.organiser.charts import day_chart
 from petitions.organiser.forms import (
     ConfirmForm,
+    DeliveryForm,
     LoginForm,
     PetitionForm,
     ReasonForm,
@@ -29,7 +47,7 @@ from petitions.organiser.forms import (
     ResetRequestForm,
 )
 from petitions.rendering import render_markdown
-from petitions.services import accounts, lifecycle, moderation, queries
+from petitions.services import accounts, export, lifecycle, moderation, queries
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
@@ -37,6 +55,7 @@ OPEN_ENDPOINTS = {"organiser.login", "organiser.request_reset", "organiser.reset
 LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per day"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
 RESET_LIMIT_PER_ADDRESS = "5 per hour"
+BUSY = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
 @login_manager.user_loader
@@ -250,6 +269,10 @@ def show_petition(petition_id: int):
     petition = _own_petition(petition_id)
     now = utcnow()
     since = moderation.recent_window(now)
+    deliveries = db.session.scalars(
+        sa.select(Delivery).where(Delivery.petition_id == petition.id)
+        .order_by(Delivery.exported_at.desc(), Delivery.id.desc()).limit(20)
+    ).all()  # fmt: skip
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.petition_id == petition.id)
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(50)
@@ -261,7 +284,8 @@ def show_petition(petition_id: int):
         countries=queries.counts_by_country(petition),
         addresses=moderation.busiest_addresses(petition, since),
         domains=moderation.busiest_domains(petition, since), events=events,
-        confirm_form=ConfirmForm(), close_form=ReasonForm(),
+        confirm_form=ConfirmForm(), close_form=ReasonForm(), delivery_form=DeliveryForm(),
+        deliveries=deliveries, busy=any(d.status in BUSY for d in deliveries),
     )  # fmt: skip
 
 
@@ -345,3 +369,62 @@ def restore_signatures(petition_id: int):
     if request.form.get("action"):
         return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
     return _back_to_search(petition)
+
+
+def _own_delivery(petition: Petition, delivery_id: int) -> Delivery:
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.petition_id != petition.id:
+        abort(404)
+    return delivery
+
+
+@bp.post("/petitions/<int:petition_id>/exports")
+def export_petition(petition_id: int):
+    """Ask for the signed bundle; the worker builds it and this page follows its progress."""
+    petition = _own_petition(petition_id)
+    if petition.state == PetitionState.DRAFT:
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        export.queue_export(petition, current_user, utcnow())
+        db.session.commit()
+        flash(_("The export is being prepared. This page shows its progress."), "info")
+    return redirect(url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"),
+                    code=303)  # fmt: skip
+
+
+@bp.get("/petitions/<int:petition_id>/exports/<int:delivery_id>/download")
+def download_export(petition_id: int, delivery_id: int):
+    """Download a finished bundle."""
+    delivery = _own_delivery(_own_petition(petition_id), delivery_id)
+    path = export.bundle_path(delivery)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="application/zip", as_attachment=True,
+                     download_name=delivery.bundle_filename, max_age=0)  # fmt: skip
+
+
+@bp.post("/petitions/<int:petition_id>/exports/<int:delivery_id>/delivered")
+def record_delivery(petition_id: int, delivery_id: int):
+    """Record when, how and to whom a final bundle was delivered."""
+    petition = _own_petition(petition_id)
+    delivery = _own_delivery(petition, delivery_id)
+    form = DeliveryForm()
+    if not form.validate_on_submit():
+        flash(_("Give the date of delivery."), "error")
+    else:
+        record = export.DeliveryRecord(
+            delivered_at=datetime.combine(form.delivered_on.data, time(12), petition.zone)
+            .astimezone(UTC),
+            delivered_to=form.delivered_to.data, method=form.method.data,
+            reference=form.reference.data,
+        )  # fmt: skip
+        try:
+            export.record_delivery(delivery, record, current_user)
+            db.session.commit()
+            flash(_("Delivery recorded. The public page now says the petition was delivered."),
+                  "info")  # fmt: skip
+        except export.ExportError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+    return redirect(url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"),
+                    code=303)  # fmt: skip

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from petitions.extensions import db
 from petitions.models import (
@@ -191,18 +192,21 @@ def state_counts(petition: Petition) -> dict[SignatureState, int]:
     return counts
 
 
-def _quarter_hour(column: sa.ColumnElement) -> sa.ColumnElement[int]:
-    if db.session.get_bind().dialect.name == "postgresql":
+def _quarter_hour(column: sa.ColumnElement, session: Session) -> sa.ColumnElement[int]:
+    if session.get_bind().dialect.name == "postgresql":
         return sa.func.floor(sa.extract("epoch", column) / _BUCKET_SECONDS)
     return sa.cast(sa.func.strftime("%s", column), sa.Integer) / _BUCKET_SECONDS
 
 
 def daily_counts(
-    petition: Petition, state: SignatureState = SignatureState.CONFIRMED
+    petition: Petition,
+    state: SignatureState = SignatureState.CONFIRMED,
+    session: Session | None = None,
 ) -> list[tuple[date, int]]:
     """Count signatures by the day they were made, in the petition's time zone."""
-    bucket = _quarter_hour(Signature.created_at).label("bucket")
-    rows = db.session.execute(
+    session = session or db.session
+    bucket = _quarter_hour(Signature.created_at, session).label("bucket")
+    rows = session.execute(
         sa.select(bucket, sa.func.count())
         .where(Signature.petition_id == petition.id, Signature.state == state)
         .group_by(bucket)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from petitions.extensions import db
 from petitions.models import (
@@ -57,9 +58,9 @@ def confirmed_count(petition: Petition) -> int:
     return confirmed_counts([petition.id])[petition.id]
 
 
-def counts_by_country(petition: Petition) -> dict[str, int]:
+def counts_by_country(petition: Petition, session: Session | None = None) -> dict[str, int]:
     """Return counted signatures per country code, largest first."""
-    rows = db.session.execute(
+    rows = (session or db.session).execute(
         sa.select(Signature.country, sa.func.count().label("n"))
         .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
         .group_by(Signature.country)

@@ -41,7 +41,8 @@ def _organiser_rules(app):
 
 
 def _path(rule, petition_id):
-    return rule.build({"petition_id": petition_id} if "petition_id" in rule.arguments else {})[1]
+    values = {"petition_id": petition_id, "delivery_id": 1}
+    return rule.build({name: values[name] for name in rule.arguments})[1]
 
 
 # Accounts ---------------------------------------------------------------------------------------

@@ -1,0 +1,689 @@
+"""The bundle: a ZIP a recipient can check without trusting us, and the check itself.
+
+`build_bundle` reads the rows once, in one pass: each row goes into signatures.csv and onto a page
+of the PDF at the same time, so the rows may come from a server-side database cursor and are never
+held in memory. A long list is cut into volumes; a worker process draws them while the pass goes
+on (their pages are spooled to disk), and this process signs each as it is done. The manifest
+lists every file's SHA-256 and is signed too. docs/verifying-a-bundle.md says how a recipient
+checks all of it; docs/benchmarks.md has the measurements behind these choices.
+
+    <slug>-<YYYYMMDD>.zip
+        petition.pdf            (or petition-vol-01.pdf, petition-vol-02.pdf, … for long lists)
+        signatures.csv          UTF-8 with a BOM, so that spreadsheets read Cyrillic right
+        signer.pem              the signing certificate
+        manifest.json           petition, window, counts, generator and every file's SHA-256
+        manifest.json.p7s       detached CMS signature (DER) of manifest.json
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from petitions.delivery.document import (
+    DEFAULT_ROWS_PER_VOLUME,
+    ROWS_PER_PAGE,
+    DisplayRow,
+    DocumentPlan,
+    VolumeWriter,
+    draw_spooled_volume,
+    plan_document,
+    spool_page,
+)
+from petitions.delivery.fonts import clean_text
+from petitions.delivery.keys import SigningKey, is_development_certificate
+from petitions.delivery.model import LABELS, ExportInfo, Labels, PetitionInfo, Summary
+from petitions.delivery.signature import (
+    SignatureCheck,
+    Timestamping,
+    check_detached,
+    check_pdf,
+    load_certificate,
+    sign_detached,
+    sign_pdf_file,
+)
+
+MANIFEST = "manifest.json"
+MANIFEST_SIGNATURE = "manifest.json.p7s"
+SIGNER = "signer.pem"
+CSV_NAME = "signatures.csv"
+FORMAT = "petitions-bundle/1"
+PROGRESS_EVERY = 1000
+_CHUNK = 1 << 20
+#: What reading a damaged ZIP member can raise.
+_DAMAGED = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error)
+#: A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+#: Called with (rows read so far, total rows) during the pass, and (total, total) at the end.
+Progress = Callable[[int, int], None]
+
+
+class BundleError(Exception):
+    """The export cannot be made as asked, for example the rows disagree with the summary."""
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """What `build_bundle` wrote: where, its SHA-256, its files and its counts."""
+
+    path: Path
+    sha256: str
+    size: int
+    identifier: str
+    signature_count: int
+    volumes: tuple[str, ...]
+    #: Every file in the ZIP, in order.
+    names: tuple[str, ...]
+    #: SHA-256 of each file the manifest lists.
+    files: dict[str, str]
+
+
+def build_bundle(
+    petition: PetitionInfo,
+    export: ExportInfo,
+    summary: Summary,
+    rows: Iterable[tuple[int, str, str, str, datetime]],
+    key: SigningKey,
+    output: Path | str,
+    *,
+    labels: Labels | None = None,
+    timestamping: Timestamping = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    rows_per_volume: int = DEFAULT_ROWS_PER_VOLUME,
+    overwrite: bool = False,
+) -> BundleResult:
+    """Write the signed bundle to `output` (a .zip path, or a directory for the default name).
+
+    `rows` is consumed once, in signing order: (number, name, city, country code, signed_at as
+    an aware datetime). It must come from the same snapshot as `summary` (one REPEATABLE READ
+    transaction); rows that disagree with the summary's counts raise BundleError. When the list
+    needs several volumes, `workers` processes draw them (default: 1 on a machine with two cores
+    or more, as this process is busy reading the rows; 0 draws them here, with the least memory).
+    `progress(rows done, total)` is called every 1,000 rows and once more when the ZIP is
+    written. The ZIP appears atomically: on any error nothing is left at `output`.
+    """
+    target = _target(Path(output), petition, export, overwrite)
+    summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day))
+    plan = plan_document(
+        petition, export, summary, labels or LABELS[petition.language],
+        development=key.development, rows_per_volume=rows_per_volume,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as name:
+        work = Path(name)
+        volumes = _volumes(plan, key, timestamping, workers, work)
+        with volumes:
+            _write_csv(plan, rows, volumes, work / CSV_NAME, progress)
+            partial = work / "bundle.zip"
+            files = _write_zip(plan, key, volumes, work, partial)
+        _publish(partial, target)
+    if progress:
+        progress(summary.total, summary.total)
+    return _result(target, plan, files)
+
+
+def _target(output: Path, petition: PetitionInfo, export: ExportInfo, overwrite: bool) -> Path:
+    if output.is_dir():
+        day = export.generated_at.astimezone(petition.zone)
+        output = output / f"{petition.slug}-{day:%Y%m%d}.zip"
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} exists already")
+    return output
+
+
+def _publish(partial: Path, target: Path) -> None:
+    with partial.open("rb") as file:
+        os.fsync(file.fileno())
+    os.replace(partial, target)
+
+
+def _result(target: Path, plan: DocumentPlan, files: dict[str, str]) -> BundleResult:
+    with zipfile.ZipFile(target) as archive:
+        names = tuple(archive.namelist())
+    return BundleResult(
+        path=target,
+        sha256=_sha256_file(target),
+        size=target.stat().st_size,
+        identifier=plan.export.identifier,
+        signature_count=plan.summary.total,
+        volumes=tuple(plan.volume_name(v) for v in range(1, plan.volumes + 1)),
+        names=names,
+        files=files,
+    )
+
+
+# The pass over the rows: the CSV and the pages of the PDF, together.
+
+
+def csv_cell(value: str) -> str:
+    """Neutralise a cell a spreadsheet would run as a formula by prefixing a quote."""
+    return "'" + value if value[:1] in FORMULA_STARTS else value
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    countries: Counter[str] = field(default_factory=Counter)
+    days: Counter[str] = field(default_factory=Counter)
+
+
+def _write_csv(
+    plan: DocumentPlan,
+    rows: Iterable[tuple[int, str, str, str, datetime]],
+    volumes: _Volumes,
+    path: Path,
+    progress: Progress | None,
+) -> None:
+    labels = plan.labels
+    with path.open("w", encoding="utf-8-sig", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            [labels.number, labels.name, labels.city, labels.country_code, labels.country,
+             labels.signed_at_csv]
+        )  # fmt: skip
+        tally = _read_rows(plan, rows, writer, volumes, progress)
+    _check_tally(plan.summary, tally)
+    volumes.complete()
+
+
+def _read_rows(
+    plan: DocumentPlan,
+    rows: Iterable[tuple[int, str, str, str, datetime]],
+    writer: Any,
+    volumes: _Volumes,
+    progress: Progress | None,
+) -> _Tally:
+    tally, page = _Tally(), []
+    zone, names, total = plan.petition.zone, plan.countries, plan.summary.total
+    for number, name, city, country, signed_at in rows:
+        if signed_at.tzinfo is None:
+            raise BundleError(f"row {number}: signed_at must be an aware (UTC) datetime")
+        local = signed_at.astimezone(zone).isoformat(timespec="seconds")
+        name, city, country = clean_text(name or ""), clean_text(city or ""), clean_text(country)
+        writer.writerow(
+            (number, csv_cell(name), csv_cell(city), csv_cell(country), names.get(country, country),
+             local)
+        )  # fmt: skip
+        page.append((number, name, city, country, local[:16].replace("T", " ")))
+        tally.countries[country] += 1
+        tally.days[local[:10]] += 1
+        if len(page) == ROWS_PER_PAGE:
+            _page_done(tally, page, volumes, total, progress)
+            page = []
+    if page:
+        _page_done(tally, page, volumes, total, progress)
+    return tally
+
+
+def _page_done(
+    tally: _Tally, page: list[DisplayRow], volumes: _Volumes, total: int, progress: Progress | None
+) -> None:
+    tally.rows += len(page)
+    if tally.rows > total:
+        raise BundleError(f"more rows than the {total} signatures the summary counts")
+    volumes.add_page(page)
+    if progress and tally.rows % PROGRESS_EVERY < ROWS_PER_PAGE:
+        progress(tally.rows, total)
+
+
+def _check_tally(summary: Summary, tally: _Tally) -> None:
+    problems = []
+    if tally.rows != summary.total:
+        problems.append(f"{tally.rows} rows, but the summary counts {summary.total} signatures")
+    if dict(tally.countries) != {code: n for code, n in summary.by_country.items() if n}:
+        problems.append("the counts by country differ from the rows")
+    if dict(tally.days) != {day.isoformat(): n for day, n in summary.by_day.items() if n}:
+        problems.append("the counts by day (in the petition's time zone) differ from the rows")
+    if problems:
+        raise BundleError("the rows do not match the summary: " + "; ".join(problems))
+
+
+# The volumes: drawn in this process as pages come, or spooled and drawn by worker processes.
+
+
+class _Volumes:
+    """Cut the stream of list pages into volumes; subclasses decide where they are drawn."""
+
+    def __init__(self, plan: DocumentPlan, key: SigningKey, timestamping: Timestamping, work: Path):
+        self.plan, self.key, self.timestamping, self.work = plan, key, timestamping, work
+        self.volume = 0  # the volume being filled, 0 before the first page
+        self.pages = 0
+
+    def add_page(self, rows: list[DisplayRow]) -> None:
+        """Add one list page to the current volume, starting a new one when it is full."""
+        if self.volume == 0 or self.pages == self.plan.pages_per_volume:
+            if self.volume:
+                self._end()
+            self.volume, self.pages = self.volume + 1, 0
+            self._start()
+        self._page(rows)
+        self.pages += 1
+
+    def complete(self) -> None:
+        """End the last volume; a petition with no signatures still gets volume 1."""
+        if self.volume == 0:
+            self.volume = 1
+            self._start()
+        self._end()
+
+    def signed(self) -> list[Path]:
+        """Return the signed volumes in order, once they are all done."""
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _page(self, rows: list[DisplayRow]) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Volumes:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class _InProcess(_Volumes):
+    """Draw each volume here, page by page, and sign it as soon as it is complete."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.writer: VolumeWriter | None = None
+        self.done: list[Path] = []
+
+    def _start(self) -> None:
+        self.writer = VolumeWriter(self.plan, self.volume, self.work / f"{self.volume}.unsigned")
+
+    def _page(self, rows: list[DisplayRow]) -> None:
+        assert self.writer is not None  # noqa: S101 - _start ran
+        self.writer.add_page(rows)
+
+    def _end(self) -> None:
+        assert self.writer is not None  # noqa: S101 - _start ran
+        self.writer.close()
+        args = (self.plan, self.volume, self.writer.path, self.work, self.key, self.timestamping)
+        self.done.append(sign_volume(*args))
+        self.writer = None
+
+    def signed(self) -> list[Path]:
+        """Return the signed volumes in order."""
+        return self.done
+
+
+class _Parallel(_Volumes):
+    """Spool each volume's pages to disk for a pool of processes to draw; sign them here.
+
+    Signing stays in this process: workers then import only the drawing code, which keeps them
+    small, and a time-stamp authority is contacted from one place.
+    """
+
+    def __init__(self, *args: Any, workers: int) -> None:
+        super().__init__(*args)
+        # spawn, not fork: the caller may hold database connections, threads and locks.
+        context = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.spool: IO[bytes] | None = None
+        self.pending: dict[int, Future[Path]] = {}
+        self.done: dict[int, Path] = {}
+
+    def _start(self) -> None:
+        self.spool = (self.work / f"{self.volume}.spool").open("wb")
+
+    def _page(self, rows: list[DisplayRow]) -> None:
+        assert self.spool is not None  # noqa: S101 - _start ran
+        spool_page(self.spool, rows)
+
+    def _end(self) -> None:
+        assert self.spool is not None  # noqa: S101 - _start ran
+        self.spool.close()
+        unsigned = self.work / f"{self.volume}.unsigned"
+        args = (self.plan, self.volume, Path(self.spool.name), unsigned)
+        self.pending[self.volume] = self.pool.submit(draw_spooled_volume, *args)
+        self.spool = None
+        self._sign_finished(wait=False)
+
+    def _sign_finished(self, *, wait: bool) -> None:
+        for volume, future in sorted(self.pending.items()):
+            if wait or future.done():
+                args = (self.plan, volume, future.result(), self.work, self.key)
+                self.done[volume] = sign_volume(*args, self.timestamping)
+                del self.pending[volume]
+
+    def signed(self) -> list[Path]:
+        """Wait for every volume, sign the rest, and return them in order."""
+        self._sign_finished(wait=True)
+        return [self.done[volume] for volume in sorted(self.done)]
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.spool is not None:
+            self.spool.close()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _volumes(
+    plan: DocumentPlan,
+    key: SigningKey,
+    timestamping: Timestamping,
+    workers: int | None,
+    work: Path,
+) -> _Volumes:
+    if workers is None:
+        workers = default_workers()
+    # A daemonic process (a multiprocessing job runner, say) may not start processes of its own.
+    if workers > 0 and plan.volumes > 1 and not multiprocessing.current_process().daemon:
+        return _Parallel(plan, key, timestamping, work, workers=min(workers, plan.volumes))
+    return _InProcess(plan, key, timestamping, work)
+
+
+def default_workers() -> int:
+    """Return 1 worker with two cores or more, else 0: see docs/benchmarks.md for why."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
+def sign_volume(
+    plan: DocumentPlan,
+    volume: int,
+    unsigned: Path,
+    work: Path,
+    key: SigningKey,
+    timestamping: Timestamping,
+) -> Path:
+    """Sign a drawn volume into its final name and remove the unsigned file."""
+    signed = work / plan.volume_name(volume)
+    sign_pdf_file(unsigned, signed, key, timestamping)
+    unsigned.unlink()
+    return signed
+
+
+# The ZIP: the CSV first (compressed while the last volumes are still being drawn), then the
+# volumes as they are done, the certificate, and last the manifest and its signature.
+
+
+def _write_zip(
+    plan: DocumentPlan, key: SigningKey, volumes: _Volumes, work: Path, path: Path
+) -> dict[str, str]:
+    moment = plan.export.generated_at.astimezone(plan.petition.zone)
+    files: dict[str, str] = {}
+    with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
+        files[CSV_NAME] = _add_file(archive, CSV_NAME, work / CSV_NAME, moment, compress=True)
+        for volume in volumes.signed():
+            files[volume.name] = _add_file(archive, volume.name, volume, moment, compress=False)
+        files[SIGNER] = _add_bytes(archive, SIGNER, key.certificate_pem, moment)
+        manifest = manifest_bytes(plan, key, files)
+        _add_bytes(archive, MANIFEST, manifest, moment)
+        _add_bytes(archive, MANIFEST_SIGNATURE, sign_detached(manifest, key), moment)
+    return files
+
+
+def _member(name: str, moment: datetime, compress: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
+    # PDF streams are compressed already; deflating them again costs time and saves little.
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _add_file(
+    archive: zipfile.ZipFile, name: str, path: Path, moment: datetime, *, compress: bool
+) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source, archive.open(_member(name, moment, compress), "w") as sink:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            sink.write(chunk)
+    return digest.hexdigest()
+
+
+def _add_bytes(archive: zipfile.ZipFile, name: str, data: bytes, moment: datetime) -> str:
+    archive.writestr(_member(name, moment, compress=True), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -> bytes:
+    """Return manifest.json: what the bundle is, and the SHA-256 of every other file."""
+    petition, export, summary = plan.petition, plan.export, plan.summary
+    certificate = key.certificate
+    document = {
+        "format": FORMAT,
+        "bundle": export.identifier,
+        "export": "final" if export.final else "interim",
+        "generated_at": _utc(export.generated_at),
+        "generator": {"name": "petitions", "version": export.generator_version},
+        "petition": {
+            "slug": petition.slug,
+            "title": petition.title,
+            "recipient": petition.recipient,
+            "language": petition.language,
+            "organiser": petition.organiser,
+        },
+        "window": {
+            "opens_at": _utc(petition.opens_at),
+            "closes_at": _utc(petition.closes_at),
+            "timezone": petition.timezone,
+        },
+        "counts": {
+            "signatures": summary.total,
+            "by_country": {code: n for code, n in sorted(summary.by_country.items()) if n},
+            "by_day": {day.isoformat(): n for day, n in sorted(summary.by_day.items()) if n},
+        },
+        "volumes": [plan.volume_name(v) for v in range(1, plan.volumes + 1)],
+        "signer": {
+            "subject": certificate.subject.rfc4514_string(),
+            "certificate_sha256": certificate.fingerprint(hashes.SHA256()).hex(),
+            "development_key": key.development,
+        },
+        "files": files,
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# Verification: what `flask bundles verify FILE.zip` reports.
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a bundle, named by the file it concerns."""
+
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+@dataclass
+class VerificationReport:
+    """The result of `verify_bundle`: valid only when no problem was found."""
+
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    signer: str | None = None
+    development_key: bool | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Return whether every check passed."""
+        return not self.problems
+
+    def add(self, file: str, message: str) -> None:
+        """Record a problem with `file`."""
+        self.problems.append(Problem(file, message))
+
+    def __str__(self) -> str:
+        lines = [f"{self.path.name}: {'valid' if self.valid else 'INVALID'}"]
+        if self.signer:
+            kind = " (development key, not the organisation's)" if self.development_key else ""
+            lines.append(f"signed by: {self.signer}{kind}")
+        lines += [f"  problem: {problem}" for problem in self.problems]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def verify_bundle(path: Path | str) -> VerificationReport:
+    """Check a bundle: every hash, no file missing or extra, and every signature."""
+    report = VerificationReport(Path(path))
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        report.add(report.path.name, "is not a readable ZIP file")
+        return report
+    with archive, tempfile.TemporaryDirectory(prefix="petitions-verify-") as scratch:
+        _verify_archive(archive, report, Path(scratch))
+    return report
+
+
+def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratch: Path) -> None:
+    report.files = archive.namelist()
+    duplicates = sorted({name for name in report.files if report.files.count(name) > 1})
+    for name in duplicates:
+        report.add(name, "appears more than once in the ZIP")
+    manifest_data = _read_member(archive, MANIFEST, report)
+    certificate = _signer_certificate(archive, report)
+    if manifest_data is None:
+        return
+    if certificate is not None:
+        signature = _read_member(archive, MANIFEST_SIGNATURE, report)
+        if signature is not None:
+            check = check_detached(manifest_data, signature, certificate)
+            _record(report, MANIFEST_SIGNATURE, check)
+            if check.content_changed:
+                report.add(MANIFEST, "was changed after it was signed (see manifest.json.p7s)")
+    listed = _listed_files(manifest_data, report)
+    if listed is None:
+        return
+    _verify_listing(archive, listed, report)
+    if certificate is not None:
+        _verify_pdfs(archive, listed, certificate, report, scratch)
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, report: VerificationReport) -> bytes | None:
+    if name not in report.files:
+        report.add(name, "is missing")
+        return None
+    try:
+        return archive.read(name)
+    except _DAMAGED:
+        report.add(name, "is damaged (its ZIP checksum fails)")
+        return None
+
+
+def _signer_certificate(archive: zipfile.ZipFile, report: VerificationReport) -> Any:
+    data = _read_member(archive, SIGNER, report)
+    if data is None:
+        return None
+    try:
+        certificate = load_certificate(data)
+        certificate.native  # noqa: B018 - parse it all now, so damage shows here
+        parsed = x509.load_der_x509_certificate(certificate.dump())
+        report.signer = parsed.subject.rfc4514_string()
+        report.development_key = is_development_certificate(parsed)
+    except Exception:  # any parse failure means the same to the reader
+        report.add(SIGNER, "is not a readable certificate")
+        return None
+    return certificate
+
+
+def _listed_files(manifest_data: bytes, report: VerificationReport) -> dict[str, str] | None:
+    try:
+        manifest = json.loads(manifest_data)
+        files = manifest["files"]
+        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+            raise TypeError("files must map names to hashes")
+    except (ValueError, KeyError, TypeError):
+        report.add(MANIFEST, "is not a readable manifest (JSON with a list of files)")
+        return None
+    report.notes.append(f"bundle {manifest.get('bundle')}, {manifest.get('export')} export")
+    return files
+
+
+def _verify_listing(
+    archive: zipfile.ZipFile, listed: dict[str, str], report: VerificationReport
+) -> None:
+    for name, expected in listed.items():
+        if name not in report.files:
+            report.add(name, "is listed in manifest.json but missing from the bundle")
+            continue
+        actual = _member_sha256(archive, name)
+        if actual is None:
+            report.add(name, "is damaged (its ZIP checksum fails)")
+        elif actual != expected.lower():
+            report.add(name, "has changed: its SHA-256 differs from the one in manifest.json")
+    for name in report.files:
+        if name not in listed and name not in (MANIFEST, MANIFEST_SIGNATURE):
+            report.add(name, "is not listed in manifest.json")
+    for required in (CSV_NAME, SIGNER):
+        if required not in listed and required not in report.files:
+            report.add(required, "is missing")
+    if not any(name.endswith(".pdf") for name in listed):
+        report.add(MANIFEST, "lists no PDF")
+
+
+def _member_sha256(archive: zipfile.ZipFile, name: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with archive.open(name) as member:
+            while chunk := member.read(_CHUNK):
+                digest.update(chunk)
+    except _DAMAGED:
+        return None
+    return digest.hexdigest()
+
+
+def _verify_pdfs(
+    archive: zipfile.ZipFile,
+    listed: dict[str, str],
+    certificate: Any,
+    report: VerificationReport,
+    scratch: Path,
+) -> None:
+    for name in sorted(n for n in listed if n.endswith(".pdf") and n in report.files):
+        copy = scratch / "volume.pdf"
+        try:
+            with archive.open(name) as member, copy.open("wb") as file:
+                shutil.copyfileobj(member, file, _CHUNK)
+        except _DAMAGED:
+            continue  # reported as damaged by the hash check already
+        with copy.open("rb") as file:
+            _record(report, name, check_pdf(file, certificate))
+        copy.unlink()
+
+
+def _record(report: VerificationReport, name: str, check: SignatureCheck) -> None:
+    for message in check.problems:
+        report.add(name, message)
+    report.notes += [f"{name}: {note}" for note in check.notes]

@@ -1,0 +1,279 @@
+"""Exporting a petition's confirmed signatures into the signed bundle, and recording it.
+
+The counts on the cover letter and the rows in the list must agree, so both are read inside one
+snapshot: a REPEATABLE READ transaction on PostgreSQL, an explicit read transaction on SQLite, on a
+connection of its own. The rows stream from that snapshot in signing order through a server-side
+cursor, so memory does not grow with the petition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from petitions.delivery.bundle import BundleResult, build_bundle
+from petitions.delivery.keys import SigningKey, ensure_development_key, load_signing_key
+from petitions.delivery.model import ExportInfo, PetitionInfo, Summary, new_bundle_identifier
+from petitions.extensions import db
+from petitions.models import (
+    COUNTED_STATES,
+    Delivery,
+    DeliveryKind,
+    ExportStatus,
+    InvalidTransition,
+    Organiser,
+    Petition,
+    PetitionState,
+    Signature,
+    utcnow,
+)
+from petitions.services import audit, moderation, queries
+
+#: How often a running export writes its progress where the organiser's page can read it.
+PROGRESS_INTERVAL_SECONDS = 1.0
+#: A running export whose progress has not moved for this long is taken to have died.
+STALE_AFTER_SECONDS = 15 * 60
+
+
+class ExportError(Exception):
+    """An export cannot be made or recorded; the message says why."""
+
+
+def signing_key() -> SigningKey:
+    """Load the organisation's PKCS#12 key, or the development key kept under instance/."""
+    settings = current_app.config["SETTINGS"]
+    if settings.signing_key_file:
+        return load_signing_key(settings.signing_key_file, settings.signing_key_password)
+    return load_signing_key(ensure_development_key(current_app.config["INSTANCE_PATH"]), None)
+
+
+def export_directory() -> Path:
+    """Return the directory where bundles made from the browser are kept."""
+    configured = current_app.config["SETTINGS"].export_dir
+    path = Path(configured) if configured else Path(current_app.config["INSTANCE_PATH"]) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def kind_of(petition: Petition, now: datetime) -> DeliveryKind:
+    """Call an export of a petition still collecting "interim", of a finished one "final"."""
+    if petition.effective_state(now) == PetitionState.OPEN:
+        return DeliveryKind.INTERIM
+    return DeliveryKind.FINAL
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[Session]:
+    """Open a read-only session that sees one consistent state of the database."""
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            connection.exec_driver_sql("BEGIN")  # pysqlite would not begin before a SELECT
+        with Session(bind=connection) as session:
+            yield session
+            session.rollback()
+
+
+def _petition_info(petition: Petition) -> PetitionInfo:
+    return PetitionInfo(
+        slug=petition.slug, title=petition.title, body=petition.body,
+        recipient=petition.recipient, language=petition.language, timezone=petition.timezone,
+        opens_at=petition.opens_at, closes_at=petition.closes_at, organiser=petition.organiser.name,
+    )  # fmt: skip
+
+
+def _summary(session: Session, petition: Petition) -> Summary:
+    by_country = queries.counts_by_country(petition, session=session)
+    by_day = dict(moderation.daily_counts(petition, session=session))
+    return Summary(total=sum(by_country.values()), by_country=by_country, by_day=by_day)
+
+
+def _rows(session: Session, petition: Petition) -> Iterator[tuple[int, str, str, str, datetime]]:
+    """Yield the counted signatures in signing order, numbered from 1."""
+    result = session.execute(
+        sa.select(Signature.name, Signature.city, Signature.country, Signature.created_at)
+        .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
+        .order_by(Signature.created_at, Signature.id)
+        .execution_options(yield_per=2000)
+    )
+    for number, (name, city, country, signed_at) in enumerate(result, start=1):
+        yield number, name, city, country, signed_at
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    petition: Petition
+    #: A .zip path, or a directory for the default name <slug>-<YYYYMMDD>.zip.
+    output: Path
+    kind: DeliveryKind
+    now: datetime
+    overwrite: bool = False
+
+
+def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -> BundleResult:
+    """Build the signed bundle of a petition's counted signatures from one snapshot."""
+    petition, now = request.petition, request.now
+    export = ExportInfo(
+        identifier=new_bundle_identifier(petition.slug, now, petition.timezone), generated_at=now,
+        final=request.kind == DeliveryKind.FINAL, generator_version=_version(),
+    )  # fmt: skip
+    settings = current_app.config["SETTINGS"]
+    with _snapshot() as session:
+        summary = _summary(session, petition)
+        if progress:
+            progress(0, summary.total)
+        return build_bundle(
+            _petition_info(petition), export, summary, _rows(session, petition), signing_key(),
+            request.output, timestamping=settings.timestamp_url, progress=progress,
+            overwrite=request.overwrite,
+        )  # fmt: skip
+
+
+def _version() -> str:
+    from petitions import __version__
+
+    return __version__
+
+
+def record_export(
+    petition: Petition, result: BundleResult, kind: DeliveryKind, actor: Organiser | None,
+    now: datetime, delivery: Delivery | None = None,
+) -> Delivery:  # fmt: skip
+    """Record a finished export: who, when, which file, its SHA-256 and how many signatures."""
+    delivery = delivery or Delivery(petition=petition, kind=kind, exported_by_id=actor and actor.id)
+    delivery.status = ExportStatus.DONE
+    delivery.finished_at = now
+    delivery.bundle_filename = result.path.name
+    delivery.bundle_sha256 = result.sha256
+    delivery.signature_count = result.signature_count
+    delivery.rows_done = delivery.rows_total = result.signature_count
+    db.session.add(delivery)
+    db.session.flush()
+    audit.record(
+        "export", actor=actor, actor_label="cli", petition=petition, kind=str(kind),
+        signatures=result.signature_count, sha256=result.sha256, file=result.path.name,
+    )  # fmt: skip
+    return delivery
+
+
+def queue_export(petition: Petition, actor: Organiser, now: datetime) -> Delivery:
+    """Ask the worker for an export; the organiser's page follows its progress."""
+    waiting = db.session.scalar(
+        sa.select(Delivery).where(
+            Delivery.petition_id == petition.id,
+            Delivery.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]),
+        )
+    )
+    if waiting is not None:
+        return waiting
+    delivery = Delivery(petition=petition, kind=kind_of(petition, now), exported_by_id=actor.id)
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def claim_export(now: datetime) -> Delivery | None:
+    """Take the oldest queued export (or one abandoned by a dead worker) for this worker."""
+    stale = now.timestamp() - STALE_AFTER_SECONDS
+    for delivery in db.session.scalars(
+        sa.select(Delivery)
+        .where(Delivery.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]))
+        .order_by(Delivery.id)
+        .with_for_update(skip_locked=True)
+    ):
+        beat = delivery.finished_at or delivery.exported_at
+        if delivery.status == ExportStatus.QUEUED or beat.timestamp() < stale:
+            delivery.status = ExportStatus.RUNNING
+            delivery.finished_at = now  # while running: the last sign of life
+            delivery.rows_done = 0
+            db.session.flush()
+            return delivery
+    return None
+
+
+class _ProgressWriter:
+    """Write a running export's progress in short transactions of its own, at most once a second."""
+
+    def __init__(self, delivery_id: int) -> None:
+        self.delivery_id = delivery_id
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if time.monotonic() - self.last < PROGRESS_INTERVAL_SECONDS and done < total:
+            return
+        self.last = time.monotonic()
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == self.delivery_id)
+            .values(rows_done=done, rows_total=total, finished_at=utcnow())
+        )
+        db.session.commit()
+
+
+def run_export(delivery: Delivery, now: datetime) -> Delivery:
+    """Build a claimed export, then record it as done or failed (the caller commits)."""
+    petition = delivery.petition
+    output = export_directory() / f"{petition.slug}-{now:%Y%m%d}-{delivery.id}.zip"
+    request = ExportRequest(petition, output, delivery.kind, now, overwrite=True)
+    try:
+        result = build(request, _ProgressWriter(delivery.id))
+    except Exception as error:  # any failure must end as a status the organiser can read
+        db.session.rollback()
+        delivery = db.session.get(Delivery, delivery.id)
+        delivery.status = ExportStatus.FAILED
+        delivery.error = f"{type(error).__name__}: {error}"[:500]
+        delivery.finished_at = utcnow()
+        return delivery
+    delivery = db.session.get(Delivery, delivery.id)
+    actor = db.session.get(Organiser, delivery.exported_by_id) if delivery.exported_by_id else None
+    return record_export(petition, result, delivery.kind, actor, utcnow(), delivery)
+
+
+def bundle_path(delivery: Delivery) -> Path | None:
+    """Return the file of a finished export made from the browser, if it is still there."""
+    if delivery.status != ExportStatus.DONE or not delivery.bundle_filename:
+        return None
+    path = export_directory() / delivery.bundle_filename
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    delivered_at: datetime
+    delivered_to: str
+    method: str
+    reference: str
+
+
+def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser) -> None:
+    """Record that a final bundle reached the recipient; the public page then says so."""
+    if delivery.status != ExportStatus.DONE or delivery.kind != DeliveryKind.FINAL:
+        raise ExportError("Only a finished final export can be recorded as delivered.")
+    petition = delivery.petition
+    if petition.state == PetitionState.OPEN:
+        if petition.effective_state(record.delivered_at) == PetitionState.OPEN:
+            raise ExportError("Close the petition before recording its delivery.")
+        petition.close(record.delivered_at)  # its deadline passed before the job recorded it
+    delivery.delivered_at = record.delivered_at
+    delivery.delivered_to = record.delivered_to or None
+    delivery.delivery_method = record.method or None
+    delivery.reference = record.reference or None
+    if petition.state == PetitionState.CLOSED:
+        try:
+            petition.mark_delivered(record.delivered_at)
+        except InvalidTransition as error:
+            raise ExportError(str(error)) from error
+    audit.record(
+        "deliver", actor=actor, petition=petition, to=record.delivered_to, how=record.method,
+        reference=record.reference, sha256=delivery.bundle_sha256,
+    )  # fmt: skip
+    db.session.flush()

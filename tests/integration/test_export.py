@@ -1,0 +1,163 @@
+"""Exporting the bundle from the database: from the command line and from the dashboard."""
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from petitions.models import (
+    AuditEvent,
+    Delivery,
+    DeliveryKind,
+    ExportStatus,
+    PetitionState,
+    SignatureState,
+    utcnow,
+)
+from tests.conftest import PASSWORD
+from tests.helpers import csrf_token, login
+
+
+def _csv_rows(path):
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("signatures.csv").decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+@pytest.fixture
+def petition(make_petition, make_signature):
+    petition = make_petition(title="Pardon the poet")
+    start = utcnow() - timedelta(hours=5)
+    names = ["Әлия Қасымқызы Үмбетова", "Алексей Иванов", '=HYPERLINK("x")', "John Smith"]
+    for number, name in enumerate(names):
+        make_signature(petition, name=name, created_at=start + timedelta(minutes=10 * number))
+    make_signature(petition, SignatureState.PENDING, name="Pending Person")
+    make_signature(petition, SignatureState.INVALIDATED, name="Invalid Person")
+    return petition
+
+
+def test_cli_export_writes_only_confirmed_signatures_in_signing_order(
+    runner, db, tmp_path, petition
+):
+    output = tmp_path / "bundle.zip"
+    result = runner.invoke(args=["petitions", "export", petition.slug, "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "interim export, 4 signatures" in result.output
+    rows = _csv_rows(output)
+    names = [row[1] for row in rows[1:]]
+    assert names == ["Әлия Қасымқызы Үмбетова", "Алексей Иванов", '\'=HYPERLINK("x")', "John Smith"]
+    assert [row[0] for row in rows[1:]] == ["1", "2", "3", "4"]
+    delivery = db.session.scalars(sa.select(Delivery)).one()
+    assert delivery.status == ExportStatus.DONE
+    assert delivery.kind == DeliveryKind.INTERIM
+    assert delivery.signature_count == 4
+    assert delivery.bundle_sha256 == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert "export" in db.session.scalars(sa.select(AuditEvent.action)).all()
+    verified = runner.invoke(args=["bundles", "verify", str(output)])
+    assert verified.exit_code == 0, verified.output
+    assert "valid" in verified.output
+
+
+def test_a_closed_petition_exports_final(runner, tmp_path, make_petition, make_signature):
+    closed = make_petition(PetitionState.CLOSED, opens_at=utcnow() - timedelta(days=6),
+                           closes_at=utcnow() - timedelta(days=1))  # fmt: skip
+    make_signature(closed)
+    result = runner.invoke(args=["petitions", "export", closed.slug, "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "final export, 1 signatures" in result.output
+    [written] = list(tmp_path.glob(f"{closed.slug}-*.zip"))
+    with zipfile.ZipFile(written) as archive:
+        assert json.loads(archive.read("manifest.json"))["export"] == "final"
+
+
+def test_a_petition_without_signatures_exports_cleanly(runner, tmp_path, make_petition):
+    empty = make_petition()
+    result = runner.invoke(args=["petitions", "export", empty.slug, "-o", str(tmp_path / "e.zip")])
+    assert result.exit_code == 0, result.output
+    assert _csv_rows(tmp_path / "e.zip")[1:] == []
+
+
+def test_export_refuses_drafts_and_unknown_slugs(runner, tmp_path, make_petition):
+    draft = make_petition(PetitionState.DRAFT)
+    for slug in (draft.slug, "no-such-petition"):
+        result = runner.invoke(args=["petitions", "export", slug, "-o", str(tmp_path)])
+        assert result.exit_code == 1
+        assert "no published petition" in result.output
+
+
+def test_verify_names_the_altered_file(runner, tmp_path, petition):
+    output = tmp_path / "bundle.zip"
+    runner.invoke(args=["petitions", "export", petition.slug, "--output", str(output)])
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(output) as source, zipfile.ZipFile(altered, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "signatures.csv":
+                data = data.replace(b"John Smith", b"Jane Smith")
+            target.writestr(item, data)
+    result = runner.invoke(args=["bundles", "verify", str(altered)])
+    assert result.exit_code == 1
+    assert "signatures.csv" in result.output
+
+
+def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
+    app, client, db, runner, make_account, make_petition, make_signature
+):
+    organiser = make_account("exporter@example.org")
+    closed = make_petition(PetitionState.CLOSED, organiser=organiser,
+                           opens_at=utcnow() - timedelta(days=6),
+                           closes_at=utcnow() - timedelta(days=1))  # fmt: skip
+    make_signature(closed, name="Әлия Қасымқызы Үмбетова")
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{closed.id}"
+    token = csrf_token(client, dashboard)
+    assert client.post(f"{dashboard}/exports", data={"csrf_token": token}).status_code == 303
+    page = client.get(dashboard).get_data(as_text=True)
+    assert 'http-equiv="refresh"' in page, "the page follows a queued export by itself"
+    worked = runner.invoke(args=["exports", "worker", "--rounds", "1", "--interval", "0"])
+    assert worked.exit_code == 0, worked.output
+    delivery = db.session.scalars(sa.select(Delivery)).one()
+    db.session.refresh(delivery)
+    assert (delivery.status, delivery.kind, delivery.signature_count) == (
+        ExportStatus.DONE, DeliveryKind.FINAL, 1,
+    )  # fmt: skip
+    download = client.get(f"{dashboard}/exports/{delivery.id}/download")
+    assert download.status_code == 200
+    assert hashlib.sha256(download.data).hexdigest() == delivery.bundle_sha256
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    download.close()
+    token = csrf_token(client, dashboard)
+    recorded = client.post(f"{dashboard}/exports/{delivery.id}/delivered", data={
+        "csrf_token": token, "delivered_on": "2021-09-21", "delivered_to": "Akorda reception",
+        "method": "by hand", "reference": "ЖТ-1234",
+    })  # fmt: skip
+    assert recorded.status_code == 303
+    db.session.refresh(closed)
+    assert closed.state == PetitionState.DELIVERED
+    public = client.get(f"/petitions/{closed.slug}").get_data(as_text=True)
+    assert "Delivered to the recipient on September 21, 2021" in public
+
+
+def test_an_interim_export_cannot_be_recorded_as_delivered(
+    client, db, runner, make_account, make_petition
+):
+    organiser = make_account("exporter@example.org")
+    open_petition = make_petition(organiser=organiser)
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{open_petition.id}"
+    client.post(f"{dashboard}/exports", data={"csrf_token": csrf_token(client, dashboard)})
+    runner.invoke(args=["exports", "worker", "--rounds", "1", "--interval", "0"])
+    delivery = db.session.scalars(sa.select(Delivery)).one()
+    response = client.post(f"{dashboard}/exports/{delivery.id}/delivered", data={
+        "csrf_token": csrf_token(client, dashboard), "delivered_on": "2021-09-21",
+    })  # fmt: skip
+    assert "Only a finished final export" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    db.session.refresh(open_petition)
+    assert open_petition.state == PetitionState.OPEN
