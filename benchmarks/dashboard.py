@@ -12,51 +12,16 @@ database.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlalchemy as sa
-from flask_migrate import upgrade
-
+from benchmarks.common import arguments, demo_app, seed
 from petitions.extensions import db
-from petitions.models import Signature, SignatureState, utcnow
+from petitions.models import Petition, utcnow
 from petitions.services import moderation, queries
-from petitions.services.demo import load_demo
 from petitions.services.privacy import keyring
-from tests.conftest import make_test_app
-
-
-def seed(petition, count: int) -> None:
-    """Insert `count` confirmed signatures in batches, encrypted by the column types."""
-    ring, now, batch = keyring(), utcnow(), []
-    home_domain = ring.keyed_hash("email-domain", "mail.kz")
-    flood_ip, flood_domain = (
-        ring.keyed_hash("ip", "203.0.113.7"),
-        ring.keyed_hash("email-domain", "spam.example"),
-    )
-    for number in range(count):
-        flood = number % 10 == 0
-        moment = now - timedelta(seconds=(count - number) * 30 * 86400 // count)
-        batch.append({
-            "petition_id": petition.id, "name": f"Әлия Қасымқызы {number}",
-            "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
-            "email_hash": ring.keyed_hash("email", f"s{number}"),
-            "email_domain_hash": flood_domain if flood else home_domain,
-            "country": "KZ" if number % 3 else "RU", "city": "Алматы", "show_name": False,
-            "ip_hash": flood_ip if flood else ring.keyed_hash("ip", f"10.0.{number % 250}.1"),
-            "locale": "ru", "state": SignatureState.CONFIRMED, "created_at": moment,
-            "confirmed_at": moment,
-        })  # fmt: skip
-        if len(batch) == 5000:
-            db.session.execute(sa.insert(Signature), batch)
-            batch.clear()
-    if batch:
-        db.session.execute(sa.insert(Signature), batch)
-    db.session.commit()
 
 
 def timed(label: str, call) -> object:
@@ -67,14 +32,10 @@ def timed(label: str, call) -> object:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    workdir = tempfile.mkdtemp()
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{workdir}/bench.sqlite3"
-    app = make_test_app(url, workdir, TESTING=False)
+    count, url, workdir = arguments(100_000)
+    app, petition_id = demo_app(url, workdir)
     with app.app_context():
-        upgrade()
-        petition = load_demo(utcnow()).petition
-        db.session.commit()
+        petition = db.session.get(Petition, petition_id)
         started = time.perf_counter()
         seed(petition, count)
         seconds = time.perf_counter() - started

@@ -15,31 +15,24 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
-
-from benchmarks.dashboard import seed  # noqa: E402
+from benchmarks.common import arguments, demo_app, seed  # noqa: E402
 from petitions.extensions import db  # noqa: E402
-from petitions.models import utcnow  # noqa: E402
-from petitions.services.demo import DEMO_SLUG, load_demo  # noqa: E402
-from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY, make_test_app  # noqa: E402
+from petitions.models import Petition  # noqa: E402
+from petitions.services.demo import DEMO_SLUG  # noqa: E402
+from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY  # noqa: E402
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    workdir = tempfile.mkdtemp()
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{workdir}/bench.sqlite3"
-    app = make_test_app(url, workdir, TESTING=False)
+    count, url, workdir = arguments(100_000)
+    app, petition_id = demo_app(url, workdir)
     with app.app_context():
-        upgrade()
-        petition = load_demo(utcnow()).petition
-        db.session.commit()
+        petition = db.session.get(Petition, petition_id)
         started = time.perf_counter()
         seed(petition, count)
         print(f"seeded {count} signatures on {url.split(':', 1)[0]} in "

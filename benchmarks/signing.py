@@ -15,35 +15,26 @@ from __future__ import annotations
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade
 
+from benchmarks.common import arguments, demo_app
 from petitions.extensions import db
 from petitions.models import (
     OutboxMessage,
-    utcnow,
 )
-from petitions.services.demo import DEMO_SLUG, load_demo
-from tests.conftest import make_test_app
+from petitions.services.demo import DEMO_SLUG
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 LINK = re.compile(r"/signatures/confirm/(\S+)")
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    workdir = tempfile.mkdtemp()
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{workdir}/bench.sqlite3"
-    app = make_test_app(url, workdir, TESTING=False)
-    with app.app_context():
-        upgrade()
-        load_demo(utcnow())
-        db.session.commit()
+    count, url, workdir = arguments(1000)
+    app, _petition_id = demo_app(url, workdir)
     client = app.test_client()
     page_ms, sign_ms, confirm_ms = [], [], []
     started = time.perf_counter()

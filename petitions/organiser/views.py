@@ -7,6 +7,7 @@ organiser's petition answers 404, exactly as one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
@@ -230,18 +231,26 @@ def edit_petition(petition_id: int):
     return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
 
 
+def _attempt(change: Callable[[], None], done: str) -> None:
+    """Apply one lifecycle change and commit it, or roll back and show why it was refused."""
+    try:
+        change()
+        db.session.commit()
+        flash(done, "info")
+    except lifecycle.PetitionError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+
+
 @bp.post("/petitions/<int:petition_id>/publish")
 def publish_petition(petition_id: int):
     """Open a draft for signing."""
     petition = _own_petition(petition_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            lifecycle.publish(petition, current_user, utcnow())
-            db.session.commit()
-            flash(_("Published: the petition is open for signing."), "info")
-        except lifecycle.PetitionError as error:
-            db.session.rollback()
-            flash(str(error), "error")
+        _attempt(
+            lambda: lifecycle.publish(petition, current_user, utcnow()),
+            _("Published: the petition is open for signing."),
+        )
     return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
 
 
@@ -253,13 +262,10 @@ def close_petition(petition_id: int):
     if not form.validate_on_submit():
         flash(_("Give a reason for closing early."), "error")
     else:
-        try:
-            lifecycle.close_early(petition, current_user, utcnow(), form.reason.data)
-            db.session.commit()
-            flash(_("Closed. Signing has stopped."), "info")
-        except lifecycle.PetitionError as error:
-            db.session.rollback()
-            flash(str(error), "error")
+        _attempt(
+            lambda: lifecycle.close_early(petition, current_user, utcnow(), form.reason.data),
+            _("Closed. Signing has stopped."),
+        )
     return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
 
 

@@ -7,12 +7,11 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from petitions.extensions import db
 from petitions.models import Organiser
+from petitions.services import tokens
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -84,27 +83,17 @@ def organiser_for_session(session_id: str) -> Organiser | None:
     return organiser
 
 
-def _reset_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_RESET_SALT)
-
-
 def reset_token(organiser: Organiser) -> str:
     """Make a password-reset token that dies with the password it would replace."""
-    return _reset_serializer().dumps([organiser.id, organiser.session_stamp])
+    return tokens.issue(_RESET_SALT, organiser.id, organiser.session_stamp)
 
 
 def organiser_for_reset_token(token: str) -> Organiser | None:
     """Return the organiser a valid, unexpired, unused reset token names."""
-    try:
-        organiser_id, stamp = _reset_serializer().loads(
-            token, max_age=int(RESET_LINK_AGE.total_seconds())
-        )
-    except (BadSignature, SignatureExpired, ValueError, TypeError):
-        return None
-    organiser = db.session.get(Organiser, organiser_id) if isinstance(organiser_id, int) else None
-    if organiser is None or organiser.session_stamp != stamp:
-        return None
-    return organiser
+    organiser = tokens.redeem(
+        _RESET_SALT, token, RESET_LINK_AGE, Organiser, lambda found: found.session_stamp
+    )
+    return organiser if organiser is not None and organiser.is_active else None
 
 
 def set_password(organiser: Organiser, password: str) -> None:

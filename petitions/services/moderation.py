@@ -219,33 +219,32 @@ def daily_counts(
     return sorted(days.items())
 
 
+def _busiest(
+    petition: Petition, column: sa.ColumnElement[bytes], since: datetime, limit: int
+) -> list[tuple[bytes, int, int]]:
+    """Group the signatures made since a time by one hash column: (hash, count, one id)."""
+    count = sa.func.count().label("n")
+    return db.session.execute(
+        sa.select(column, count, sa.func.min(Signature.id))
+        .where(Signature.petition_id == petition.id, Signature.created_at >= since,
+               column.is_not(None))
+        .group_by(column)
+        .order_by(count.desc())
+        .limit(limit)
+    ).all()  # fmt: skip
+
+
 def busiest_addresses(
     petition: Petition, since: datetime, limit: int = 10
 ) -> list[tuple[str, int]]:
     """Return the address hashes with the most signatures since a time, as hex."""
-    count = sa.func.count().label("n")
-    rows = db.session.execute(
-        sa.select(Signature.ip_hash, count)
-        .where(Signature.petition_id == petition.id, Signature.created_at >= since,
-               Signature.ip_hash.is_not(None))
-        .group_by(Signature.ip_hash)
-        .order_by(count.desc())
-        .limit(limit)
-    ).all()  # fmt: skip
-    return [(bytes(address).hex(), n) for address, n in rows]
+    rows = _busiest(petition, Signature.ip_hash, since, limit)
+    return [(bytes(address).hex(), n) for address, n, _example in rows]
 
 
 def busiest_domains(petition: Petition, since: datetime, limit: int = 10) -> list[tuple[str, int]]:
     """Return the email domains with the most signatures since a time."""
-    count = sa.func.count().label("n")
-    rows = db.session.execute(
-        sa.select(Signature.email_domain_hash, count, sa.func.min(Signature.id))
-        .where(Signature.petition_id == petition.id, Signature.created_at >= since,
-               Signature.email_domain_hash.is_not(None))
-        .group_by(Signature.email_domain_hash)
-        .order_by(count.desc())
-        .limit(limit)
-    ).all()  # fmt: skip
+    rows = _busiest(petition, Signature.email_domain_hash, since, limit)
     # The domain is stored only as a hash; one address of each group names it.
     return [(db.session.get(Signature, example).email.rpartition("@")[2].lower(), n)
             for _hash, n, example in rows]  # fmt: skip

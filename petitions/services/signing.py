@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.extensions import db
 from petitions.models import Petition, Signature, SignatureState, utcnow
+from petitions.services import tokens
 from petitions.services.privacy import canonical_email, keyring
 
 #: How long an emailed confirmation link works; signing again sends a fresh one.
@@ -164,27 +163,16 @@ def sign(petition: Petition, details: SignatureDetails) -> SignOutcome:
     return SignOutcome(signature, notice)
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
-
-
 def confirmation_token(signature: Signature) -> str:
     """Make the token of the signature's newest confirmation link."""
-    return _serializer().dumps([signature.id, signature.token_nonce])
+    return tokens.issue(_TOKEN_SALT, signature.id, signature.token_nonce)
 
 
 def signature_for_token(token: str) -> Signature | None:
-    """Return the signature a valid, unexpired link points to, or None."""
-    try:
-        signature_id, nonce = _serializer().loads(
-            token, max_age=int(CONFIRMATION_LINK_AGE.total_seconds())
-        )
-    except (BadSignature, SignatureExpired, ValueError, TypeError):
-        return None
-    signature = db.session.get(Signature, signature_id) if isinstance(signature_id, int) else None
-    if signature is None or not nonce or signature.token_nonce != nonce:
-        return None
-    return signature
+    """Return the signature a valid, unexpired, newest link points to, or None."""
+    return tokens.redeem(
+        _TOKEN_SALT, token, CONFIRMATION_LINK_AGE, Signature, lambda found: found.token_nonce
+    )
 
 
 def confirmation_deadline(petition: Petition, now: datetime) -> datetime | None:

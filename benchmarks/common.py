@@ -1,0 +1,68 @@
+"""What the benchmarks share: an application on a fresh database with the demo appeal, and
+seeding it with many signatures encrypted as in production."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import upgrade
+
+from petitions.extensions import db
+from petitions.models import Signature, SignatureState, utcnow
+from petitions.services.demo import load_demo
+from petitions.services.privacy import keyring
+from tests.conftest import make_test_app
+
+
+def arguments(default_count: int) -> tuple[int, str, str]:
+    """Read `[count] [database-url]` from the command line; default to a fresh SQLite file."""
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else default_count
+    workdir = tempfile.mkdtemp()
+    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{workdir}/bench.sqlite3"
+    return count, url, workdir
+
+
+def demo_app(url: str, workdir: str) -> tuple[Flask, int]:
+    """Migrate an empty database, load the demo appeal; return the app and the petition's id."""
+    app = make_test_app(url, workdir, TESTING=False)
+    with app.app_context():
+        upgrade()
+        petition = load_demo(utcnow()).petition
+        db.session.commit()
+        return app, petition.id
+
+
+def seed(petition, count: int) -> None:
+    """Insert `count` confirmed signatures in batches, encrypted by the column types."""
+    ring, now, batch = keyring(), utcnow(), []
+    home_domain = ring.keyed_hash("email-domain", "mail.kz")
+    flood_ip, flood_domain = (
+        ring.keyed_hash("ip", "203.0.113.7"),
+        ring.keyed_hash("email-domain", "spam.example"),
+    )
+    for number in range(count):
+        flood = number % 10 == 0
+        moment = now - timedelta(seconds=(count - number) * 30 * 86400 // count)
+        batch.append({
+            "petition_id": petition.id, "name": f"Әлия Қасымқызы {number}",
+            "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
+            "email_hash": ring.keyed_hash("email", f"s{number}"),
+            "email_domain_hash": flood_domain if flood else home_domain,
+            "country": "KZ" if number % 3 else "RU", "city": "Алматы", "show_name": False,
+            "ip_hash": flood_ip if flood else ring.keyed_hash("ip", f"10.0.{number % 250}.1"),
+            "locale": "ru", "state": SignatureState.CONFIRMED, "created_at": moment,
+            "confirmed_at": moment,
+        })  # fmt: skip
+        if len(batch) == 5000:
+            db.session.execute(sa.insert(Signature), batch)
+            batch.clear()
+    if batch:
+        db.session.execute(sa.insert(Signature), batch)
+    db.session.commit()
