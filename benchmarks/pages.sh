@@ -19,7 +19,7 @@ server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 printf '%-36s %10s %9s %9s\n' endpoint "req/s" p50 p99
-for path in /healthz / /petitions/pardon-aron-atabek /petitions/pardon-aron-atabek.json; do
+for path in /livez /healthz / /petitions/pardon-aron-atabek /petitions/pardon-aron-atabek.json; do
   wrk -t2 -c20 -d"${seconds}s" --latency "http://127.0.0.1:$port$path" > "$work/wrk.txt"
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")

@@ -58,6 +58,7 @@ class Settings:
     retention_days: int
     base_url: str | None
     export_dir: str | None
+    public_cache_seconds: float
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -279,6 +280,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         retention_days=reader.integer("RETENTION_DAYS", 90, 1, 3650),
         base_url=reader.text("BASE_URL"),
         export_dir=reader.text("EXPORT_DIR"),
+        public_cache_seconds=reader.integer("PUBLIC_CACHE_SECONDS", 2, 0, 60),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

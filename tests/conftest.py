@@ -96,6 +96,8 @@ def make_test_app(database_url: str, instance_path: str, **overrides: Any) -> Fl
         "INSTANCE_PATH": instance_path,
         "TESTING": True,
         "RATELIMIT_ENABLED": False,
+        # Tests must see every change at once; the cache has tests of its own.
+        "PUBLIC_CACHE_SECONDS": "0",
     }
     config.update(overrides)
     return create_app(config)

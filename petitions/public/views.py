@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 
+from petitions import cache
 from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db, limiter
 from petitions.models import Petition, utcnow
@@ -13,6 +17,9 @@ from petitions.public import bp
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
 from petitions.services import queries, signing
+
+#: Stands for the visitor's CSRF token in a cached page; cannot occur in a real token or text.
+CSRF_MARKER = "\x00csrf-token\x00"
 
 
 def _petition_or_404(slug: str) -> Petition:
@@ -41,18 +48,44 @@ def _render_petition(petition: Petition, form: SignPetitionForm, status: int = 2
     return page, status
 
 
+def _cached_page(name: str, render: Callable[[], str | None]) -> str | None:
+    """Serve a public page from the short cache, keyed by everything that changes its HTML."""
+    key = (name, str(get_locale() or "en"), request.host, request.full_path)
+    ttl = current_app.config["SETTINGS"].public_cache_seconds
+    return cache.public.get(key, ttl, render)
+
+
 @bp.get("/")
 def list_petitions():
     """List the petitions open for signing."""
-    petitions = queries.open_petitions(utcnow())
-    counts = queries.confirmed_counts([petition.id for petition in petitions])
-    return render_template("public/list_petitions.html", petitions=petitions, counts=counts)
+
+    def render() -> str:
+        petitions = queries.open_petitions(utcnow())
+        counts = queries.confirmed_counts([petition.id for petition in petitions])
+        return render_template("public/list_petitions.html", petitions=petitions, counts=counts)
+
+    return _cached_page("list", render)
 
 
 @bp.get("/petitions/<slug>")
 def show_petition(slug: str):
-    """Show one petition: its text, count, deadline and the signing form."""
-    return _render_petition(_petition_or_404(slug), SignPetitionForm())
+    """Show one petition: its text, count, deadline and the signing form.
+
+    The page is rendered once every few seconds per language and served from the cache; only the
+    form's CSRF token, which is each visitor's own, is put in per request.
+    """
+
+    def render() -> str | None:
+        petition = queries.public_petition(slug)
+        if petition is None:
+            return None
+        page, _status = _render_petition(petition, SignPetitionForm())
+        return page.replace(generate_csrf(), CSRF_MARKER)
+
+    page = _cached_page("petition", render)
+    if page is None:
+        abort(404)
+    return page.replace(CSRF_MARKER, generate_csrf())
 
 
 def _sign_limit() -> str:
@@ -160,6 +193,13 @@ def signature_confirmed(slug: str):
         petition=petition,
         count=queries.confirmed_count(petition),
     )
+
+
+@bp.get("/livez")
+def livez():
+    """Answer that the process is up, touching nothing else (for load balancers, and as the
+    baseline of the load benchmark)."""
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.get("/healthz")
