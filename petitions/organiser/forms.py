@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -21,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
+from petitions.forms import Form
 from petitions.i18n import LANGUAGE_NAMES
 from petitions.models import LANGUAGES
 from petitions.public.forms import clean_text, plain_text
@@ -35,16 +35,16 @@ USUAL_ZONES = ["Asia/Almaty", "Asia/Aqtobe", "Asia/Aqtau", "Asia/Oral", "Asia/Qo
                "UTC"]  # fmt: skip
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email address"), filters=[clean_text], validators=[DataRequired()])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(Form):
     email = EmailField(_l("Email address"), filters=[clean_text], validators=[DataRequired()])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
     )
@@ -54,7 +54,7 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class PetitionForm(FlaskForm):
+class PetitionForm(Form):
     title = StringField(
         _l("Title"), filters=[clean_text], validators=[DataRequired(), Length(max=200), plain_text]
     )
@@ -117,7 +117,7 @@ class PetitionForm(FlaskForm):
         return opens, self.closes_at.data.replace(tzinfo=zone).astimezone(UTC)
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     """Any action that needs a written reason (closing early, invalidating)."""
 
     reason = StringField(
@@ -127,11 +127,11 @@ class ReasonForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """An action with nothing to fill in but the CSRF token."""
 
 
-class DeliveryForm(FlaskForm):
+class DeliveryForm(Form):
     """When, how and to whom a bundle was handed over."""
 
     delivered_on = DateField(_l("Delivered on"), validators=[DataRequired()])

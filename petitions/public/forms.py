@@ -14,6 +14,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TextArea
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import Select, html_params
 
+from petitions.forms import Form
 from petitions.i18n import COUNTRY_CODES, country_choices
 from petitions.services.privacy import canonical_email
 
@@ -92,7 +93,7 @@ def _country_options(language: str) -> str:
     return f'<option value="">{placeholder}</option>{rendered}'
 
 
-class SignPetitionForm(FlaskForm):
+class SignPetitionForm(Form):
     name = StringField(
         _l("Full name"),
         filters=[clean_text],

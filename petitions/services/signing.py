@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.extensions import db
-from petitions.models import Petition, Signature, SignatureState, utcnow
+from petitions.models import Petition, PetitionState, Signature, SignatureState, utcnow
 from petitions.services import tokens
 from petitions.services.privacy import canonical_email, keyring
 
@@ -81,10 +81,16 @@ def _insert_statement():
     return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
-def _insert_if_new(petition: Petition, details: SignatureDetails, canonical: str, now: datetime):
-    """Insert the signature unless this person already signed; return its id or None."""
+def _clock() -> sa.ColumnElement[datetime]:
+    """The instant of signing as SQL: the database's own clock where it is a server."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.statement_timestamp()
+    return sa.literal(utcnow(), type_=Signature.__table__.c.created_at.type)
+
+
+def _values(petition: Petition, details: SignatureDetails, canonical: str) -> dict[str, object]:
     ring = keyring()
-    values = {
+    return {
         "email_hash": ring.keyed_hash("email", canonical),
         "email_domain_hash": ring.keyed_hash("email-domain", canonical.rpartition("@")[2]),
         "petition_id": petition.id,
@@ -99,25 +105,42 @@ def _insert_if_new(petition: Petition, details: SignatureDetails, canonical: str
         else None,
         "locale": details.locale,
         "state": SignatureState.PENDING,
-        "created_at": now,
         "token_nonce": secrets.token_hex(16),
-        "last_emailed_at": now,
     }
-    statement = (
-        _insert_statement()(Signature)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["petition_id", "email_hash"])
-        .returning(Signature.id)
+
+
+def _insert_if_new(petition: Petition, values: dict[str, object]) -> tuple[int, datetime] | None:
+    """Insert the signature if the window is open and this person has not signed, in one
+    statement: the database's clock and the UNIQUE constraint decide, with no race between a
+    check and the write. Return (id, time of signing), or None if nothing was inserted."""
+    table = Signature.__table__
+    now = _clock()
+    window_open = sa.exists().where(
+        Petition.id == petition.id,
+        Petition.state == PetitionState.OPEN,
+        Petition.opens_at <= now,
+        Petition.closes_at > now,
     )
-    return db.session.scalar(statement)
+    columns = [*values, "created_at", "last_emailed_at"]
+    row = sa.select(
+        *(sa.literal(value, type_=table.c[name].type) for name, value in values.items()), now, now
+    ).where(window_open)
+    statement = (
+        _insert_statement()(table)
+        .from_select(columns, row)
+        .on_conflict_do_nothing(index_elements=["petition_id", "email_hash"])
+        .returning(table.c.id, table.c.created_at)
+    )
+    inserted = db.session.execute(statement).first()
+    return None if inserted is None else (inserted[0], inserted[1])
 
 
-def _existing(petition: Petition, email_hash: bytes) -> Signature:
+def _existing(petition: Petition, email_hash: bytes) -> Signature | None:
     return db.session.scalars(
         sa.select(Signature)
         .where(Signature.petition_id == petition.id, Signature.email_hash == email_hash)
         .with_for_update()
-    ).one()
+    ).one_or_none()
 
 
 def _start_over(signature: Signature, details: SignatureDetails, now: datetime) -> None:
@@ -150,14 +173,20 @@ def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetim
 
 def sign(petition: Petition, details: SignatureDetails) -> SignOutcome:
     """Record a pending signature, or recognise a repeat; say which email to send."""
-    now = database_now()
-    if not petition.accepts_signatures_at(now):
-        raise PetitionNotSignable(petition.slug)
     canonical = canonical_email(details.email)
-    new_id = _insert_if_new(petition, details, canonical, now)
-    if new_id is not None:
-        return SignOutcome(db.session.get(Signature, new_id), Notice.CONFIRM)
-    signature = _existing(petition, keyring().keyed_hash("email", canonical))
+    values = _values(petition, details, canonical)
+    inserted = _insert_if_new(petition, values)
+    if inserted is not None:
+        # The email is written from what was just inserted: no need to read the row back.
+        signature = Signature(**values, id=inserted[0], created_at=inserted[1])
+        signature.petition = petition
+        return SignOutcome(signature, Notice.CONFIRM)
+    # Nothing inserted: this person signed before, or the window is shut (by the database's word).
+    signature = _existing(petition, values["email_hash"])
+    db.session.refresh(petition)
+    now = database_now()
+    if signature is None or not petition.accepts_signatures_at(now):
+        raise PetitionNotSignable(petition.slug)
     notice = _repeat_notice(signature, details, now)
     db.session.flush()
     return SignOutcome(signature, notice)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Production-mode load benchmark, in one run: gunicorn (gunicorn.conf.py) on 127.0.0.1 with
+# PostgreSQL and Redis, measured by wrk from the same machine.
+#   (a) /livez, the trivial endpoint: the machine's baseline
+#   (b) the petition page
+#   (c) signing: per signature a GET of the form (a new session) and a POST with its CSRF token
+#       and an email never used before (benchmarks/sign.lua)
+#   (d) the JSON count
+# Usage: benchmarks/load.sh [seconds-per-endpoint] [signing-seconds]
+# Needs: .venv (make run), wrk (apt-get install -y wrk), PostgreSQL on 127.0.0.1:5432 (user
+# postgres, trust) and Redis on 127.0.0.1:6379. Creates and drops the database petitions_load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-15}
+signing_seconds=${2:-60}
+port=${PORT:-5078}
+threads=${WRK_THREADS:-4}
+database=petitions_load
+psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $database" -c "CREATE DATABASE $database"
+work=$(mktemp -d)
+export DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$database
+export RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/14
+# The limits stay on (their cost is measured) but high enough not to refuse the load tool, whose
+# every connection comes from 127.0.0.1.
+export SIGN_RATE_LIMIT="1000000 per minute" GLOBAL_SIGN_LIMIT="1000000 per minute"
+export PETITIONS_ENV=production FLASK_SKIP_DOTENV=1
+export SECRET_KEY=load-benchmark-secret-key-0123456789-abcdefghij
+export HASH_KEY=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"h"*32).decode())')
+export DATA_KEYS=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"d"*32).decode())')
+export GUNICORN_BIND=127.0.0.1:$port GUNICORN_LOGLEVEL=warning
+.venv/bin/flask --app wsgi db upgrade >/dev/null 2>&1
+.venv/bin/flask --app wsgi petitions demo >/dev/null 2>&1
+.venv/bin/gunicorn -c gunicorn.conf.py wsgi:app 2>"$work/gunicorn.log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)"; rm -rf "$work"' EXIT
+for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/livez" >/dev/null && break; sleep 0.2; done
+echo "gunicorn workers: $(grep -c . <(pgrep -P $server)); wrk -t$threads -c$threads"
+
+measure() {  # label, wrk arguments...
+  local label=$1; shift
+  wrk -t"$threads" -c"$threads" --latency "$@" > "$work/wrk.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
+  errors=$(grep -E "Non-2xx|Socket errors" "$work/wrk.txt" | tr -s ' ' | tr '\n' ' ' || true)
+  printf '%-12s %9s req/s  p50 %8s  p99 %8s  %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+  grep -E "^signatures" "$work/wrk.txt" || true
+}
+url=http://127.0.0.1:$port
+measure "(a) livez" -d"${seconds}s" "$url/livez"
+measure "(b) page" -d"${seconds}s" "$url/petitions/pardon-aron-atabek"
+measure "(c) signing" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
+measure "(d) json" -d"${seconds}s" "$url/petitions/pardon-aron-atabek.json"
+echo "signatures in the database: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures')"
+grep -iE "error|exception" "$work/gunicorn.log" | head -5 || true
