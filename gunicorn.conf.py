@@ -16,8 +16,8 @@ worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 #: Recycle workers now and then, at different times, so that no slow leak can build up.
-max_requests = 20_000
-max_requests_jitter = 2_000
+max_requests = 1_000_000
+max_requests_jitter = 100_000
 #: No access log here: the proxy in front keeps one, and client addresses must not be logged in
 #: clear (see docs/threat-model.md). Errors still go to stderr.
 accesslog = None

@@ -119,12 +119,14 @@ def _closed_answer(petition: Petition):
 @limiter.limit(_global_sign_limit, key_func=_petition_only, scope="sign-all-clients")
 def sign_petition(slug: str):
     """Take a signature; a new and a repeated one get exactly the same answer."""
-    petition = _petition_or_404(slug)
+    petition = queries.petition_snapshot(slug, current_app.config["SETTINGS"].public_cache_seconds)
+    if petition is None:
+        abort(404)
     if not petition.accepts_signatures_at(utcnow()):
         return _closed_answer(petition)
     form = SignPetitionForm()
     if not form.validate_on_submit():
-        return _render_petition(petition, form, status=422)
+        return _render_petition(_petition_or_404(slug), form, status=422)
     if not form.caught_a_bot:
         try:
             outcome = signing.sign(petition, _details(form))

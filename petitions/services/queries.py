@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from petitions import cache
 from petitions.extensions import db
 from petitions.models import (
     COUNTED_STATES,
@@ -22,6 +23,28 @@ def public_petition(slug: str) -> Petition | None:
     return db.session.scalar(
         sa.select(Petition).where(Petition.slug == slug, Petition.state.in_(PUBLIC_STATES))
     )
+
+
+#: What a signer's request needs of a petition, copied so that the copy can outlive its session.
+SNAPSHOT_FIELDS = (
+    "id", "slug", "title", "summary", "recipient", "language", "goal", "timezone", "opens_at",
+    "closes_at", "state", "closed_at", "delivered_at", "organiser_id",
+)  # fmt: skip
+
+
+def petition_snapshot(slug: str, ttl: float) -> Petition | None:
+    """Return an unattached copy of a public petition (without its text), from the short cache.
+
+    Good for deciding and answering a signature: the INSERT checks the window in the database
+    again, so a copy a second or two old can never let a late signature in.
+    """
+
+    def load() -> dict[str, object] | None:
+        petition = public_petition(slug)
+        return None if petition is None else {f: getattr(petition, f) for f in SNAPSHOT_FIELDS}
+
+    fields = cache.public.get(("petition", slug), ttl, load)
+    return None if fields is None else Petition(**fields)
 
 
 def open_petitions(now: datetime) -> list[Petition]:

@@ -183,9 +183,9 @@ def sign(petition: Petition, details: SignatureDetails) -> SignOutcome:
         return SignOutcome(signature, Notice.CONFIRM)
     # Nothing inserted: this person signed before, or the window is shut (by the database's word).
     signature = _existing(petition, values["email_hash"])
-    db.session.refresh(petition)
+    current = db.session.get(Petition, petition.id, populate_existing=True)
     now = database_now()
-    if signature is None or not petition.accepts_signatures_at(now):
+    if signature is None or current is None or not current.accepts_signatures_at(now):
         raise PetitionNotSignable(petition.slug)
     notice = _repeat_notice(signature, details, now)
     db.session.flush()
