@@ -40,7 +40,15 @@ def _configure(app: Flask, settings: Settings) -> None:
         SQLALCHEMY_ENGINE_OPTIONS=(
             {"connect_args": {"timeout": 15}}
             if database_is_sqlite
-            else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+            else {
+                # A connection that died (PostgreSQL restarted) is replaced, not handed out.
+                "pool_pre_ping": True,
+                "pool_size": settings.database_pool_size,
+                "max_overflow": settings.database_max_overflow,
+                "pool_timeout": 10,
+                "pool_recycle": 1800,
+                "connect_args": {"connect_timeout": 5},
+            }
         ),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -95,9 +103,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
     _init_extensions(app)
     _register(app)
+    _configure_logging()
     for warning in settings.warnings:
         logging.getLogger("petitions").warning(warning)
     return app
+
+
+def _configure_logging() -> None:
+    """Send the app's and its libraries' messages (Flask-Limiter's fall-back to memory, the mail
+    worker's retries) to stderr, unless the host process has set up logging already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def _init_extensions(app: Flask) -> None:

@@ -59,6 +59,8 @@ class Settings:
     base_url: str | None
     export_dir: str | None
     public_cache_seconds: float
+    database_pool_size: int
+    database_max_overflow: int
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -281,6 +283,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         base_url=reader.text("BASE_URL"),
         export_dir=reader.text("EXPORT_DIR"),
         public_cache_seconds=reader.integer("PUBLIC_CACHE_SECONDS", 2, 0, 60),
+        database_pool_size=reader.integer("DATABASE_POOL_SIZE", 5, 1, 100),
+        database_max_overflow=reader.integer("DATABASE_MAX_OVERFLOW", 5, 0, 100),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

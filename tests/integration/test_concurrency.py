@@ -78,3 +78,33 @@ def test_concurrent_confirmations_of_one_link_confirm_once(app, db, make_petitio
     db.session.expire_all()
     signature = db.session.scalars(sa.select(Signature)).one()
     assert signature.state == SignatureState.CONFIRMED
+
+
+def test_counts_stay_exact_while_signatures_are_invalidated_concurrently(
+    app, db, make_account, make_petition, make_signature
+):
+    organiser = make_account("moderator@example.org")
+    petition = make_petition(organiser=organiser)
+    ids = [make_signature(petition, email=f"s{n}@example.org").id for n in range(60)]
+    petition_id, organiser_id = petition.id, organiser.id
+    barrier = threading.Barrier(6)
+
+    def moderate(chunk):
+        from petitions.models import Organiser, Petition, utcnow
+        from petitions.services import moderation
+
+        with app.app_context():
+            own = db.session.get(Petition, petition_id)
+            actor = db.session.get(Organiser, organiser_id)
+            barrier.wait(timeout=30)
+            # Overlapping chunks: two moderators invalidate some of the same signatures at once.
+            count, _action = moderation.invalidate(own, actor, "test", utcnow(), ids=chunk)
+            db.session.commit()
+            return count
+
+    chunks = [ids[start : start + 15] for start in range(0, 60, 10)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        counts = list(pool.map(moderate, chunks))
+    assert sum(counts) == 60, "each signature is invalidated exactly once, however they overlap"
+    client = app.test_client()
+    assert client.get(f"/petitions/{petition.slug}.json").json["signature_count"] == 0
