@@ -25,6 +25,7 @@ from benchmarks.faults.common import (
     gunicorn,
     page,
     postgres,
+    prepare,
     sign,
 )  # fmt: skip
 
@@ -34,8 +35,7 @@ PG_PORT, APP_PORT = 5496, 5095
 def main() -> None:
     with postgres(PG_PORT) as (database, _stop, _start):
         environment = app_environment(DATABASE_URL=database)
-        check(flask(environment, "db", "upgrade").returncode == 0, "schema created")
-        check(flask(environment, "petitions", "demo").returncode == 0, "demo appeal loaded")
+        prepare(environment)
         with gunicorn(environment, APP_PORT, workers=1):
             check([sign(APP_PORT, f"s{n}@example.org") for n in range(10)] == [303] * 10,
                   "10 signatures taken")  # fmt: skip

@@ -119,6 +119,12 @@ def flask(environment: dict[str, str], *args: str) -> subprocess.CompletedProces
                           env=environment, capture_output=True, text=True)  # fmt: skip
 
 
+def prepare(environment: dict[str, str]) -> None:
+    """Create the schema and load the demo appeal, as a deploy would."""
+    check(flask(environment, "db", "upgrade").returncode == 0, "schema created")
+    check(flask(environment, "petitions", "demo").returncode == 0, "demo appeal loaded")
+
+
 @contextlib.contextmanager
 def gunicorn(
     environment: dict[str, str], port: int, workers: int = 2

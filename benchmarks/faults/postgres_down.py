@@ -21,11 +21,11 @@ from benchmarks.faults.common import (
     SLUG,
     app_environment,
     check,
-    flask,
     gunicorn,
     in_process_app,
     page,
     postgres,
+    prepare,
     sign,
     status,
     wait_for,
@@ -67,8 +67,7 @@ def counted(app) -> int:
 def main() -> None:
     with postgres(PG_PORT) as (url, stop_pg, start_pg):
         environment = app_environment(DATABASE_URL=url)
-        check(flask(environment, "db", "upgrade").returncode == 0, "schema created")
-        check(flask(environment, "petitions", "demo").returncode == 0, "demo appeal loaded")
+        prepare(environment)
         with gunicorn(environment, APP_PORT):
             codes = [sign(APP_PORT, f"before{n}@example.org") for n in range(20)]
             check(codes == [303] * 20, "20 signatures taken before the outage")

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.faults.common import (
     app_environment,
     check,
-    flask,
     gunicorn,
     postgres,
+    prepare,
     redis,
     sign,
     status,
@@ -44,8 +44,7 @@ def main() -> None:
         environment = app_environment(
             DATABASE_URL=database, RATELIMIT_STORAGE_URI=url, SIGN_RATE_LIMIT="5 per minute"
         )
-        check(flask(environment, "db", "upgrade").returncode == 0, "schema created")
-        check(flask(environment, "petitions", "demo").returncode == 0, "demo appeal loaded")
+        prepare(environment)
         # One worker, so that the in-memory fallback is one counter and the limit exact.
         with gunicorn(environment, APP_PORT, workers=1) as server:
             check(sign(APP_PORT, "a1@example.org", "198.51.100.1") == 303, "signing with Redis")

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from benchmarks.faults.common import (
     app_environment,
     check,
-    flask,
     gunicorn,
     in_process_app,
     postgres,
+    prepare,
     sign,
 )  # fmt: skip
 
@@ -62,8 +62,7 @@ def stored_hashes(environment: dict[str, str]) -> set[bytes]:
 def main() -> None:
     with postgres(PG_PORT) as (database, _stop, _start):
         environment = app_environment(DATABASE_URL=database)
-        check(flask(environment, "db", "upgrade").returncode == 0, "schema created")
-        check(flask(environment, "petitions", "demo").returncode == 0, "demo appeal loaded")
+        prepare(environment)
         with gunicorn(environment, APP_PORT, workers=3) as server:
             stop, results = threading.Event(), []
             with ThreadPoolExecutor(SIGNERS) as pool:
