@@ -51,7 +51,9 @@ def _configure(app: Flask, settings: Settings) -> None:
             }
         ),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_HEADERS_ENABLED=True,
+        # X-RateLimit-* on every answer would cost a storage round trip per limit; the 429 page
+        # sets Retry-After itself.
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_KEY_PREFIX="petitions",
         # If Redis stops answering, keep limiting in process memory rather than failing open.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
@@ -11,7 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from petitions.extensions import db
+from petitions.extensions import db, limiter
 
 log = logging.getLogger("petitions")
 
@@ -67,11 +68,21 @@ def _handle_http(error: HTTPException) -> Response | HTTPException:
         return error
     response = render_error(error.code)
     if error.code == 429:
-        # Flask-Limiter sets Retry-After and the limit headers on the exception's own response.
-        for name, value in error.get_response().headers.items():
-            if name == "Retry-After" or name.startswith("X-RateLimit"):
-                response.headers[name] = value
+        response.headers["Retry-After"] = str(_seconds_until_reset())
     return response
+
+
+def _seconds_until_reset() -> int:
+    """Say when the breached limit lets the client in again.
+
+    Flask-Limiter's own headers are off (they cost a storage round trip on every allowed request),
+    so the one answer that needs Retry-After asks for it here, once.
+    """
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    # reset_at is rounded up to the next second; never say more than the limit's own window.
+    return max(1, min(breached.limit.get_expiry(), breached.reset_at - int(time.time())))
 
 
 def _handle_database_outage(error: Exception) -> Response:
