@@ -26,6 +26,7 @@ from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
 from petitions.models import PetitionState, utcnow
+from petitions.notifications import render_message
 from petitions.services import accounts, export, keys, lifecycle, mail, queries
 from petitions.services.demo import load_demo
 from petitions.settings import Settings
@@ -181,7 +182,7 @@ def _send_due(settings: Settings, batch: int) -> mail.DeliveryReport:
         db.session.commit()
         if not messages:
             return total
-        report = mail.deliver(messages, settings, now)
+        report = mail.deliver(messages, settings, now, render=render_message)
         db.session.commit()
         total.sent += report.sent
         total.failed += report.failed

@@ -372,6 +372,8 @@ class OutboxMessage(db.Model):
     subject: Mapped[str | None] = mapped_column(EncryptedText("outbox.subject"))
     body_text: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_text"))
     body_html: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_html"))
+    #: What the worker needs to write the email when it sends it (JSON), if not written yet.
+    payload: Mapped[str | None] = mapped_column(EncryptedText("outbox.payload"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)

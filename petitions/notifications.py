@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from petitions.models import Organiser
+from petitions.extensions import db
+from petitions.models import Organiser, Signature
 from petitions.services import mail
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
 from petitions.services.signing import (
@@ -33,30 +34,51 @@ def _subject(notice: Notice, title: str) -> str:
 
 
 def queue_signature_notice(outcome: SignOutcome) -> None:
-    """Queue the confirmation link, or the "already signed" note, that a submission calls for."""
+    """Queue the confirmation link, or the "already signed" note, that a submission calls for.
+
+    Only who and what go into the outbox now; the mail worker writes the email when it sends it
+    (`render_message`), off the signer's request, and with the signature's newest link.
+    """
     if outcome.notice == Notice.NONE:
         return
     signature = outcome.signature
+    base_url = current_app.config["SETTINGS"].base_url or request.host_url
+    mail.enqueue(
+        str(outcome.notice),
+        signature.email,
+        payload={"signature_id": signature.id, "base_url": base_url},
+    )
+
+
+def _signature_email(kind: str, signature: Signature) -> tuple[str, str, str]:
     petition = signature.petition
-    with force_locale(signature.locale):
-        context = {
-            "signature": signature,
-            "petition": petition,
-            "petition_url": external_url("public.show_petition", slug=petition.slug),
-            "link_days": CONFIRMATION_LINK_AGE.days,
-            "grace_hours": int(CONFIRMATION_GRACE.total_seconds() // 3600),
-        }
-        if outcome.notice == Notice.CONFIRM:
-            token = confirmation_token(signature)
-            context["confirm_url"] = external_url("public.confirm_signature", token=token)
-        name = str(outcome.notice)
-        mail.enqueue(
-            name,
-            signature.email,
-            _subject(outcome.notice, petition.title),
-            render_template(f"email/{name}.txt", **context),
-            render_template(f"email/{name}.html", **context),
-        )
+    context = {
+        "signature": signature,
+        "petition": petition,
+        "petition_url": external_url("public.show_petition", slug=petition.slug),
+        "link_days": CONFIRMATION_LINK_AGE.days,
+        "grace_hours": int(CONFIRMATION_GRACE.total_seconds() // 3600),
+    }
+    if kind == Notice.CONFIRM:
+        token = confirmation_token(signature)
+        context["confirm_url"] = external_url("public.confirm_signature", token=token)
+    return (
+        _subject(Notice(kind), petition.title),
+        render_template(f"email/{kind}.txt", **context),
+        render_template(f"email/{kind}.html", **context),
+    )
+
+
+def render_message(kind: str, payload: dict) -> tuple[str, str, str | None] | None:
+    """Write a queued email: (subject, text, html), or None if there is nothing left to say."""
+    signature = db.session.get(Signature, payload.get("signature_id"))
+    if signature is None or kind not in (Notice.CONFIRM, Notice.ALREADY_SIGNED):
+        return None
+    with (
+        current_app.test_request_context(base_url=payload["base_url"]),
+        force_locale(signature.locale),
+    ):
+        return _signature_email(kind, signature)
 
 
 def queue_password_reset(organiser: Organiser) -> None:
@@ -69,7 +91,6 @@ def queue_password_reset(organiser: Organiser) -> None:
     mail.enqueue(
         "password_reset",
         organiser.email,
-        _("Choose a new password"),
-        render_template("email/password_reset.txt", **context),
-        None,
+        subject=_("Choose a new password"),
+        text=render_template("email/password_reset.txt", **context),
     )

@@ -57,3 +57,14 @@ def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None
     """Post to an organiser action with a CSRF token taken from a page the organiser sees."""
     token = csrf_token(client, form_page or "/organiser/petitions/new")
     return client.post(path, data={"csrf_token": token, **(data or {})})
+
+
+def written_email(message) -> tuple[str, str, str | None]:
+    """Return (subject, text, html) of a queued email, writing it as the mail worker would."""
+    import json
+
+    from petitions.notifications import render_message
+
+    if message.body_text is not None:
+        return message.subject, message.body_text, message.body_html
+    return render_message(message.kind, json.loads(message.payload))

@@ -41,7 +41,9 @@ def confirm_all(app) -> int:
     from petitions.services import signing
 
     with app.test_request_context():
-        links = [m.body_text for m in db.session.scalars(sa.select(OutboxMessage))]
+        from tests.helpers import written_email
+
+        links = [written_email(m)[1] for m in db.session.scalars(sa.select(OutboxMessage))]
         tokens = [text.split("/signatures/confirm/", 1)[1].split()[0] for text in links]
         confirmed = sum(signing.confirm(token)[0] == signing.ConfirmResult.CONFIRMED
                         for token in tokens)  # fmt: skip

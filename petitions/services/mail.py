@@ -9,9 +9,11 @@ lease runs out.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -40,13 +42,39 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def enqueue(kind: str, recipient: str, subject: str, text: str, html: str | None) -> OutboxMessage:
-    """Put a message in the outbox; the caller's commit makes it real."""
+#: Writes a queued email from its kind and payload: (subject, text, html), or None to drop it.
+Renderer = Callable[[str, dict], tuple[str, str, str | None] | None]
+
+
+def enqueue(
+    kind: str,
+    recipient: str,
+    *,
+    subject: str | None = None,
+    text: str | None = None,
+    html: str | None = None,
+    payload: dict | None = None,
+) -> OutboxMessage:
+    """Put a message in the outbox, written now or (with a payload) when it is sent."""
     message = OutboxMessage(
-        kind=kind, recipient=recipient, subject=subject, body_text=text, body_html=html
-    )
+        kind=kind, recipient=recipient, subject=subject, body_text=text, body_html=html,
+        payload=json.dumps(payload) if payload is not None else None,
+    )  # fmt: skip
     db.session.add(message)
     return message
+
+
+def written(message: OutboxMessage, render: Renderer | None) -> bool:
+    """Make sure a message has its subject and bodies; False if there is nothing to send."""
+    if message.body_text is not None:
+        return True
+    if message.payload is None or render is None:
+        return False
+    email = render(message.kind, json.loads(message.payload))
+    if email is None:
+        return False
+    message.subject, message.body_text, message.body_html = email
+    return True
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -90,7 +118,7 @@ def _mark_sent(message: OutboxMessage, now: datetime) -> None:
     message.sent_at = now
     message.last_error = None
     # The link and the signer's name have done their job; keep only the fact of sending.
-    message.subject = message.body_text = message.body_html = None
+    message.subject = message.body_text = message.body_html = message.payload = None
 
 
 def _mark_failed(message: OutboxMessage, now: datetime, error: Exception) -> None:
@@ -109,8 +137,10 @@ class DeliveryReport:
     failed: int = 0
 
 
-def deliver(messages: list[OutboxMessage], settings: Settings, now: datetime) -> DeliveryReport:
-    """Send claimed messages over one connection and record each outcome."""
+def deliver(
+    messages: list[OutboxMessage], settings: Settings, now: datetime, render: Renderer | None = None
+) -> DeliveryReport:
+    """Write (if needed) and send claimed messages over one connection; record each outcome."""
     report = DeliveryReport()
     if not messages:
         return report
@@ -124,6 +154,10 @@ def deliver(messages: list[OutboxMessage], settings: Settings, now: datetime) ->
         return report
     try:
         for message in messages:
+            if not written(message, render):
+                _mark_sent(message, now)  # nothing left to say (the signature is gone)
+                message.last_error = "dropped: nothing to send"
+                continue
             try:
                 transport.send(_email(message, settings.mail_default_sender))
             except (OSError, smtplib.SMTPException) as error:

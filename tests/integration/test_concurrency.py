@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from petitions.models import OutboxMessage, Signature, SignatureState
 from petitions.services import signing
-from tests.helpers import confirm_path, csrf_token, signing_data
+from tests.helpers import confirm_path, csrf_token, signing_data, written_email
 
 pytestmark = pytest.mark.postgres
 
@@ -59,9 +59,9 @@ def test_concurrent_confirmations_of_one_link_confirm_once(app, db, make_petitio
         f"/petitions/{petition.slug}/sign",
         data=signing_data(csrf_token=csrf_token(client, f"/petitions/{petition.slug}")),
     )
-    token = confirm_path(db.session.scalars(sa.select(OutboxMessage)).one().body_text).rsplit(
-        "/", 1
-    )[1]
+    token = confirm_path(
+        written_email(db.session.scalars(sa.select(OutboxMessage)).one())[1]
+    ).rsplit("/", 1)[1]
     barrier = threading.Barrier(20)
 
     def one(_):
