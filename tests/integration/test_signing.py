@@ -68,7 +68,7 @@ def test_a_repeat_while_pending_sends_a_fresh_link_that_voids_the_old(client, db
     signature.last_emailed_at = utcnow() - signing.EMAIL_COOLDOWN - timedelta(seconds=1)
     db.session.commit()
     sign(client, petition.slug)
-    first, second = _outbox(db)
+    _first, second = _outbox(db)
     assert second.kind == "confirm"
     new_link = confirm_path(written_email(second)[1])
     assert old_link != new_link
