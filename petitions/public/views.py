@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
@@ -52,7 +52,15 @@ def _cached_page(name: str, render: Callable[[], str | None]) -> str | None:
     """Serve a public page from the short cache, keyed by everything that changes its HTML."""
     key = (name, str(get_locale() or "en"), request.host, request.full_path)
     ttl = current_app.config["SETTINGS"].public_cache_seconds
-    return cache.public.get(key, ttl, render)
+
+    def shared_render() -> str | None:
+        g.shared_render = True  # base.html then leaves this visitor's flash messages out
+        try:
+            return render()
+        finally:
+            g.shared_render = False
+
+    return cache.public.get(key, ttl, shared_render)
 
 
 @bp.get("/")

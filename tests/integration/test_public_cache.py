@@ -37,3 +37,14 @@ def test_the_json_count_is_served_from_the_cache_for_its_lifetime(
     assert response.headers["Cache-Control"] == "public, max-age=60"
     cache.public.clear()
     assert client.get(f"/petitions/{petition.slug}.json").json["signature_count"] == 1
+
+
+def test_one_visitors_messages_never_reach_the_shared_page(app, make_petition):
+    petition = make_petition()
+    visitor, other = app.test_client(), app.test_client()
+    with visitor.session_transaction() as session:
+        session["_flashes"] = [("info", "private note for one visitor")]
+    first = visitor.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    second = other.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "private note for one visitor" not in first
+    assert "private note for one visitor" not in second
