@@ -89,7 +89,8 @@ def _country_options(language: str) -> str:
     with force_locale(language):
         placeholder = escape(_l("Choose a country"))
         choices = country_choices()
-    rendered = "".join(f'<option value="{code}">{escape(name)}</option>' for code, name in choices)
+    # HTML lets an option's end tag go; 250 of them are 2 KB of every petition page.
+    rendered = "".join(f'<option value="{code}">{escape(name)}' for code, name in choices)
     return f'<option value="">{placeholder}</option>{rendered}'
 
 
