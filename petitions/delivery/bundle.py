@@ -17,6 +17,7 @@ checks all of it; docs/benchmarks.md has the measurements behind these choices.
 
 from __future__ import annotations
 
+import abc
 import csv
 import hashlib
 import json
@@ -259,7 +260,7 @@ def _check_tally(summary: Summary, tally: _Tally) -> None:
 # The volumes: drawn in this process as pages come, or spooled and drawn by worker processes.
 
 
-class _Volumes:
+class _Volumes(abc.ABC):
     """Cut the stream of list pages into volumes; subclasses decide where they are drawn."""
 
     def __init__(self, plan: DocumentPlan, key: SigningKey, timestamping: Timestamping, work: Path):
@@ -284,18 +285,21 @@ class _Volumes:
             self._start()
         self._end()
 
+    @abc.abstractmethod
     def signed(self) -> list[Path]:
         """Return the signed volumes in order, once they are all done."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _start(self) -> None:
-        raise NotImplementedError
+        """Begin a new volume."""
 
+    @abc.abstractmethod
     def _page(self, rows: list[DisplayRow]) -> None:
-        raise NotImplementedError
+        """Add one page of rows to the current volume."""
 
+    @abc.abstractmethod
     def _end(self) -> None:
-        raise NotImplementedError
+        """Finish the current volume."""
 
     def __enter__(self) -> _Volumes:
         return self
