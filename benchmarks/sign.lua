@@ -1,5 +1,5 @@
 -- wrk script: each connection acts as a stream of new signers. For every signature it GETs the
--- petition page (a fresh session: no cookie), takes the CSRF token and the session cookie from
+-- petition page (a new visitor: no cookie), takes the form token and the form cookie from
 -- the answer, and POSTs the form with them and an email no one has used. Run it with as many
 -- connections as threads (-tN -cN), so that each Lua state drives exactly one connection.
 local slug = os.getenv("PETITION_SLUG") or "pardon-aron-atabek"
@@ -34,7 +34,7 @@ function response(status, headers, body)
   if token == nil then
     token = string.match(body, 'name="csrf_token" type="hidden" value="([^"]+)"')
     local set = headers["Set-Cookie"] or ""
-    cookie = string.match(set, "(session=[^;]+)")
+    cookie = string.match(set, "(petitions_form=[^;]+)")
     if token == nil or cookie == nil then other = other + 1 end
     return
   end

@@ -95,6 +95,10 @@ def _country_options(language: str) -> str:
 
 
 class SignPetitionForm(Form):
+    class Meta(Form.Meta):
+        # Checked by petitions.public.form_token, which needs no session.
+        csrf = False
+
     name = StringField(
         _l("Full name"),
         filters=[clean_text],

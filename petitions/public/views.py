@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 from flask import abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
 
 from petitions import cache
-from petitions.errors import DATABASE_OUTAGES
-from petitions.extensions import db, limiter
+from petitions.errors import DATABASE_OUTAGES, render_error
+from petitions.extensions import csrf, db, limiter
 from petitions.models import Petition, utcnow
 from petitions.notifications import queue_signature_notice
-from petitions.public import bp
+from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
 from petitions.services import queries, signing
@@ -29,7 +28,9 @@ def _petition_or_404(slug: str) -> Petition:
     return petition
 
 
-def _render_petition(petition: Petition, form: SignPetitionForm, status: int = 200):
+def _render_petition(
+    petition: Petition, form: SignPetitionForm, status: int = 200, token: str | None = None
+):
     now = utcnow()
     page = render_template(
         "public/show_petition.html",
@@ -44,6 +45,7 @@ def _render_petition(petition: Petition, form: SignPetitionForm, status: int = 2
         time_left=petition.closes_at - now,
         page_url=url_for("public.show_petition", slug=petition.slug, _external=True),
         grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
+        sign_form_token=token or form_token.issue(),
     )
     return page, status
 
@@ -87,13 +89,13 @@ def show_petition(slug: str):
         petition = queries.public_petition(slug)
         if petition is None:
             return None
-        page, _status = _render_petition(petition, SignPetitionForm())
-        return page.replace(generate_csrf(), CSRF_MARKER)
+        page, _status = _render_petition(petition, SignPetitionForm(), token=CSRF_MARKER)
+        return page
 
     page = _cached_page("petition", render)
     if page is None:
         abort(404)
-    return page.replace(CSRF_MARKER, generate_csrf())
+    return page.replace(CSRF_MARKER, form_token.issue())
 
 
 def _sign_limit() -> str:
@@ -127,6 +129,8 @@ def _closed_answer(petition: Petition):
 @limiter.limit(_global_sign_limit, key_func=_petition_only, scope="sign-all-clients")
 def sign_petition(slug: str):
     """Take a signature; a new and a repeated one get exactly the same answer."""
+    if not form_token.accepted(request.form.get("csrf_token")):
+        return render_error(400)
     petition = queries.petition_snapshot(slug, current_app.config["SETTINGS"].public_cache_seconds)
     if petition is None:
         abort(404)
@@ -144,6 +148,11 @@ def sign_petition(slug: str):
         queue_signature_notice(outcome)
         db.session.commit()
     return redirect(url_for("public.check_email", slug=petition.slug), code=303)
+
+
+# The signing form carries its own token (form_token): Flask-WTF's session token stays for
+# every other form.
+csrf.exempt(sign_petition)
 
 
 def _details(form: SignPetitionForm) -> signing.SignatureDetails:
