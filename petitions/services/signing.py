@@ -8,6 +8,7 @@ concurrent duplicates are settled by the database and no request ever sees an er
 from __future__ import annotations
 
 import enum
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,16 +77,36 @@ def database_now() -> datetime:
     return utcnow()  # SQLite runs in this process: its clock is ours.
 
 
-def _insert_statement():
-    dialect = db.session.get_bind().dialect.name
-    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+#: The columns a new signature's INSERT fills from the request, in `_values`' order.
+_COLUMNS = (
+    "email_hash", "email_domain_hash", "petition_id", "name", "email", "country", "city",
+    "comment", "show_name", "ip_hash", "locale", "state", "token_nonce",
+)  # fmt: skip
 
 
-def _clock() -> sa.ColumnElement[datetime]:
-    """The instant of signing as SQL: the database's own clock where it is a server."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.statement_timestamp()
-    return sa.literal(utcnow(), type_=Signature.__table__.c.created_at.type)
+@functools.cache
+def _guarded_insert(dialect: str) -> sa.Insert:
+    """Build, once per database, the INSERT that decides a signature (see `_insert_if_new`)."""
+    table = Signature.__table__
+    if dialect == "postgresql":
+        now, insert = sa.func.statement_timestamp(), postgresql_insert
+    else:  # SQLite runs in this process: its clock is ours, passed in.
+        now, insert = sa.bindparam("now", type_=table.c.created_at.type), sqlite_insert
+    window_open = sa.exists().where(
+        Petition.id == sa.bindparam("petition"),
+        Petition.state == PetitionState.OPEN,
+        Petition.opens_at <= now,
+        Petition.closes_at > now,
+    )
+    row = sa.select(
+        *(sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in _COLUMNS), now, now
+    ).where(window_open)
+    return (
+        insert(table)
+        .from_select([*_COLUMNS, "created_at", "last_emailed_at"], row)
+        .on_conflict_do_nothing(index_elements=["petition_id", "email_hash"])
+        .returning(table.c.id, table.c.created_at)
+    )
 
 
 def _values(petition: Petition, details: SignatureDetails, canonical: str) -> dict[str, object]:
@@ -113,25 +134,12 @@ def _insert_if_new(petition: Petition, values: dict[str, object]) -> tuple[int, 
     """Insert the signature if the window is open and this person has not signed, in one
     statement: the database's clock and the UNIQUE constraint decide, with no race between a
     check and the write. Return (id, time of signing), or None if nothing was inserted."""
-    table = Signature.__table__
-    now = _clock()
-    window_open = sa.exists().where(
-        Petition.id == petition.id,
-        Petition.state == PetitionState.OPEN,
-        Petition.opens_at <= now,
-        Petition.closes_at > now,
-    )
-    columns = [*values, "created_at", "last_emailed_at"]
-    row = sa.select(
-        *(sa.literal(value, type_=table.c[name].type) for name, value in values.items()), now, now
-    ).where(window_open)
-    statement = (
-        _insert_statement()(table)
-        .from_select(columns, row)
-        .on_conflict_do_nothing(index_elements=["petition_id", "email_hash"])
-        .returning(table.c.id, table.c.created_at)
-    )
-    inserted = db.session.execute(statement).first()
+    dialect = db.session.get_bind().dialect.name
+    parameters = {f"v_{name}": values[name] for name in _COLUMNS}
+    parameters["petition"] = petition.id
+    if dialect != "postgresql":
+        parameters["now"] = utcnow()
+    inserted = db.session.execute(_guarded_insert(dialect), parameters).first()
     return None if inserted is None else (inserted[0], inserted[1])
 
 
