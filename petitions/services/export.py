@@ -222,7 +222,9 @@ class _ProgressWriter:
 def run_export(delivery: Delivery, now: datetime) -> Delivery:
     """Build a claimed export, then record it as done or failed (the caller commits)."""
     petition = delivery.petition
-    output = export_directory() / f"{petition.slug}-{now:%Y%m%d}-{delivery.id}.zip"
+    # A directory per export keeps the bundle's own name, <slug>-<YYYYMMDD>.zip, for the download.
+    output = export_directory() / str(delivery.id)
+    output.mkdir(exist_ok=True)
     request = ExportRequest(petition, output, delivery.kind, now, overwrite=True)
     try:
         result = build(request, _ProgressWriter(delivery.id))
@@ -242,7 +244,7 @@ def bundle_path(delivery: Delivery) -> Path | None:
     """Return the file of a finished export made from the browser, if it is still there."""
     if delivery.status != ExportStatus.DONE or not delivery.bundle_filename:
         return None
-    path = export_directory() / delivery.bundle_filename
+    path = export_directory() / str(delivery.id) / delivery.bundle_filename
     return path if path.is_file() else None
 
 

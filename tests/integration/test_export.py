@@ -130,6 +130,9 @@ def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
     assert download.status_code == 200
     assert hashlib.sha256(download.data).hexdigest() == delivery.bundle_sha256
     assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert f"filename={closed.slug}-" in download.headers["Content-Disposition"]
+    local_day = delivery.exported_at.astimezone(closed.zone)
+    assert delivery.bundle_filename == f"{closed.slug}-{local_day:%Y%m%d}.zip"
     download.close()
     token = csrf_token(client, dashboard)
     recorded = client.post(f"{dashboard}/exports/{delivery.id}/delivered", data={
