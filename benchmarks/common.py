@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from petitions.extensions import db
-from petitions.models import Signature, SignatureState, utcnow
+from petitions.models import Petition, Signature, SignatureState, utcnow
 from petitions.services.demo import load_demo
 from petitions.services.privacy import keyring
 from tests.conftest import make_test_app
@@ -37,6 +38,20 @@ def demo_app(url: str, workdir: str) -> tuple[Flask, int]:
         petition = load_demo(utcnow()).petition
         db.session.commit()
         return app, petition.id
+
+
+def seeded_app(default_count: int) -> tuple[Flask, int, str, str]:
+    """Read the command line, make the demo app and seed it; return (app, petition id, url,
+    work directory)."""
+    count, url, workdir = arguments(default_count)
+    app, petition_id = demo_app(url, workdir)
+    with app.app_context():
+        started = time.perf_counter()
+        seed(db.session.get(Petition, petition_id), count)
+        seconds = time.perf_counter() - started
+        print(f"seeded {count} signatures on {url.split(':', 1)[0]} in {seconds:.1f} s")
+        db.engine.dispose()
+    return app, petition_id, url, workdir
 
 
 def seed(petition, count: int) -> None:

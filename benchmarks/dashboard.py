@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import arguments, demo_app, seed
+from benchmarks.common import seeded_app
 from petitions.extensions import db
 from petitions.models import Petition, utcnow
 from petitions.services import moderation, queries
@@ -32,14 +32,9 @@ def timed(label: str, call) -> object:
 
 
 def main() -> None:
-    count, url, workdir = arguments(100_000)
-    app, petition_id = demo_app(url, workdir)
+    app, petition_id, _url, _workdir = seeded_app(100_000)
     with app.app_context():
         petition = db.session.get(Petition, petition_id)
-        started = time.perf_counter()
-        seed(petition, count)
-        seconds = time.perf_counter() - started
-        print(f"{count} signatures on {url.split(':', 1)[0]}, seeded in {seconds:.1f} s")
         since = moderation.recent_window(utcnow())
         timed("state counts", lambda: moderation.state_counts(petition))
         days = timed(

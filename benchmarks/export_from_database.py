@@ -21,23 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import arguments, demo_app, seed  # noqa: E402
-from petitions.extensions import db  # noqa: E402
-from petitions.models import Petition  # noqa: E402
+from benchmarks.common import seeded_app  # noqa: E402
 from petitions.services.demo import DEMO_SLUG  # noqa: E402
 from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY  # noqa: E402
 
 
 def main() -> None:
-    count, url, workdir = arguments(100_000)
-    app, petition_id = demo_app(url, workdir)
-    with app.app_context():
-        petition = db.session.get(Petition, petition_id)
-        started = time.perf_counter()
-        seed(petition, count)
-        print(f"seeded {count} signatures on {url.split(':', 1)[0]} in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        db.engine.dispose()
+    _app, _petition_id, url, workdir = seeded_app(100_000)
     environment = {**os.environ, "DATABASE_URL": url, "HASH_KEY": TEST_HASH_KEY,
                    "DATA_KEYS": TEST_DATA_KEY, "SECRET_KEY": "benchmark-" + "x" * 40,
                    "FLASK_SKIP_DOTENV": "1"}  # fmt: skip
