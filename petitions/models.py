@@ -380,10 +380,6 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    def __init__(self, **fields: Any) -> None:
-        fields.setdefault("attempts", 0)
-        super().__init__(**fields)
-
 
 class AuditEvent(db.Model):
     """Who did what to which petition; written in the same transaction as the change."""
