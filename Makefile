@@ -40,7 +40,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# axe-core, from npm, for the accessibility checks of tests/browser (never served to anyone).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the accessibility checks will be skipped (they fail with CI=true)"; fi
+
+test: lint $(AXE)
 	$(BIN)/pytest
 
 # Extract every string, merge it into the kk and ru catalogues, and compile them.

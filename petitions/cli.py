@@ -236,6 +236,8 @@ def _worker_round(settings: Settings, batch: int) -> None:
 
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return stop  # only the main thread may take signals; a worker run in a thread uses --rounds
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     return stop

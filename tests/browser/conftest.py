@@ -1,0 +1,213 @@
+"""Browser tests: the real app on a real port, a real SMTP server, and Debian's Chromium.
+
+The app is served by Werkzeug in a thread of the test process, on a SQLite database migrated by
+Alembic; confirmation emails go over SMTP to a local aiosmtpd server, where the tests read them as
+a signer would. Playwright drives `/usr/bin/chromium` (no browser download). Every page a test
+opens is watched: a request to any other origin, a refused Content-Security-Policy or a script
+error fails the test. Screenshots go to `artifacts/browser/`, which git ignores.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from petitions.extensions import db
+from petitions.services.demo import DEMO_SLUG
+from tests.conftest import PASSWORD, make_test_app, unavailable
+from tests.smtp import SMTPServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+AXE_SCRIPT = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+#: Root must run Chromium without its sandbox; the rest keep it off this machine's closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+ORGANISER_EMAIL = "browser-organiser@example.org"
+
+
+@dataclass
+class Site:
+    """The running app: its address, its mail server and a way to run its commands."""
+
+    app: Flask
+    url: str
+    smtp: SMTPServer
+    _mail_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def command(self, *args: str) -> str:
+        """Run a `flask` command against the app's database and return its output.
+
+        It runs in a thread of its own: Playwright's synchronous API keeps an event loop in this
+        one, and the export's PDF signing (pyHanko) starts an event loop of its own.
+        """
+        results: list[Any] = []
+        runner = self.app.test_cli_runner()
+        thread = threading.Thread(target=lambda: results.append(runner.invoke(args=list(args))))
+        thread.start()
+        thread.join(timeout=120)
+        assert results, f"flask {' '.join(args)} did not finish"
+        assert results[0].exit_code == 0, results[0].output
+        return results[0].output
+
+    def deliver_mail(self) -> None:
+        """Send what waits in the outbox to the SMTP server, as the mail worker does."""
+        with self._mail_lock:
+            self.command("mail", "send")
+
+    def mail_to(self, address: str) -> list[Any]:
+        """Return the messages the SMTP server received for an address, oldest first."""
+        return [m for m in self.smtp.messages if address in str(m["To"])]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """Serve the app with the demo appeal and an organiser account on a free port."""
+    smtp = SMTPServer().start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    folder = tmp_path_factory.mktemp("browser-site")
+    app = make_test_app(
+        f"sqlite:///{folder / 'petitions.sqlite3'}",
+        str(folder / "instance"),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(smtp.port),
+        BASE_URL=url,
+        EXPORT_DIR=str(folder / "exports"),
+        # A live server must answer like production: errors become pages, not exceptions.
+        TESTING=False,
+    )
+    with app.app_context():
+        upgrade()
+    site = Site(app=app, url=url, smtp=smtp)
+    site.command("petitions", "demo")
+    password_file = folder / "password"
+    password_file.write_text(PASSWORD)
+    site.command(
+        "organisers", "create", ORGANISER_EMAIL, "--name", "Browser organiser",
+        "--password-file", str(password_file),
+    )  # fmt: skip
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    server.shutdown()
+    thread.join(timeout=10)
+    smtp.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Launch Debian's Chromium once for the whole run."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        unavailable(f"Playwright is not installed: {error}")
+    if not Path(CHROMIUM).exists():
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watch:
+    """What the pages of one browser context did that they should not have."""
+
+    origin: str
+    foreign_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def request(self, request: Any) -> None:
+        url = request.url
+        if not (url.startswith(self.origin + "/") or url == self.origin or url.startswith("data:")):
+            self.foreign_requests.append(url)
+
+    def console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+
+#: Console errors a page may legitimately cause: the status code of a page that is an error.
+EXPECTED_CONSOLE = re.compile(r"Failed to load resource: the server responded with a status of 4")
+
+
+@pytest.fixture
+def new_page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Callable]:
+    """Open pages in fresh browser contexts, each watched for foreign requests and CSP errors."""
+    contexts: list[tuple[Any, Watch]] = []
+
+    def open_page(**options: Any) -> Any:
+        options.setdefault("base_url", site.url)
+        context = browser.new_context(**options)
+        watch = Watch(origin=site.url)
+        context.on("request", watch.request)
+        context.on("console", watch.console)
+        context.on("weberror", lambda error: watch.page_errors.append(str(error.error)))
+        contexts.append((context, watch))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context, watch in contexts:
+        context.close()
+        assert not watch.foreign_requests, f"requests left the site: {watch.foreign_requests}"
+        unexpected = [e for e in watch.console_errors if not EXPECTED_CONSOLE.search(e)]
+        assert not unexpected, f"console errors (a CSP refusal?): {unexpected}"
+        assert not watch.page_errors, watch.page_errors
+
+
+class Screenshots:
+    """Save full-page screenshots under artifacts/browser/, fresh for each run."""
+
+    folder = ARTIFACTS
+
+    def __call__(self, page: Any, name: str) -> Path:
+        path = self.folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Screenshots:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return Screenshots()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """The axe-core engine from npm (tests/browser/package.json)."""
+    if not AXE_SCRIPT.exists():
+        unavailable(f"axe-core is not installed: run `npm ci` in {AXE_SCRIPT.parents[2]}")
+    return AXE_SCRIPT
+
+
+@pytest.fixture
+def demo_slug() -> str:
+    return DEMO_SLUG

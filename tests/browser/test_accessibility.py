@@ -1,0 +1,220 @@
+"""Accessibility in a real browser: axe-core on every page, the keyboard alone, small screens."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import PHONE, Site
+from tests.browser.test_organiser import create_petition, sign_in
+from tests.browser.test_signer import confirmation_link, fill_signing_form
+
+#: What axe-core must not find: the two worst of its four impact levels.
+BLOCKING = {"serious", "critical"}
+
+
+class Audit:
+    """Run axe-core on each page visited and collect what it finds, page by page."""
+
+    def __init__(self, page: Any, script: Path, screenshots: Any, label: str) -> None:
+        self.page, self.script, self.screenshots, self.label = page, script, screenshots, label
+        self.found: dict[str, list[dict]] = {}
+        self.minor: dict[str, list[str]] = {}
+        self.pages = 0
+
+    def check(self, name: str) -> None:
+        self.page.add_script_tag(path=str(self.script))
+        result = self.page.evaluate("async () => await axe.run(document)")
+        blocking = [
+            {"rule": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"] if v["impact"] in BLOCKING
+        ]  # fmt: skip
+        if blocking:
+            self.found[f"{name} ({self.page.url})"] = blocking
+        if minor := [v["id"] for v in result["violations"] if v["impact"] not in BLOCKING]:
+            self.minor[name] = minor
+        self.pages += 1
+        self.screenshots(self.page, f"axe-{self.label}-{name}")
+
+    def save_report(self) -> None:
+        """Keep what was found, the lesser findings too, beside the screenshots."""
+        report = {"pages": self.pages, "serious_or_critical": self.found, "lesser": self.minor}
+        path = self.screenshots.folder / f"axe-{self.label}.json"
+        path.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+def visit_public_pages(audit: Audit, page: Any, site: Site, slug: str) -> None:
+    """Open every page a signer can meet, in the order a signer meets them."""
+    page.goto("/")
+    audit.check("home")
+    page.goto(f"/petitions/{slug}")
+    audit.check("petition")
+    page.locator("form[action$='/sign'] button[type=submit]").click()
+    audit.check("petition-form-errors")
+    email = f"axe-{uuid.uuid4().hex[:8]}@example.org"
+    fill_signing_form(page, email)
+    page.locator("form[action$='/sign'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/check-email$"))
+    audit.check("check-email")
+    _message, link = confirmation_link(site, email)
+    page.goto(link)
+    audit.check("confirm")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/thank-you$"))
+    audit.check("thank-you")
+    page.goto("/signatures/confirm/not-a-real-token")
+    audit.check("confirm-invalid")
+    page.goto("/no-such-page")
+    audit.check("not-found")
+
+
+def visit_organiser_pages(audit: Audit, page: Any) -> str:
+    """Open every page an organiser works in; return the slug of the petition made on the way."""
+    page.goto("/organiser/login")
+    page.locator("main form button[type=submit]").click()
+    audit.check("login-errors")
+    page.goto("/organiser/reset")
+    audit.check("reset-request")
+    page.goto("/organiser/reset/not-a-real-token")
+    audit.check("reset-invalid")
+    sign_in(page)
+    audit.check("organiser-list")
+    page.goto("/organiser/petitions/new")
+    page.locator("main form button[name=save]").click()
+    audit.check("editor-errors")
+    page.goto("/organiser/")
+    dashboard = create_petition(page, f"Axe check {uuid.uuid4().hex[:6]}")
+    audit.check("dashboard-draft")
+    page.locator("form[action$='/publish'] button").click()
+    audit.check("dashboard-open")
+    public = page.locator(".dashboard__state a").get_attribute("href")
+    page.goto(f"{dashboard}/edit")
+    page.locator("main form button[name=preview]").click()
+    audit.check("editor-preview")
+    page.goto(f"{dashboard}/signatures")
+    audit.check("signatures")
+    return public.rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("label", "options"),
+    [("desktop-en", {"locale": "en-GB"}), ("phone-kk", {"locale": "kk-KZ", **PHONE})],
+)
+def test_axe_finds_no_serious_violation_on_any_page(
+    new_page, site, demo_slug, axe_script, screenshots, label, options
+):
+    # The tests inject axe-core as a script of their own, which the site's CSP rightly refuses.
+    page = new_page(bypass_csp=True, **options)
+    audit = Audit(page, axe_script, screenshots, label)
+    slug = visit_organiser_pages(audit, page)
+    visit_public_pages(audit, new_page(bypass_csp=True, **options), site, slug)
+    page.goto(f"/petitions/{demo_slug}")
+    audit.check("demo-petition")
+    audit.save_report()
+    assert audit.pages >= 18
+    assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
+
+
+def test_axe_check_reports_a_page_that_breaks_the_rules(new_page, axe_script, screenshots):
+    page = new_page(bypass_csp=True)
+    page.goto("/")
+    page.evaluate(
+        """() => document.querySelector('main').insertAdjacentHTML(
+            'beforeend', '<img src="/static/favicon.svg"><button></button>')"""
+    )
+    audit = Audit(page, axe_script, screenshots, "canary")
+    audit.check("broken")
+    rules = {finding["rule"] for finding in next(iter(audit.found.values()))}
+    assert {"image-alt", "button-name"} <= rules
+
+
+def _focus_is_visible(page: Any) -> bool:
+    return page.evaluate(
+        """() => {
+            const style = getComputedStyle(document.activeElement);
+            return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+        }"""
+    )
+
+
+def tab_to(page: Any, element_id: str, limit: int = 80) -> None:
+    """Press Tab until the element has focus, checking on the way that focus is always visible."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        assert _focus_is_visible(page), page.evaluate("document.activeElement.outerHTML")
+        if page.evaluate("document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def test_signing_form_can_be_completed_with_the_keyboard_alone(new_page, site, demo_slug):
+    page = new_page(locale="en-GB")
+    page.goto(f"/petitions/{demo_slug}")
+    # The first Tab reaches the skip link, which takes the keyboard past the header.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    tab_to(page, "name")
+    page.keyboard.type("Ерлан Әбілұлы")
+    page.keyboard.press("Tab")
+    email = f"keyboard-{uuid.uuid4().hex[:8]}@example.org"
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "country"
+    page.keyboard.type("Kazakhstan")
+    assert page.locator("#country").input_value() == "KZ"
+    tab_to(page, "city")
+    page.keyboard.type("Шымкент")
+    tab_to(page, "consent")
+    page.keyboard.press("Space")
+    assert page.locator("#consent").is_checked()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/check-email$"))
+    _message, link = confirmation_link(site, email)
+    page.goto(link)
+    tab_to(page, "confirm-button")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/thank-you$"))
+
+
+def test_keyboard_submit_with_errors_moves_focus_to_the_announced_summary(
+    new_page, site, demo_slug
+):
+    page = new_page(locale="ru-RU")
+    page.goto(f"/petitions/{demo_slug}")
+    tab_to(page, "name")
+    page.keyboard.type("Нурлан")
+    tab_to(page, "consent")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/sign$"))
+    focused = page.evaluate(
+        "[document.activeElement.getAttribute('role'), document.activeElement.innerText]"
+    )
+    assert focused[0] == "alert"
+    assert "Введите ваш адрес электронной почты." in focused[1]
+
+
+PAGES_AT_320 = ["/", "/petitions/{slug}", "/organiser/login", "/no-such-page"]
+
+
+@pytest.mark.parametrize("path", PAGES_AT_320)
+@pytest.mark.parametrize("language", ["kk-KZ", "ru-RU", "en-GB"])
+def test_pages_fit_a_320_pixel_screen_without_sideways_scrolling(
+    new_page, site, demo_slug, path, language
+):
+    page = new_page(locale=language, viewport={"width": 320, "height": 640}, is_mobile=True)
+    page.goto(path.format(slug=demo_slug))
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1] == 320, widths
