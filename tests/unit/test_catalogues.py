@@ -1,4 +1,4 @@
-"""Every string shown to people exists in Kazakh and Russian, and the compiled files are fresh."""
+"""Every string shown to people exists in Kazakh, Russian and English; compiled files are fresh."""
 
 import io
 from pathlib import Path
@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "petitions" / "translations"
-LANGUAGES = ["kk", "ru"]
+LANGUAGES = ["kk", "ru", "en"]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 
 
@@ -75,3 +75,18 @@ def test_compiled_catalogue_matches_its_source(language):
         on_disk = _entries(read_mo(handle))
     expected = _entries(read_mo(fresh))
     assert on_disk == expected, "run `make translations` to recompile the catalogues"
+
+
+def test_english_is_filled_from_the_source_with_both_plural_forms():
+    from babel.messages.catalog import Catalog
+
+    from petitions.catalogues import fill_from_source
+
+    catalogue = Catalog(locale="en")
+    catalogue.add("Sign")
+    catalogue.add(("%(num)s signature", "%(num)s signatures"))
+    catalogue.add("Draft saved.", "Your draft is saved.")  # a wording edited in the catalogue
+    assert fill_from_source(catalogue) == 2
+    assert catalogue["Sign"].string == "Sign"
+    assert catalogue["%(num)s signature"].string == ("%(num)s signature", "%(num)s signatures")
+    assert catalogue["Draft saved."].string == "Your draft is saved."
