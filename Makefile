@@ -50,12 +50,21 @@ $(AXE): tests/browser/package-lock.json
 test: lint $(AXE)
 	$(BIN)/pytest
 
-# Extract every string, merge it into the kk and ru catalogues, and compile them.
+# Extract every string, merge it into the kk, ru and en catalogues (creating any that is missing),
+# fill English from its source strings, and compile all three. `N_` marks the PDF's labels, each
+# with its own context (petitions/delivery/model.py).
+CATALOGUES := kk ru en
 translations: $(VENV)/.installed-dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-		--omit-header -o petitions/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_:1c,2 --no-location \
+		--sort-output --omit-header -o petitions/translations/messages.pot .
+	@for language in $(CATALOGUES); do \
+		test -f petitions/translations/$$language/LC_MESSAGES/messages.po || \
+		$(BIN)/pybabel init -i petitions/translations/messages.pot -d petitions/translations \
+			-l $$language || exit 1; \
+	done
 	$(BIN)/pybabel update -i petitions/translations/messages.pot -d petitions/translations \
 		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m petitions.catalogues petitions/translations/en/LC_MESSAGES/messages.po
 	$(BIN)/pybabel compile -d petitions/translations --statistics
 
 clean:

@@ -25,7 +25,7 @@ from petitions.delivery.keys import SigningKeyError
 from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
-from petitions.models import PetitionState, utcnow
+from petitions.models import InvalidTransition, PetitionState, utcnow
 from petitions.notifications import render_message
 from petitions.services import accounts, export, keys, lifecycle, mail, queries
 from petitions.services.demo import load_demo
@@ -109,7 +109,9 @@ def close_command(slug: str, reason: str) -> None:
     try:
         lifecycle.close_early(petition, None, utcnow(), reason)
     except lifecycle.PetitionError as error:
-        raise click.ClickException(f"{slug}: {error}") from None
+        # A refused transition keeps its English wording here, for logs and scripts that read it.
+        reason = error.__cause__ if isinstance(error.__cause__, InvalidTransition) else error
+        raise click.ClickException(f"{slug}: {reason}") from None
     db.session.commit()
     click.echo(f"closed {slug} at {petition.closed_at:%Y-%m-%d %H:%M}Z")
 

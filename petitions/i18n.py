@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -92,6 +92,11 @@ def format_in_zone(moment: datetime, zone: str) -> str:
     )
 
 
+def format_day(day: date) -> str:
+    """Show a calendar day in the current language, e.g. "20 сент. 2099 г."."""
+    return format_date(day, "medium", locale=get_locale() or Locale("en"))
+
+
 def country_name(code: str) -> str:
     """Return a country's name in the current language."""
     locale: Locale = get_locale() or Locale("en")
@@ -132,6 +137,7 @@ def init_app(app: Flask) -> None:
         }
 
     app.jinja_env.filters["in_zone"] = format_in_zone
+    app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.filters["time_left"] = lambda delta: format_timedelta(

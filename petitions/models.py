@@ -14,6 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -26,7 +28,27 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 class InvalidTransition(Exception):
-    """A state change that the current state does not allow."""
+    """A state change that the current state does not allow.
+
+    `str(error)` stays plain English for logs and the CLI; `user_message` says the same to an
+    organiser in their language (a lazy string, translated when it is shown).
+    """
+
+    def __init__(self, message: str, user_message: str | LazyString) -> None:
+        super().__init__(message)
+        self.user_message = user_message
+
+
+def _state_name(state: enum.StrEnum) -> LazyString:
+    """Name a state as organisers read it, in the language of whoever is shown the message."""
+    return LazyString(_named_state, state)
+
+
+def _named_state(state: enum.StrEnum) -> str:
+    # petitions.i18n imports this module for the states, so its names are looked up on display.
+    from petitions.i18n import STATE_NAMES
+
+    return str(STATE_NAMES[state])
 
 
 def utcnow() -> datetime:
@@ -210,16 +232,31 @@ class Petition(db.Model):
     def publish(self, now: datetime) -> None:
         """Open a draft for signing within its window."""
         if self.state != PetitionState.DRAFT:
-            raise InvalidTransition(f"cannot publish a petition that is {self.state}")
+            raise InvalidTransition(
+                f"cannot publish a petition that is {self.state}",
+                _l(
+                    "This petition cannot be published: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         if self.closes_at <= max(now, self.opens_at):
-            raise InvalidTransition("the window must close after it opens and after now")
+            raise InvalidTransition(
+                "the window must close after it opens and after now",
+                _l("The closing time must be after the opening time and in the future."),
+            )
         self.state = PetitionState.OPEN
         self.published_at = now
 
     def close(self, now: datetime, reason: str | None = None) -> None:
         """Record the end of collection, early (with a reason) or at the deadline."""
         if self.state != PetitionState.OPEN:
-            raise InvalidTransition(f"cannot close a petition that is {self.state}")
+            raise InvalidTransition(
+                f"cannot close a petition that is {self.state}",
+                _l(
+                    "This petition cannot be closed: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         self.state = PetitionState.CLOSED
         self.closed_at = min(now, self.closes_at)
         self.close_reason = reason
@@ -227,7 +264,13 @@ class Petition(db.Model):
     def mark_delivered(self, now: datetime) -> None:
         """Record that the signatures reached the recipient."""
         if self.state != PetitionState.CLOSED:
-            raise InvalidTransition(f"cannot deliver a petition that is {self.state}")
+            raise InvalidTransition(
+                f"cannot deliver a petition that is {self.state}",
+                _l(
+                    "This petition cannot be recorded as delivered: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         self.state = PetitionState.DELIVERED
         self.delivered_at = now
 
@@ -282,14 +325,26 @@ class Signature(db.Model):
     def confirm(self, now: datetime) -> None:
         """Count a pending signature."""
         if self.state != SignatureState.PENDING:
-            raise InvalidTransition(f"cannot confirm a signature that is {self.state}")
+            raise InvalidTransition(
+                f"cannot confirm a signature that is {self.state}",
+                _l(
+                    "This signature cannot be confirmed: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         self.state = SignatureState.CONFIRMED
         self.confirmed_at = now
 
     def invalidate(self, now: datetime, reason: str, action_id: str | None = None) -> None:
         """Stop counting a signature judged fraudulent."""
         if self.state not in INVALIDATABLE_STATES:
-            raise InvalidTransition(f"cannot invalidate a signature that is {self.state}")
+            raise InvalidTransition(
+                f"cannot invalidate a signature that is {self.state}",
+                _l(
+                    "This signature cannot be invalidated: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         self.state = SignatureState.INVALIDATED
         self.invalidated_at = now
         self.invalidation_reason = reason
@@ -298,7 +353,13 @@ class Signature(db.Model):
     def restore(self) -> None:
         """Undo an invalidation, back to confirmed or pending as before."""
         if self.state != SignatureState.INVALIDATED:
-            raise InvalidTransition(f"cannot restore a signature that is {self.state}")
+            raise InvalidTransition(
+                f"cannot restore a signature that is {self.state}",
+                _l(
+                    "This signature cannot be restored: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         self.state = SignatureState.CONFIRMED if self.confirmed_at else SignatureState.PENDING
         self.invalidated_at = None
         self.invalidation_reason = None
@@ -307,7 +368,13 @@ class Signature(db.Model):
     def withdraw(self, now: datetime) -> None:
         """Remove one's own signature at the signer's request."""
         if self.state not in (SignatureState.PENDING, SignatureState.CONFIRMED):
-            raise InvalidTransition(f"cannot withdraw a signature that is {self.state}")
+            raise InvalidTransition(
+                f"cannot withdraw a signature that is {self.state}",
+                _l(
+                    "This signature cannot be withdrawn: its state is “%(state)s”.",
+                    state=_state_name(self.state),
+                ),
+            )
         self.state = SignatureState.WITHDRAWN
         self.withdrawn_at = now
 

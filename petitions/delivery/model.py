@@ -6,15 +6,21 @@ dataclasses, so the bundle can be built from a CLI command, a background job or 
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from babel.support import Translations
+
 LANGUAGES = ("kk", "ru", "en")
+#: The gettext catalogues of the whole product; the PDF's words are among them.
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
@@ -99,6 +105,11 @@ def new_bundle_identifier(slug: str, generated_at: datetime, timezone: str | Non
     return f"{slug}-{moment:%Y%m%d}-{secrets.token_hex(3)}"
 
 
+def N_(context: str, message: str) -> str:
+    """Mark a label for `pybabel extract` (keyword `N_:1c,2`) and return it unchanged."""
+    return message
+
+
 @dataclass(frozen=True)
 class Labels:
     """Every word the PDF and the CSV show, in one language; `{…}` fields are filled in."""
@@ -137,163 +148,99 @@ class Labels:
     no_signatures: str
 
 
+#: The English words of the PDF and the CSV. Each is marked for the catalogues with a context
+#: of its own (`pdf:<field>`): two labels may share English words but not their translation.
 ENGLISH = Labels(
-    number="No.",
-    name="Name",
-    city="City",
-    country="Country",
-    country_code="Country code",
-    signed_at="Date signed",
-    signed_at_csv="Signed at",
-    signatures="Signatures",
-    page="page {page} of {pages}",
-    bundle="Bundle {identifier}",
-    volume="volume {volume} of {volumes}",
-    interim="Interim export",
-    final="Final export",
-    to="To: {recipient}",
-    sender="From: {organiser}",
-    date="Date: {date}",
-    subject="Petition “{title}”",
-    intro=(
+    number=N_("pdf:number", "No."),
+    name=N_("pdf:name", "Name"),
+    city=N_("pdf:city", "City"),
+    country=N_("pdf:country", "Country"),
+    country_code=N_("pdf:country_code", "Country code"),
+    signed_at=N_("pdf:signed_at", "Date signed"),
+    signed_at_csv=N_("pdf:signed_at_csv", "Signed at"),
+    signatures=N_("pdf:signatures", "Signatures"),
+    page=N_("pdf:page", "page {page} of {pages}"),
+    bundle=N_("pdf:bundle", "Bundle {identifier}"),
+    volume=N_("pdf:volume", "volume {volume} of {volumes}"),
+    interim=N_("pdf:interim", "Interim export"),
+    final=N_("pdf:final", "Final export"),
+    to=N_("pdf:to", "To: {recipient}"),
+    sender=N_("pdf:sender", "From: {organiser}"),
+    date=N_("pdf:date", "Date: {date}"),
+    subject=N_("pdf:subject", "Petition “{title}”"),
+    intro=N_(
+        "pdf:intro",
         "On behalf of the people who signed it, we submit to you the petition “{title}” "
-        "together with the list of its signatories."
+        "together with the list of its signatories.",
     ),
-    window="Signatures were collected from {opens} to {closes} (time zone {timezone}).",
-    still_open=(
-        "The petition is still open: this is an interim export, and more signatures may follow."
+    window=N_(
+        "pdf:window", "Signatures were collected from {opens} to {closes} (time zone {timezone})."
     ),
-    count=(
-        "Confirmed signatures: {count}. Every signatory confirmed their signature "
-        "from their own email address."
+    still_open=N_(
+        "pdf:still_open",
+        "The petition is still open: this is an interim export, and more signatures may follow.",
     ),
-    contents=(
+    count=N_(
+        "pdf:count",
+        "Confirmed signatures: {count}. Every signatory confirmed their signature from their "
+        "own email address.",
+    ),
+    contents=N_(
+        "pdf:contents",
         "The full text of the petition follows, then a summary by country and by day and the "
-        "numbered list of signatures. The same list is attached as signatures.csv."
+        "numbered list of signatures. The same list is attached as signatures.csv.",
     ),
-    verification=(
+    verification=N_(
+        "pdf:verification",
         "This document carries a digital signature. The file manifest.json lists the SHA-256 "
         "of every file of the bundle and is signed in manifest.json.p7s; the signing "
-        "certificate is signer.pem."
+        "certificate is signer.pem.",
     ),
-    development=(
+    development=N_(
+        "pdf:development",
         "Warning: this bundle is signed with a development key that the software generated "
         "itself. Its signature shows only that the files have not changed since they were "
-        "signed; it is not the organisation's signature."
+        "signed; it is not the organisation's signature.",
     ),
-    closing="Respectfully,",
-    text_heading="Text of the petition",
-    summary_heading="Summary",
-    total="Confirmed signatures in total: {count}",
-    by_country="Signatures by country",
-    by_day="Signatures by day (time zone {timezone})",
-    list_heading="Signatures",
-    no_signatures="No signatures have been confirmed.",
+    closing=N_("pdf:closing", "Respectfully,"),
+    text_heading=N_("pdf:text_heading", "Text of the petition"),
+    summary_heading=N_("pdf:summary_heading", "Summary"),
+    total=N_("pdf:total", "Confirmed signatures in total: {count}"),
+    by_country=N_("pdf:by_country", "Signatures by country"),
+    by_day=N_("pdf:by_day", "Signatures by day (time zone {timezone})"),
+    list_heading=N_("pdf:list_heading", "Signatures"),
+    no_signatures=N_("pdf:no_signatures", "No signatures have been confirmed."),
 )
 
-RUSSIAN = Labels(
-    number="№",
-    name="Имя и фамилия",
-    city="Город",
-    country="Страна",
-    country_code="Код страны",
-    signed_at="Дата подписи",
-    signed_at_csv="Время подписи",
-    signatures="Подписи",
-    page="стр. {page} из {pages}",
-    bundle="Пакет {identifier}",
-    volume="том {volume} из {volumes}",
-    interim="Промежуточная выгрузка",
-    final="Окончательная выгрузка",
-    to="Кому: {recipient}",
-    sender="От: {organiser}",
-    date="Дата: {date}",
-    subject="Петиция «{title}»",
-    intro=(
-        "От имени подписавших направляем Вам петицию «{title}» вместе со списком "
-        "поддержавших её людей."
-    ),
-    window="Подписи собирались с {opens} по {closes} (часовой пояс {timezone}).",
-    still_open=(
-        "Сбор подписей ещё продолжается: это промежуточная выгрузка, подписей может стать больше."
-    ),
-    count=(
-        "Подтверждённых подписей: {count}. Каждый подписавший подтвердил свою подпись "
-        "со своего адреса электронной почты."
-    ),
-    contents=(
-        "Далее следуют полный текст петиции, сводка по странам и по дням и пронумерованный "
-        "список подписей. Тот же список приложен в файле signatures.csv."
-    ),
-    verification=(
-        "Документ подписан электронной подписью. Файл manifest.json содержит SHA-256 каждого "
-        "файла пакета и подписан в файле manifest.json.p7s; сертификат подписи — signer.pem."
-    ),
-    development=(
-        "Внимание: пакет подписан тестовым ключом, который программа создала сама. Такая "
-        "подпись доказывает лишь, что файлы не изменялись после подписания; это не подпись "
-        "организации."
-    ),
-    closing="С уважением,",
-    text_heading="Текст петиции",
-    summary_heading="Сводка",
-    total="Всего подтверждённых подписей: {count}",
-    by_country="Подписи по странам",
-    by_day="Подписи по дням (часовой пояс {timezone})",
-    list_heading="Подписи",
-    no_signatures="Подтверждённых подписей нет.",
-)
 
-KAZAKH = Labels(
-    number="№",
-    name="Аты-жөні",
-    city="Қала",
-    country="Ел",
-    country_code="Ел коды",
-    signed_at="Қол қойылған күні",
-    signed_at_csv="Қол қойылған уақыты",
-    signatures="Қолдар",
-    page="{pages} беттің {page}-беті",
-    bundle="Пакет {identifier}",
-    volume="{volumes} томның {volume}-томы",
-    interim="Аралық нұсқа",
-    final="Түпкілікті нұсқа",
-    to="Кімге: {recipient}",
-    sender="Кімнен: {organiser}",
-    date="Күні: {date}",
-    subject="«{title}» петициясы",
-    intro=(
-        "Қол қойғандардың атынан Сізге «{title}» петициясын және оны қолдаған адамдардың "
-        "тізімін жолдаймыз."
-    ),
-    window="Қол жинау кезеңі: {opens} – {closes} (уақыт белдеуі: {timezone}).",
-    still_open=("Қол жинау әлі жалғасуда: бұл аралық нұсқа, қолдар саны әлі көбеюі мүмкін."),
-    count=(
-        "Расталған қолдар саны: {count}. Әр қол қоюшы өз қолын өзінің электрондық пошта "
-        "мекенжайынан растады."
-    ),
-    contents=(
-        "Төменде петицияның толық мәтіні, елдер мен күндер бойынша қорытынды және қолдардың "
-        "нөмірленген тізімі берілген. Сол тізім signatures.csv файлында да қоса берілген."
-    ),
-    verification=(
-        "Құжатқа электрондық цифрлық қолтаңба қойылған. manifest.json файлында пакеттегі әр "
-        "файлдың SHA-256 мәні бар, ол manifest.json.p7s файлында қол қойылған; қолтаңба "
-        "сертификаты — signer.pem."
-    ),
-    development=(
-        "Назар аударыңыз: пакетке бағдарламаның өзі жасаған сынақ кілтімен қол қойылған. "
-        "Мұндай қолтаңба файлдардың қол қойылғаннан кейін өзгермегенін ғана дәлелдейді; бұл "
-        "ұйымның қолтаңбасы емес."
-    ),
-    closing="Құрметпен,",
-    text_heading="Петиция мәтіні",
-    summary_heading="Қорытынды",
-    total="Барлық расталған қолдар: {count}",
-    by_country="Елдер бойынша қолдар",
-    by_day="Күндер бойынша қолдар (уақыт белдеуі: {timezone})",
-    list_heading="Қол қойғандар",
-    no_signatures="Расталған қолдар жоқ.",
-)
+@functools.cache
+def labels_for(language: str) -> Labels:
+    """Return the labels in a language, read once from its compiled catalogue."""
+    if language not in LANGUAGES:
+        raise KeyError(language)
+    # Opened directly rather than through Translations.load, which would quietly fall back to
+    # English if a catalogue were missing; a cover letter in the wrong language must not ship.
+    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo", "rb") as handle:
+        catalogue = Translations(handle)
+    words = {name: catalogue.pgettext(f"pdf:{name}", english) for name, english in _english()}
+    return Labels(**words)
 
-LABELS: Mapping[str, Labels] = {"kk": KAZAKH, "ru": RUSSIAN, "en": ENGLISH}
+
+def _english() -> list[tuple[str, str]]:
+    return [(name, getattr(ENGLISH, name)) for name in Labels.__dataclass_fields__]
+
+
+class _CatalogueLabels(Mapping[str, Labels]):
+    """`LABELS["kk"]`: the labels of each language, built from the catalogues when first asked."""
+
+    def __getitem__(self, language: str) -> Labels:
+        return labels_for(language)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+
+LABELS: Mapping[str, Labels] = _CatalogueLabels()

@@ -21,6 +21,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -358,7 +359,7 @@ def invalidate_signatures(petition_id: int):
         wanted=_filter_from_request() if everything else None,
     )  # fmt: skip
     db.session.commit()
-    flash(_("%(num)s signature(s) invalidated.", num=count), "info")
+    flash(_("%(num)s signature(s) invalidated.", num=format_decimal(count)), "info")
     return _back_to_search(petition)
 
 
@@ -371,7 +372,7 @@ def restore_signatures(petition_id: int):
         ids = None if action_id else _chosen_ids()
         count = moderation.restore(petition, current_user, ids=ids, action_id=action_id)
         db.session.commit()
-        flash(_("%(num)s signature(s) restored.", num=count), "info")
+        flash(_("%(num)s signature(s) restored.", num=format_decimal(count)), "info")
     if request.form.get("action"):
         return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
     return _back_to_search(petition)

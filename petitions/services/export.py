@@ -17,6 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from petitions.delivery.bundle import BundleResult, build_bundle
@@ -259,11 +260,11 @@ class DeliveryRecord:
 def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser) -> None:
     """Record that a final bundle reached the recipient; the public page then says so."""
     if delivery.status != ExportStatus.DONE or delivery.kind != DeliveryKind.FINAL:
-        raise ExportError("Only a finished final export can be recorded as delivered.")
+        raise ExportError(_l("Only a finished final export can be recorded as delivered."))
     petition = delivery.petition
     if petition.state == PetitionState.OPEN:
         if petition.effective_state(record.delivered_at) == PetitionState.OPEN:
-            raise ExportError("Close the petition before recording its delivery.")
+            raise ExportError(_l("Close the petition before recording its delivery."))
         petition.close(record.delivered_at)  # its deadline passed before the job recorded it
     delivery.delivered_at = record.delivered_at
     delivery.delivered_to = record.delivered_to or None
@@ -273,7 +274,7 @@ def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser
         try:
             petition.mark_delivered(record.delivered_at)
         except InvalidTransition as error:
-            raise ExportError(str(error)) from error
+            raise ExportError(error.user_message) from error
     audit.record(
         "deliver", actor=actor, petition=petition, to=record.delivered_to, how=record.method,
         reference=record.reference, sha256=delivery.bundle_sha256,

@@ -144,7 +144,7 @@ def publish(petition: Petition, actor: Organiser, now: datetime) -> None:
     try:
         petition.publish(now)
     except InvalidTransition as error:
-        raise PetitionError(str(error)) from error
+        raise PetitionError(error.user_message) from error
     audit.record("publish", actor=actor, petition=petition)
     db.session.flush()
 
@@ -154,7 +154,7 @@ def close_early(petition: Petition, actor: Organiser | None, now: datetime, reas
     try:
         petition.close(now, reason=reason or None)
     except InvalidTransition as error:
-        raise PetitionError(str(error)) from error
+        raise PetitionError(error.user_message) from error
     audit.record("close", actor=actor, actor_label="cli", petition=petition, reason=reason)
     db.session.flush()
 

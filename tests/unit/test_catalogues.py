@@ -1,4 +1,4 @@
-"""Every string shown to people exists in Kazakh and Russian, and the compiled files are fresh."""
+"""Every string shown to people exists in Kazakh, Russian and English; compiled files are fresh."""
 
 import io
 from pathlib import Path
@@ -10,8 +10,16 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "petitions" / "translations"
-LANGUAGES = ["kk", "ru"]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+LANGUAGES = ["kk", "ru", "en"]
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "_l": None,
+    "lazy_gettext": None,
+    # The PDF's labels (petitions/delivery/model.py), each with a context of its own.
+    "N_": ((1, "c"), 2),
+}
 
 
 def _catalogue(language: str):
@@ -19,28 +27,28 @@ def _catalogue(language: str):
         return read_po(handle, locale=language)
 
 
-def _source_messages() -> set[str]:
+def _key(message_id, context) -> tuple[str | None, str]:
+    return context, message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _source_messages() -> set[tuple[str | None, str]]:
     method_map = [
         ("petitions/**.py", "python"),
         ("templates/**.html", "jinja2"),
         ("templates/**.txt", "jinja2"),
     ]
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         ROOT, method_map, keywords=KEYWORDS
     ):
-        found.add(message if isinstance(message, str) else message[0])
+        found.add(_key(message, context))
     return found
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_catalogue_has_every_string_of_the_source(language):
     catalogue = _catalogue(language)
-    missing = _source_messages() - {
-        message.id if isinstance(message.id, str) else message.id[0]
-        for message in catalogue
-        if message.id
-    }
+    missing = _source_messages() - {_key(m.id, m.context) for m in catalogue if m.id}
     assert not missing, f"run `make translations` and translate: {sorted(missing)}"
 
 
@@ -62,7 +70,7 @@ def _hashable(value):
 
 
 def _entries(messages) -> dict:
-    return {_hashable(m.id): _hashable(m.string) for m in messages if m.id}
+    return {(m.context, _hashable(m.id)): _hashable(m.string) for m in messages if m.id}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -75,3 +83,18 @@ def test_compiled_catalogue_matches_its_source(language):
         on_disk = _entries(read_mo(handle))
     expected = _entries(read_mo(fresh))
     assert on_disk == expected, "run `make translations` to recompile the catalogues"
+
+
+def test_english_is_filled_from_the_source_with_both_plural_forms():
+    from babel.messages.catalog import Catalog
+
+    from petitions.catalogues import fill_from_source
+
+    catalogue = Catalog(locale="en")
+    catalogue.add("Sign")
+    catalogue.add(("%(num)s signature", "%(num)s signatures"))
+    catalogue.add("Draft saved.", "Your draft is saved.")  # a wording edited in the catalogue
+    assert fill_from_source(catalogue) == 2
+    assert catalogue["Sign"].string == "Sign"
+    assert catalogue["%(num)s signature"].string == ("%(num)s signature", "%(num)s signatures")
+    assert catalogue["Draft saved."].string == "Your draft is saved."

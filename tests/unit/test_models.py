@@ -115,3 +115,22 @@ def test_restoring_an_unconfirmed_invalidated_signature_leaves_it_pending():
     signature.invalidate(NOW, "suspicious")
     signature.restore()
     assert signature.state == SignatureState.PENDING
+
+
+def test_refused_transition_is_english_for_logs_and_localised_for_organisers(tmp_path):
+    from flask_babel import force_locale
+
+    from tests.conftest import make_test_app
+
+    petition = Petition(state=PetitionState.CLOSED)
+    with pytest.raises(InvalidTransition) as refused:
+        petition.close(NOW)
+    assert str(refused.value) == "cannot close a petition that is closed"
+    app = make_test_app(f"sqlite:///{tmp_path / 'x.sqlite3'}", str(tmp_path))
+    with app.test_request_context():
+        with force_locale("kk"):
+            assert str(refused.value.user_message) == (
+                "Бұл петицияны жабу мүмкін емес: оның күйі — «Жабық»."
+            )
+        with force_locale("ru"):
+            assert "«Закрыта»" in str(refused.value.user_message)
