@@ -79,8 +79,8 @@ class CountrySelect(Select):
         attributes.setdefault("id", field.id)
         options = _country_options(str(get_locale() or "en"))
         if field.data in COUNTRY_CODES:
-            chosen = f'<option value="{field.data}">'
-            options = options.replace(chosen, f'<option selected value="{field.data}">', 1)
+            chosen = f"<option value={field.data}>"
+            options = options.replace(chosen, f"<option selected value={field.data}>", 1)
         return Markup(f"<select {html_params(name=field.name, **attributes)}>{options}</select>")  # noqa: S704
 
 
@@ -89,8 +89,9 @@ def _country_options(language: str) -> str:
     with force_locale(language):
         placeholder = escape(_l("Choose a country"))
         choices = country_choices()
-    # HTML lets an option's end tag go; 250 of them are 2 KB of every petition page.
-    rendered = "".join(f'<option value="{code}">{escape(name)}' for code, name in choices)
+    # HTML lets an option's end tag go, and the quotes around a value of two letters: 250 of each
+    # are 2.5 KB of every petition page.
+    rendered = "".join(f"<option value={code}>{escape(name)}" for code, name in choices)
     return f'<option value="">{placeholder}</option>{rendered}'
 
 

@@ -118,9 +118,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Launch Debian's Chromium once for the whole run."""
+    """Launch Debian's Chromium for one test module.
+
+    Playwright's synchronous API runs an event loop in the main thread for as long as it is
+    started; stopping it after each module leaves no loop behind for other tests, whose bundle
+    signing (pyHanko) calls `asyncio.run`.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as error:
@@ -211,3 +216,9 @@ def axe_script() -> Path:
 @pytest.fixture
 def demo_slug() -> str:
     return DEMO_SLUG
+
+
+def assert_no_sideways_scrolling(page: Any) -> None:
+    """Fail if the page is wider than the window, so that a reader must scroll sideways."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{page.url}: {widths}"

@@ -7,7 +7,7 @@ import uuid
 import zipfile
 from typing import Any
 
-from tests.browser.conftest import ORGANISER_EMAIL, Site
+from tests.browser.conftest import ORGANISER_EMAIL, Site, assert_no_sideways_scrolling
 from tests.browser.test_signer import sign_and_confirm
 from tests.conftest import PASSWORD
 
@@ -67,6 +67,7 @@ def test_organiser_creates_publishes_closes_and_downloads_the_bundle(
     assert "The export is being prepared" in page.locator(".flash").inner_text()
     site.command("exports", "worker", "--rounds", "1", "--interval", "0")
     page.goto(dashboard)
+    assert_no_sideways_scrolling(page)
     screenshots(page, "organiser-dashboard")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download").click()
