@@ -47,6 +47,7 @@ ACTION_NAMES = {
     "restore": _l("Restored"),
     "export": _l("Exported"),
     "deliver": _l("Delivered"),
+    "purge": _l("Purged"),
 }
 
 
