@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint translations upgrade demo clean
+.PHONY: run test lint audit translations upgrade demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# Every pin of requirements.txt against PyPI's vulnerability data: fails on a known
+# vulnerability, and (unless AUDIT_UNANSWERED=warn) when the service cannot answer for a pin.
+audit: $(VENV)/.installed-dev
+	$(BIN)/python tools/audit_pins.py requirements.txt
+
+test: lint audit
 	$(BIN)/pytest
 
 # Extract every string, merge it into the kk and ru catalogues, and compile them.
