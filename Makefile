@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint translations upgrade demo clean
+.PHONY: run test lint audit translations upgrade demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every pin of requirements.txt against PyPI's vulnerability data: fails on a known
+# vulnerability, and (unless AUDIT_UNANSWERED=warn) when the service cannot answer for a pin.
+audit: $(VENV)/.installed-dev
+	$(BIN)/python tests/audit_pins.py requirements.txt
+
 # axe-core, from npm, for the accessibility checks of tests/browser (never served to anyone).
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 $(AXE): tests/browser/package-lock.json
@@ -47,7 +52,7 @@ $(AXE): tests/browser/package-lock.json
 		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the accessibility checks will be skipped (they fail with CI=true)"; fi
 
-test: lint $(AXE)
+test: lint audit $(AXE)
 	$(BIN)/pytest
 
 # Extract every string, merge it into the kk, ru and en catalogues (creating any that is missing),

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from petitions.extensions import db
 from petitions.i18n import format_in_zone
 from petitions.models import InvalidTransition, PetitionState, utcnow
 from petitions.notifications import render_message
-from petitions.services import accounts, export, keys, lifecycle, mail, queries
+from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
 from petitions.services.demo import load_demo
 from petitions.settings import Settings
 
@@ -228,6 +229,8 @@ def _worker_round(settings: Settings, batch: int) -> None:
         db.session.commit()
         for petition in closed:
             click.echo(f"closed {petition.slug}")
+        for report in _purge_due(timedelta(days=settings.retention_days), dry_run=False):
+            click.echo(_purge_line(report, dry_run=False))
         report = _send_due(settings, batch)
         if report.sent or report.failed:
             click.echo(f"sent {report.sent}, failed {report.failed}")
@@ -243,6 +246,62 @@ def _stop_on_signals() -> threading.Event:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     return stop
+
+
+signatures_cli = AppGroup("signatures", help="Retention of signers' personal data.")
+
+
+def _purge_due(
+    wait: timedelta, dry_run: bool, only: str | None = None, actor: str = "system"
+) -> list[retention.PurgeReport]:
+    """Purge (or count) each due petition, committing once per petition."""
+    reports = []
+    for petition in retention.due_for_purge(utcnow(), wait):
+        if only is not None and petition.slug != only:
+            continue
+        if dry_run:
+            reports.append(retention.preview(petition))
+            continue
+        reports.append(retention.purge(petition, utcnow(), actor_label=actor))
+        db.session.commit()
+    return reports
+
+
+def _purge_line(report: retention.PurgeReport, dry_run: bool) -> str:
+    verb = "would purge" if dry_run else "purged"
+    return f"{verb} {report.slug}: {report.signatures} signature(s), {report.emails} email(s)"
+
+
+def _check_purgeable(slug: str, wait: timedelta) -> None:
+    petition = queries.petition_by_slug(slug)
+    if petition is None:
+        raise click.ClickException(f"no petition with the slug {slug!r}")
+    due = retention.purge_due_at(petition, wait)
+    if due is None:
+        raise click.ClickException(f"{slug} is {petition.state}: only ended petitions are purged")
+    if petition.purged_at is None and due > utcnow():
+        raise click.ClickException(f"{slug} is not due for the purge until {due:%Y-%m-%d %H:%M}Z")
+
+
+@signatures_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Say what would be purged, change nothing.")
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=None,
+    help="Days after delivery (or closing) to keep personal data [default: RETENTION_DAYS].",
+)  # fmt: skip
+@click.option("--petition", "slug", default=None, help="Purge only this petition, if it is due.")
+def signatures_purge_command(dry_run: bool, days: int | None, slug: str | None) -> None:
+    """Remove signers' emails, hashes and names from petitions ended RETENTION_DAYS ago."""
+    wait = timedelta(days=days or current_app.config["SETTINGS"].retention_days)
+    if slug is not None:
+        _check_purgeable(slug, wait)
+    reports = _purge_due(wait, dry_run, only=slug, actor="cli")
+    for report in reports:
+        click.echo(_purge_line(report, dry_run))
+    total = sum(report.signatures for report in reports)
+    verb = "would be purged" if dry_run else "purged"
+    click.echo(f"{len(reports)} petition(s), {total} signature(s) {verb} "
+               f"(kept for {wait.days} days after delivery or closing).")  # fmt: skip
 
 
 bundles_cli = AppGroup("bundles", help="Check exported bundles.")
@@ -340,4 +399,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(organisers_cli)
     app.cli.add_command(bundles_cli)
     app.cli.add_command(exports_cli)
+    app.cli.add_command(signatures_cli)
     guard_database_errors(app.cli)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from flask import Blueprint, Flask, has_request_context, redirect, request
+from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
 from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -47,6 +47,7 @@ ACTION_NAMES = {
     "restore": _l("Restored"),
     "export": _l("Exported"),
     "deliver": _l("Delivered"),
+    "purge": _l("Purged"),
 }
 
 
@@ -78,8 +79,9 @@ def choose_language(code: str):
     response = redirect(safe_next(request.args.get("next")), code=303)
     if code in LANGUAGES:
         response.set_cookie(
-            LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax", httponly=True
-        )
+            LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax", httponly=True,
+            secure=current_app.config["SETTINGS"].is_production,
+        )  # fmt: skip
     return response
 
 

@@ -200,6 +200,8 @@ class Petition(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(sa.String(500))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the retention purge removed the signers' personal data; the counts remain.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organiser: Mapped[Organiser] = relationship(back_populates="petitions")
 
@@ -286,9 +288,11 @@ class Signature(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id"))
     name: Mapped[str] = mapped_column(EncryptedText("signature.name"))
-    email: Mapped[str] = mapped_column(EncryptedText("signature.email"))
+    #: Null once the retention purge has removed it.
+    email: Mapped[str | None] = mapped_column(EncryptedText("signature.email"))
     #: HMAC of the canonical email under HASH_KEY: equal for the same person, useless without it.
-    email_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    #: Null after the purge: NULLs never clash in the UNIQUE constraint, on either database.
+    email_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
     #: HMAC of the email's domain: lets moderators group and search by domain without storing it.
     email_domain_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
     #: ISO 3166-1 alpha-2, upper case.
@@ -441,6 +445,8 @@ class OutboxMessage(db.Model):
     body_html: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_html"))
     #: What the worker needs to write the email when it sends it (JSON), if not written yet.
     payload: Mapped[str | None] = mapped_column(EncryptedText("outbox.payload"))
+    #: The signature an email is about, so the retention purge can remove its address too.
+    signature_id: Mapped[int | None] = mapped_column(BigId, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -16,6 +16,7 @@ from petitions.services.signing import (
     Notice,
     SignOutcome,
     confirmation_token,
+    withdrawal_token,
 )
 
 
@@ -47,6 +48,7 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
         str(outcome.notice),
         signature.email,
         payload={"signature_id": signature.id, "base_url": base_url},
+        signature_id=signature.id,
     )
 
 
@@ -62,6 +64,10 @@ def _signature_email(kind: str, signature: Signature) -> tuple[str, str, str]:
     if kind == Notice.CONFIRM:
         token = confirmation_token(signature)
         context["confirm_url"] = external_url("public.confirm_signature", token=token)
+    # Every email a signer gets lets them change their mind while the petition is open.
+    context["withdraw_url"] = external_url(
+        "public.withdraw_signature", token=withdrawal_token(signature)
+    )
     return (
         _subject(Notice(kind), petition.title),
         render_template(f"email/{kind}.txt", **context),

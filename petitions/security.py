@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
+from flask_babel import gettext as _
 
 #: Only our own origin may supply scripts, styles, images, fonts and form targets.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -39,6 +40,23 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def _carries_nul(values: object) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
+def refuse_nul_characters() -> Response | None:
+    """Refuse a request with a NUL character anywhere in its address or form, before any view.
+
+    No name, address or text of a person contains NUL, and PostgreSQL cannot store or even
+    compare it in text: let through, it would turn a lookup into a database error.
+    """
+    from petitions.errors import render_error
+
+    if "\x00" in request.path or _carries_nul(request.args) or _carries_nul(request.form):
+        return render_error(400, _("The request contained a NUL character, which we never accept."))
+    return None
+
+
 class RedactClientAddress(logging.Filter):
     """Drop the client address that the development server puts at the start of each line."""
 
@@ -54,6 +72,7 @@ _LEADING_ADDRESS = re.compile(r"^[0-9A-Fa-f:.]+(?= - - \[)")
 def init_app(app: Flask) -> None:
     """Attach the headers to every response, and keep addresses out of the request log."""
     app.after_request(add_security_headers)
+    app.before_request(refuse_nul_characters)
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, RedactClientAddress) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(RedactClientAddress())

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import settings
 
 from petitions import create_app
 from petitions.extensions import db as _db
@@ -260,3 +261,9 @@ def make_signature(db: Any) -> Callable[..., Signature]:
         return signature
 
     return make
+
+
+# Property-based tests: few examples locally to stay fast; more, and reproducible, in CI.
+settings.register_profile("default", max_examples=20, deadline=None, database=None)
+settings.register_profile("ci", max_examples=40, deadline=None, database=None, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "default"))

@@ -28,6 +28,10 @@ from petitions.services.accounts import MIN_PASSWORD_LENGTH
 
 #: Durations an organiser can pick instead of typing a closing time.
 PRESETS = {"5d": timedelta(days=5), "30d": timedelta(days=30), "6m": timedelta(days=182)}
+#: Far above any real petition, and inside a 32-bit column on every database.
+MAX_GOAL = 100_000_000
+#: Dates outside these years are typing mistakes, and near year 9999 they overflow.
+YEARS = range(2000, 2101)
 ZONES = sorted(zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc"))
 #: Offered first: where petitions of this project are expected to be run from.
 USUAL_ZONES = ["Asia/Almaty", "Asia/Aqtobe", "Asia/Aqtau", "Asia/Oral", "Asia/Qostanay",
@@ -82,7 +86,9 @@ class PetitionForm(Form):
         _l("Language of the text"),
         choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
     )
-    goal = IntegerField(_l("Goal (signatures)"), validators=[Optional(), NumberRange(min=1)])
+    goal = IntegerField(
+        _l("Goal (signatures)"), validators=[Optional(), NumberRange(min=1, max=MAX_GOAL)]
+    )
     timezone = SelectField(
         _l("Time zone"), choices=USUAL_ZONES + [z for z in ZONES if z not in USUAL_ZONES]
     )
@@ -104,7 +110,19 @@ class PetitionForm(Form):
             # The field is Optional() for the presets, which stops its own validators when empty.
             self.closes_at.errors = [_l("Enter the closing time, or choose a duration.")]
             return False
-        return valid
+        return valid and self._window_is_sane()
+
+    def _window_is_sane(self) -> bool:
+        """Refuse dates that overflow, and a window that ends before it starts (even a draft's)."""
+        for field in (self.opens_at, self.closes_at):
+            if field.data is not None and field.data.year not in YEARS:
+                field.errors = [_l("Enter a date between the years 2000 and 2100.")]
+                return False
+        opens, closes = self.window(datetime.now(UTC))
+        if closes <= opens:
+            self.closes_at.errors = [_l("The closing time must be after the opening time.")]
+            return False
+        return True
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         """Return (opens_at, closes_at) in UTC from the local times and the preset."""

@@ -290,7 +290,7 @@ def show_petition(petition_id: int):
         chart=day_chart(moderation.daily_counts(petition)),
         countries=queries.counts_by_country(petition),
         addresses=moderation.busiest_addresses(petition, since),
-        domains=moderation.busiest_domains(petition, since), events=events,
+        domains=moderation.busiest_domains(petition, since), events=events, since=since,
         confirm_form=ConfirmForm(), close_form=ReasonForm(), delivery_form=DeliveryForm(),
         deliveries=deliveries, busy=any(d.status in BUSY for d in deliveries),
     )  # fmt: skip

@@ -203,6 +203,41 @@ def confirm_signature(token: str):
     return redirect(url_for("public.signature_confirmed", slug=signature.petition.slug), code=303)
 
 
+@bp.get("/signatures/withdraw/<token>")
+def withdraw_signature_page(token: str):
+    """Show a button that withdraws; following the link alone changes nothing."""
+    signature = signing.signature_for_withdrawal(token)
+    if signature is None:
+        return render_template("public/confirm_invalid.html"), 404
+    return _withdraw_page(signature, "public/withdraw_signature.html", 200)
+
+
+def _withdraw_page(signature, template: str, status: int):
+    petition = signature.petition
+    if not petition.accepts_signatures_at(utcnow()):
+        template, status = "public/withdraw_closed.html", 410
+    ended_at = petition.collection_ended_at(utcnow())
+    return render_template(template, petition=petition, ended_at=ended_at), status
+
+
+@bp.post("/signatures/withdraw/<token>")
+def withdraw_signature(token: str):
+    """Withdraw the signature behind the link, while the petition is open."""
+    result, signature = signing.withdraw(token)
+    db.session.commit()
+    if result == signing.WithdrawResult.INVALID:
+        return render_template("public/confirm_invalid.html"), 404
+    if result == signing.WithdrawResult.CLOSED:
+        return _withdraw_page(signature, "public/withdraw_closed.html", 410)
+    return redirect(url_for("public.signature_withdrawn", slug=signature.petition.slug), code=303)
+
+
+@bp.get("/petitions/<slug>/withdrawn")
+def signature_withdrawn(slug: str):
+    """Tell a signer their signature no longer counts (the same page for everyone)."""
+    return render_template("public/signature_withdrawn.html", petition=_petition_or_404(slug))
+
+
 @bp.get("/petitions/<slug>/thank-you")
 def signature_confirmed(slug: str):
     """Thank a signer whose signature now counts."""

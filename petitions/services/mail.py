@@ -54,6 +54,7 @@ def enqueue(
     text: str | None = None,
     html: str | None = None,
     payload: dict | None = None,
+    signature_id: int | None = None,
 ) -> None:
     """Put a message in the outbox, written now or (with a payload) when it is sent.
 
@@ -64,6 +65,7 @@ def enqueue(
         sa.insert(OutboxMessage).values(
             kind=kind, recipient=recipient, subject=subject, body_text=text, body_html=html,
             payload=json.dumps(payload) if payload is not None else None, attempts=0,
+            signature_id=signature_id,
         )
     )  # fmt: skip
 

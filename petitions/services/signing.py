@@ -28,7 +28,11 @@ CONFIRMATION_LINK_AGE = timedelta(days=7)
 CONFIRMATION_GRACE = timedelta(hours=24)
 #: Repeated submissions with one address send it at most one email in this interval.
 EMAIL_COOLDOWN = timedelta(minutes=1)
+#: A withdrawal link works as long as the longest collection window; closing ends it sooner.
+WITHDRAWAL_LINK_AGE = timedelta(days=366)
 _TOKEN_SALT = "petitions.confirm-signature"  # noqa: S105 - a namespace, not a secret
+# A different salt: a confirmation link cannot be turned into a withdrawal, or the other way.
+_WITHDRAW_SALT = "petitions.withdraw-signature"
 
 
 class PetitionNotSignable(Exception):
@@ -61,6 +65,12 @@ class SignatureDetails:
 class SignOutcome:
     signature: Signature
     notice: Notice
+
+
+class WithdrawResult(enum.StrEnum):
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+    INVALID = "invalid"
 
 
 class ConfirmResult(enum.StrEnum):
@@ -245,3 +255,42 @@ def confirm(token: str) -> tuple[ConfirmResult, Signature | None]:
     if signature.state == SignatureState.CONFIRMED:
         return ConfirmResult.ALREADY_CONFIRMED, signature
     return ConfirmResult.INVALID, signature
+
+
+def withdrawal_token(signature: Signature) -> str:
+    """Make the token of the link that withdraws the signature."""
+    return tokens.issue(_WITHDRAW_SALT, signature.id, signature.token_nonce)
+
+
+def signature_for_withdrawal(token: str) -> Signature | None:
+    """Return the signature a valid withdrawal link points to, or None."""
+    return tokens.redeem(
+        _WITHDRAW_SALT, token, WITHDRAWAL_LINK_AGE, Signature, lambda found: found.token_nonce
+    )
+
+
+def withdraw(token: str) -> tuple[WithdrawResult, Signature | None]:
+    """Withdraw the signature behind a link while its petition is open; a repeat changes nothing.
+
+    A signature that no longer counts (withdrawn before, or invalidated by moderators) answers
+    WITHDRAWN too: the link's holder learns nothing about moderation or anyone else.
+    """
+    signature = signature_for_withdrawal(token)
+    if signature is None:
+        return WithdrawResult.INVALID, None
+    now = database_now()
+    if not signature.petition.accepts_signatures_at(now):
+        return WithdrawResult.CLOSED, signature
+    # One conditional UPDATE, like confirm(): concurrent clicks withdraw once.
+    db.session.execute(
+        sa.update(Signature)
+        .where(
+            Signature.id == signature.id,
+            Signature.state.in_((SignatureState.PENDING, SignatureState.CONFIRMED)),
+            Signature.token_nonce == signature.token_nonce,
+        )
+        .values(state=SignatureState.WITHDRAWN, withdrawn_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(signature)
+    return WithdrawResult.WITHDRAWN, signature

@@ -1,0 +1,112 @@
+"""The retention purge: once a petition has been delivered (or closed) for RETENTION_DAYS, its
+signers' personal data goes, and only what the counts need stays.
+
+Kept: each signature's state, country, language and times, so every count, by country and by day,
+stays what it was, and the bundle already delivered stays valid (it is a file, signed once).
+Removed: emails (encrypted) and their keyed hashes, domain and address hashes, cities, comments,
+moderators' reasons, the links' nonces, and every email queued or sent about those signatures;
+names become a placeholder. One petition is purged in one UPDATE and one DELETE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from petitions.extensions import db
+from petitions.models import (
+    Delivery,
+    ExportStatus,
+    OutboxMessage,
+    Petition,
+    PetitionState,
+    Signature,
+)
+from petitions.services import audit
+
+#: What a purged signature's name becomes: the same for everyone, so it says nothing.
+PLACEHOLDER_NAME = "(anonymous)"
+#: States whose petitions are over; the purge counts from delivery, or from closing.
+ENDED_STATES = (PetitionState.CLOSED, PetitionState.DELIVERED)
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    slug: str
+    signatures: int
+    emails: int
+
+
+def _ended_at() -> sa.ColumnElement[datetime]:
+    return sa.func.coalesce(Petition.delivered_at, Petition.closed_at, Petition.closes_at)
+
+
+def due_for_purge(now: datetime, retention: timedelta) -> list[Petition]:
+    """Return the ended, unpurged petitions past retention, with no export being built."""
+    exporting = sa.exists().where(
+        Delivery.petition_id == Petition.id,
+        Delivery.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)),
+    )
+    return list(
+        db.session.scalars(
+            sa.select(Petition)
+            .where(
+                Petition.state.in_(ENDED_STATES),
+                Petition.purged_at.is_(None),
+                _ended_at() <= now - retention,
+                ~exporting,
+            )
+            .order_by(Petition.id)
+        )
+    )
+
+
+def purge_due_at(petition: Petition, retention: timedelta) -> datetime | None:
+    """Return when a petition becomes due for the purge, or None while it is still collecting."""
+    if petition.state not in ENDED_STATES:
+        return None
+    return (petition.delivered_at or petition.closed_at or petition.closes_at) + retention
+
+
+def _signature_ids(petition: Petition) -> sa.Select:
+    return sa.select(Signature.id).where(Signature.petition_id == petition.id)
+
+
+def preview(petition: Petition) -> PurgeReport:
+    """Count what purging a petition would remove, changing nothing."""
+    signatures = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Signature.petition_id == petition.id, Signature.email_hash.is_not(None)
+        )
+    )
+    emails = db.session.scalar(
+        sa.select(sa.func.count()).where(OutboxMessage.signature_id.in_(_signature_ids(petition)))
+    )
+    return PurgeReport(petition.slug, signatures, emails)
+
+
+def purge(petition: Petition, now: datetime, actor_label: str = "system") -> PurgeReport:
+    """Remove a petition's signers' personal data, keeping every count; flush, do not commit."""
+    emails = db.session.execute(
+        sa.delete(OutboxMessage)
+        .where(OutboxMessage.signature_id.in_(_signature_ids(petition)))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    signatures = db.session.execute(
+        sa.update(Signature)
+        .where(Signature.petition_id == petition.id, Signature.email_hash.is_not(None))
+        .values(
+            name=PLACEHOLDER_NAME, email=None, email_hash=None, email_domain_hash=None,
+            ip_hash=None, city="", comment=None, show_name=False, token_nonce=None,
+            invalidation_reason=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    petition.purged_at = now
+    audit.record(
+        "purge", actor_label=actor_label, petition=petition, signatures=signatures, emails=emails
+    )
+    db.session.flush()
+    return PurgeReport(petition.slug, signatures, emails)
