@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.conftest import PHONE, Site, assert_no_sideways_scrolling
 from tests.browser.test_organiser import create_petition, sign_in
-from tests.browser.test_signer import confirmation_link, fill_signing_form
+from tests.browser.test_signer import WITHDRAW_LINK, confirmation_link, fill_signing_form
 
 #: What axe-core must not find: the two worst of its four impact levels.
 BLOCKING = {"serious", "critical"}
@@ -62,12 +62,18 @@ def visit_public_pages(audit: Audit, page: Any, site: Site, slug: str) -> None:
     page.locator("form[action$='/sign'] button[type=submit]").click()
     page.wait_for_url(re.compile(r"/check-email$"))
     audit.check("check-email")
-    _message, link = confirmation_link(site, email)
+    message, link = confirmation_link(site, email)
     page.goto(link)
     audit.check("confirm")
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(re.compile(r"/thank-you$"))
     audit.check("thank-you")
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    page.goto(WITHDRAW_LINK.search(text).group(1))
+    audit.check("withdraw")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/withdrawn$"))
+    audit.check("withdrawn")
     page.goto("/signatures/confirm/not-a-real-token")
     audit.check("confirm-invalid")
     page.goto("/no-such-page")
@@ -120,7 +126,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
     page.goto(f"/petitions/{slug}")
     audit.check("petition-closed")
     audit.save_report()
-    assert audit.pages == 19
+    assert audit.pages == 21
     assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
 
 

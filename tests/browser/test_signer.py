@@ -12,6 +12,7 @@ from tests.browser.conftest import PHONE, Site
 
 KAZAKH_NAME = "Әлия Қасымқызы Үмбетова"
 LINK = re.compile(r"(https?://\S+/signatures/confirm/\S+)")
+WITHDRAW_LINK = re.compile(r"(https?://\S+/signatures/withdraw/\S+)")
 
 
 def confirmed_count(page: Any) -> int:
@@ -28,19 +29,20 @@ def fill_signing_form(page: Any, email: str, name: str = KAZAKH_NAME) -> None:
     page.locator("#consent").check()
 
 
-def confirmation_link(site: Site, email: str) -> tuple[Any, str]:
-    """Deliver the outbox over SMTP, then find the link in the email the signer received."""
+def confirmation_link(site: Site, email: str, pattern: re.Pattern = LINK) -> tuple[Any, str]:
+    """Deliver the outbox over SMTP, then find a link in the email the signer received."""
     site.deliver_mail()
     messages = site.mail_to(email)
     assert len(messages) == 1, f"expected one email to {email}, got {len(messages)}"
     text = messages[0].get_body(preferencelist=("plain",)).get_content()
-    match = LINK.search(text)
+    match = pattern.search(text)
     assert match, text
     return messages[0], match.group(1)
 
 
-def sign_and_confirm(page: Any, site: Site, slug: str, screenshots=None, label: str = "") -> None:
-    """Walk the whole signing path on a page, checking each step and the count at the end."""
+def sign_and_confirm(page: Any, site: Site, slug: str, screenshots=None, label: str = "") -> str:
+    """Walk the whole signing path on a page, checking each step and the count at the end;
+    return the withdrawal link of the confirmation email."""
     email = f"signer-{uuid.uuid4().hex[:8]}@example.org"
     page.goto(f"/petitions/{slug}")
     before = confirmed_count(page)
@@ -66,6 +68,7 @@ def sign_and_confirm(page: Any, site: Site, slug: str, screenshots=None, label: 
 
     page.goto(f"/petitions/{slug}")
     assert confirmed_count(page) == before + 1
+    return WITHDRAW_LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
 
 
 def test_signer_signs_in_kazakh_confirms_by_email_and_sees_the_count_rise(
@@ -83,6 +86,25 @@ def test_signer_on_a_phone_signs_and_confirms(new_page, site, demo_slug, screens
 def test_signer_without_javascript_signs_and_confirms(new_page, site, demo_slug):
     page = new_page(locale="kk-KZ", java_script_enabled=False)
     sign_and_confirm(page, site, demo_slug)
+
+
+def test_signer_withdraws_through_the_emailed_link_and_the_count_drops(
+    new_page, site, demo_slug, screenshots
+):
+    page = new_page(locale="kk-KZ", **PHONE)
+    withdraw = sign_and_confirm(page, site, demo_slug)
+    page.goto(f"/petitions/{demo_slug}")
+    before = confirmed_count(page)
+    # Opening the link, as a mail gateway's scanner would, withdraws nothing.
+    page.goto(withdraw)
+    page.goto(f"/petitions/{demo_slug}")
+    assert confirmed_count(page) == before
+    page.goto(withdraw)
+    screenshots(page, "withdraw-phone")
+    page.get_by_role("button", name="Қолтаңбамды кері қайтару").click()
+    page.wait_for_url(re.compile(r"/withdrawn$"))
+    page.goto(f"/petitions/{demo_slug}")
+    assert confirmed_count(page) == before - 1
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

@@ -1,5 +1,6 @@
 """Every page speaks the visitor's language: kk, ru or en, chosen in the switcher's cookie."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -113,7 +114,9 @@ def test_dashboard_and_signature_list_show_local_days_and_country_names(
 
     dashboard = client.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True)
     assert f"<td>{format_date(day, 'medium', locale='ru')}</td>" in dashboard
-    assert day.isoformat() not in dashboard
+    # Machine-readable values (a form's hidden "since") may be ISO; what a reader sees may not.
+    shown = re.sub(r"<[^>]*>", " ", dashboard)
+    assert day.isoformat() not in shown
 
     listed = client.get(f"/organiser/petitions/{petition.id}/signatures").get_data(as_text=True)
     assert "<td>Казахстан</td>" in listed
