@@ -1,8 +1,26 @@
-"""Integration tests run once on SQLite and once on PostgreSQL."""
+"""Integration tests run once on SQLite and once on PostgreSQL; rate-limit tests on both stores."""
 
 import pytest
+import redis
+
+from tests.conftest import unavailable
+
+#: A database of its own, since resetting the limiter empties every counter in it.
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limit_storage(request: pytest.FixtureRequest) -> str:
+    """Where the rate limits count: process memory, or the Redis server (required in CI)."""
+    if request.param == "memory":
+        return "memory://"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis is not reachable at {REDIS_URL}: {error}")
+    return REDIS_URL

@@ -8,34 +8,21 @@ import re
 import uuid
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from petitions.models import Signature, SignatureState
 from petitions.services import moderation
-from tests.conftest import PASSWORD, unavailable
+from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login, post_form, signing_data
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 PER_ADDRESS, OVERALL = 5, 20
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request):
-    if request.param == "memory":
-        return "memory://"
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        unavailable(f"Redis is not reachable at {REDIS_URL}: {error}")
-    return REDIS_URL
-
-
 @pytest.fixture
-def app_overrides(storage):
+def app_overrides(limit_storage):
     return {
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": storage,
+        "RATELIMIT_STORAGE_URI": limit_storage,
         "SIGN_RATE_LIMIT": f"{PER_ADDRESS} per minute",
         "GLOBAL_SIGN_LIMIT": f"{OVERALL} per minute",
         "TRUSTED_PROXIES": "1",

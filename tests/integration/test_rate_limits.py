@@ -5,30 +5,16 @@ import uuid
 import pytest
 import redis
 
-from tests.conftest import unavailable
 from tests.helpers import csrf_token, signing_data
-
-#: A database of its own, since resetting the limiter empties every counter in it.
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request):
-    if request.param == "memory":
-        return "memory://"
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        unavailable(f"Redis is not reachable at {REDIS_URL}: {error}")
-    return REDIS_URL
+from tests.integration.conftest import REDIS_URL
 
 
 @pytest.fixture
-def app_overrides(storage, request):
+def app_overrides(limit_storage, request):
     return {
         **getattr(request, "param", {}),
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": storage,
+        "RATELIMIT_STORAGE_URI": limit_storage,
         "SIGN_RATE_LIMIT": "3 per minute",
         "GLOBAL_SIGN_LIMIT": "5 per minute",
     }
@@ -97,13 +83,13 @@ def test_forwarded_addresses_count_only_behind_trusted_proxies(client, make_peti
     assert codes == expected
 
 
-def test_counters_live_in_the_configured_storage(app, client, storage, make_petition):
+def test_counters_live_in_the_configured_storage(app, client, limit_storage, make_petition):
     from petitions.extensions import limiter
 
     petition = make_petition()
     token = csrf_token(client, f"/petitions/{petition.slug}")
     _post(client, petition.slug, token)
-    if storage.startswith("redis"):
+    if limit_storage.startswith("redis"):
         assert type(limiter.storage).__name__ == "RedisStorage"
         keys = redis.Redis.from_url(REDIS_URL).keys(f"LIMITS:*{petition.slug}*")
         assert len(keys) == 2, keys  # the per-address and the all-clients counter
