@@ -49,6 +49,53 @@ ACTION_NAMES = {
     "deliver": _l("Delivered"),
     "purge": _l("Purged"),
 }
+#: The details the audit log records with an action, as organisers read them. A key not listed
+#: is shown as recorded; `action_id` is left out (the Undo button stands for it).
+DETAIL_NAMES = {
+    "slug": _l("Web address (slug)"),
+    "fields": _l("Fields changed"),
+    "reason": _l("Reason"),
+    "kind": _l("Kind"),
+    "signatures": _l("Signatures"),
+    "count": _l("Signatures"),
+    "emails": _l("Emails erased"),
+    "sha256": "SHA-256",
+    "file": _l("File"),
+    "to": _l("Received by"),
+    "how": _l("How"),
+    "reference": _l("Reference number"),
+    "filter": _l("Search"),
+    "demo": _l("Demonstration"),
+}
+#: Values the software itself records under a key (not organisers' words), as organisers read them.
+DETAIL_VALUES = {
+    "kind": {"final": _l("final"), "interim": _l("interim")},
+    "reason": {"window ended": _l("the collection window ended")},
+}
+YES_NO = {True: _l("yes"), False: _l("no")}
+
+
+def audit_details(detail: dict) -> list[tuple[str, str]]:
+    """Return an audit event's details as (name, value) pairs in the current language."""
+    return [
+        (str(DETAIL_NAMES.get(key, key)), _detail_value(value, DETAIL_VALUES.get(key, {})))
+        for key, value in detail.items()
+        if key != "action_id" and value not in (None, "", [], {})
+    ]
+
+
+def _detail_value(value: object, known: dict | None = None) -> str:
+    if isinstance(value, str) and known and value in known:
+        return str(known[value])
+    if isinstance(value, bool):
+        return str(YES_NO[value])
+    if isinstance(value, int):
+        return format_decimal(value)
+    if isinstance(value, list):
+        return ", ".join(_detail_value(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_detail_value(item)}" for key, item in value.items())
+    return str(value)
 
 
 def select_locale() -> str:
@@ -141,6 +188,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["in_zone"] = format_in_zone
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["audit_details"] = audit_details
     app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.filters["time_left"] = lambda delta: format_timedelta(
         delta, threshold=1.1, add_direction=True

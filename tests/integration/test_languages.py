@@ -120,3 +120,39 @@ def test_dashboard_and_signature_list_show_local_days_and_country_names(
 
     listed = client.get(f"/organiser/petitions/{petition.id}/signatures").get_data(as_text=True)
     assert "<td>Казахстан</td>" in listed
+
+
+def test_audit_log_details_are_named_in_the_organisers_language(
+    client, db, organiser, make_petition
+):
+    from datetime import timedelta
+
+    from petitions.models import utcnow
+    from petitions.services import audit, lifecycle
+
+    now = utcnow()
+    petition = make_petition(organiser=organiser, closes_at=now - timedelta(minutes=1))
+    lifecycle.close_expired(now)
+    audit.record("export", actor=organiser, petition=petition, kind="final", signatures=12345)
+    db.session.commit()
+    client.set_cookie("lang", "ru")
+    assert login(client, organiser.email, PASSWORD).status_code == 303
+
+    page = client.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True)
+    assert '<span class="detail">Причина: срок сбора подписей истёк</span>' in page
+    assert '<span class="detail">Тип: окончательная</span>' in page
+    assert '<span class="detail">Подписи: 12\xa0345</span>' in page
+    assert "window ended" not in page
+
+
+def test_audit_details_leave_out_the_action_id_and_show_organisers_words_as_written(app):
+    from flask_babel import force_locale
+
+    from petitions.i18n import audit_details
+
+    with app.test_request_context(), force_locale("kk"):
+        shown = audit_details({"reason": "final", "action_id": "abc", "demo": True, "x": [1, 2]})
+    assert ("Себебі", "final") in shown
+    assert not [value for name, value in shown if value == "abc"]
+    assert ("Демонстрация", "иә") in shown
+    assert ("x", "1, 2") in shown
