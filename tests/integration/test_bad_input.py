@@ -97,7 +97,9 @@ def test_confirm_and_withdraw_links_never_fail_on_any_token(client, db, petition
     form_token = csrf_token(client, "/organiser/login")
     assert client.get(path).status_code < 500
     response = client.post(path, data=_form({"csrf_token": form_token, "extra": body}))
-    assert response.status_code in (400, 404, 413), response.status_code
+    # 308: a token that decodes to a slash makes a path with "//", which Werkzeug redirects to
+    # its single-slash form before any view runs.
+    assert response.status_code in (308, 400, 404, 413), response.status_code
 
 
 @SHARED_FIXTURES
