@@ -5,7 +5,8 @@ Kept: each signature's state, country, language and times, so every count, by co
 stays what it was, and the bundle already delivered stays valid (it is a file, signed once).
 Removed: emails (encrypted) and their keyed hashes, domain and address hashes, cities, comments,
 moderators' reasons, the links' nonces, and every email queued or sent about those signatures;
-names become a placeholder. One petition is purged in one UPDATE and one DELETE.
+names become a placeholder, and so do the names moderators searched for and their reasons in the
+audit log. One petition is purged in one UPDATE and one DELETE, and its moderation events.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from petitions.extensions import db
 from petitions.models import (
+    AuditEvent,
     Delivery,
     ExportStatus,
     OutboxMessage,
@@ -28,6 +30,8 @@ from petitions.services import audit
 
 #: What a purged signature's name becomes: the same for everyone, so it says nothing.
 PLACEHOLDER_NAME = "(anonymous)"
+#: What a moderator's words about signers become in the audit log.
+REMOVED = "(removed)"
 #: States whose petitions are over; the purge counts from delivery, or from closing.
 ENDED_STATES = (PetitionState.CLOSED, PetitionState.DELIVERED)
 
@@ -104,9 +108,32 @@ def purge(petition: Petition, now: datetime, actor_label: str = "system") -> Pur
         )
         .execution_options(synchronize_session=False)
     ).rowcount  # fmt: skip
+    _scrub_moderation_log(petition)
     petition.purged_at = now
     audit.record(
         "purge", actor_label=actor_label, petition=petition, signatures=signatures, emails=emails
     )
     db.session.flush()
     return PurgeReport(petition.slug, signatures, emails)
+
+
+def _scrub_moderation_log(petition: Petition) -> None:
+    """Drop the names moderators searched for and their reasons from the petition's audit log.
+
+    Both can name signers (a search for "Aigerim", a reason "same person as Nurlan"); what was
+    done, by whom, when and to how many signatures stays.
+    """
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.petition_id == petition.id, AuditEvent.action == "invalidate"
+        )
+    )
+    for event in events:
+        detail = dict(event.detail)
+        if detail.get("reason"):
+            detail["reason"] = REMOVED
+        wanted = dict(detail.get("filter") or {})
+        if wanted.get("name"):
+            wanted["name"] = REMOVED
+            detail["filter"] = wanted
+        event.detail = detail  # a new dict, so that SQLAlchemy sees the JSON change

@@ -195,3 +195,22 @@ def test_a_petition_whose_export_is_being_built_waits(runner, db, old):
                             status=ExportStatus.RUNNING))  # fmt: skip
     db.session.commit()
     assert "0 petition(s)" in runner.invoke(args=["signatures", "purge"]).output
+
+
+def test_purge_removes_searched_names_and_reasons_from_the_audit_log(db, old, make_organiser):
+    moderator = make_organiser()
+    wanted = moderation.SignatureFilter(name="Signer 1")
+    moderation.invalidate(old, moderator, "Same person as Signer 2", utcnow(), wanted=wanted)
+    db.session.commit()
+
+    retention.purge(old, utcnow())
+    db.session.commit()
+    db.session.expire_all()
+
+    [event] = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "invalidate")
+    ).all()
+    assert event.detail["reason"] == "(removed)"
+    assert event.detail["filter"]["name"] == "(removed)"
+    assert "Signer" not in str(event.detail)
+    assert event.detail["count"] >= 1 and event.actor_id == moderator.id
