@@ -103,10 +103,12 @@ def test_invalidate_and_restore_chosen_signatures(setup):
     page = _search(client, petition, domain="spam.example", state="confirmed")
     ids = re.findall(r'name="ids" value="(\d+)"', page)[:2]
     assert len(ids) == 2
-    _post(client, petition, "invalidate", {"scope": "chosen", "ids": ids, "reason": "duplicates"})
+    answer = _post(client, petition, "invalidate", {"scope": "chosen", "ids": ids, "reason": "x"})
     assert _count(client, petition) == 5
-    _post(client, petition, "restore", {"ids": ids})
+    assert "Signatures invalidated: 2." in client.get(answer.location).get_data(as_text=True)
+    answer = _post(client, petition, "restore", {"ids": ids})
     assert _count(client, petition) == 7
+    assert "Signatures restored: 2." in client.get(answer.location).get_data(as_text=True)
 
 
 def test_invalidating_needs_a_reason_and_a_choice(setup):
