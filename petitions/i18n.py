@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_timezone, get_timezone_location
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
 from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
@@ -146,6 +146,19 @@ def format_day(day: date) -> str:
     return format_date(day, "medium", locale=get_locale() or Locale("en"))
 
 
+def zone_name(zone: str) -> str:
+    """Name a time zone by its city in the current language ("Алматы" for Asia/Almaty)."""
+    return _zone_name(zone, str(get_locale() or "en"))
+
+
+@functools.cache
+def _zone_name(zone: str, language: str) -> str:
+    try:
+        return get_timezone_location(get_timezone(zone), locale=language, return_city=True)
+    except LookupError:  # a zone CLDR does not know: its identifier is still exact
+        return zone
+
+
 def country_name(code: str) -> str:
     """Return a country's name in the current language."""
     locale: Locale = get_locale() or Locale("en")
@@ -188,6 +201,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["in_zone"] = format_in_zone
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["zone_name"] = zone_name
     app.jinja_env.filters["audit_details"] = audit_details
     app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.filters["time_left"] = lambda delta: format_timedelta(

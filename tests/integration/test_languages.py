@@ -15,6 +15,7 @@ PUBLIC = {
     "kk": {
         "home": "Ашық петициялар",
         "month": "қыркүйек",
+        "zone": "(Алматы уақыты бойынша)",
         "goal": "12\xa0345",
         "country": "Қазақстан",
         "missing_name": "Аты-жөніңізді енгізіңіз.",
@@ -24,6 +25,7 @@ PUBLIC = {
     "ru": {
         "home": "Открытые петиции",
         "month": "сентября",
+        "zone": "(часовой пояс: Алматы)",
         "goal": "12\xa0345",
         "country": "Казахстан",
         "missing_name": "Введите ваше имя.",
@@ -33,6 +35,7 @@ PUBLIC = {
     "en": {
         "home": "Open petitions",
         "month": "September",
+        "zone": "(Almaty time)",
         "goal": "12,345",
         "country": "Kazakhstan",
         "missing_name": "Enter your name.",
@@ -85,6 +88,7 @@ def test_public_pages_speak_the_language_chosen_in_the_cookie(
 
     page = client.get(f"/petitions/{petition.slug}", headers=headers).get_data(as_text=True)
     assert words["month"] in page, "the deadline's month is localised"
+    assert words["zone"] in page, "the time zone is named by its city, in the language"
     assert words["goal"] in page, "numbers are grouped the local way"
     assert f"· {words['country']}</li>" in page, "the recent signer's country is localised"
 
