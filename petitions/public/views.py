@@ -209,15 +209,14 @@ def withdraw_signature_page(token: str):
     signature = signing.signature_for_withdrawal(token)
     if signature is None:
         return render_template("public/confirm_invalid.html"), 404
-    return _withdraw_page(signature, "public/withdraw_signature.html", 200)
+    if not signature.petition.accepts_signatures_at(utcnow()):
+        return _withdrawal_closed(signature.petition)
+    return render_template("public/withdraw_signature.html", petition=signature.petition)
 
 
-def _withdraw_page(signature, template: str, status: int):
-    petition = signature.petition
-    if not petition.accepts_signatures_at(utcnow()):
-        template, status = "public/withdraw_closed.html", 410
+def _withdrawal_closed(petition: Petition):
     ended_at = petition.collection_ended_at(utcnow())
-    return render_template(template, petition=petition, ended_at=ended_at), status
+    return render_template("public/withdraw_closed.html", petition=petition, ended_at=ended_at), 410
 
 
 @bp.post("/signatures/withdraw/<token>")
@@ -228,7 +227,7 @@ def withdraw_signature(token: str):
     if result == signing.WithdrawResult.INVALID:
         return render_template("public/confirm_invalid.html"), 404
     if result == signing.WithdrawResult.CLOSED:
-        return _withdraw_page(signature, "public/withdraw_closed.html", 410)
+        return _withdrawal_closed(signature.petition)
     return redirect(url_for("public.signature_withdrawn", slug=signature.petition.slug), code=303)
 
 
