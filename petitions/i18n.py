@@ -73,6 +73,13 @@ DETAIL_VALUES = {
     "reason": {"window ended": _l("the collection window ended")},
 }
 YES_NO = {True: _l("yes"), False: _l("no")}
+#: What the retention purge stores in place of personal data (services/retention.py), as read.
+PURGED_TEXT = {"(anonymous)": _l("(anonymous)"), "(removed)": _l("(removed)")}
+
+
+def stored_text(value: str) -> str:
+    """Show a stored value as it is, unless it is one of the purge's placeholders."""
+    return str(PURGED_TEXT[value]) if value in PURGED_TEXT else value
 
 
 def audit_details(detail: dict) -> list[tuple[str, str]]:
@@ -87,6 +94,8 @@ def audit_details(detail: dict) -> list[tuple[str, str]]:
 def _detail_value(value: object, known: dict | None = None) -> str:
     if isinstance(value, str) and known and value in known:
         return str(known[value])
+    if isinstance(value, str):
+        return stored_text(value)
     if isinstance(value, bool):
         return str(YES_NO[value])
     if isinstance(value, int):
@@ -203,6 +212,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["zone_name"] = zone_name
     app.jinja_env.filters["audit_details"] = audit_details
+    app.jinja_env.filters["stored_text"] = stored_text
     app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.filters["time_left"] = lambda delta: format_timedelta(
         delta, threshold=1.1, add_direction=True

@@ -214,3 +214,23 @@ def test_purge_removes_searched_names_and_reasons_from_the_audit_log(db, old, ma
     assert event.detail["filter"]["name"] == "(removed)"
     assert "Signer" not in str(event.detail)
     assert event.detail["count"] >= 1 and event.actor_id == moderator.id
+
+
+def test_organisers_read_the_purges_placeholders_in_their_language(client, db, old, make_account):
+    from petitions.i18n import PURGED_TEXT
+    from tests.conftest import PASSWORD
+    from tests.helpers import login
+
+    assert set(PURGED_TEXT) == {retention.PLACEHOLDER_NAME, retention.REMOVED}
+    owner = make_account("owner@example.org")
+    old.organiser = owner
+    moderation.invalidate(old, owner, "Same person", utcnow(), ids=[_rows(db, old)[0].id])
+    retention.purge(old, utcnow())
+    db.session.commit()
+    client.set_cookie("lang", "ru")
+    assert login(client, owner.email, PASSWORD).status_code == 303
+
+    listed = client.get(f"/organiser/petitions/{old.id}/signatures").get_data(as_text=True)
+    assert "<td>(имя удалено)</td>" in listed and "(anonymous)" not in listed
+    dashboard = client.get(f"/organiser/petitions/{old.id}").get_data(as_text=True)
+    assert "Причина: (удалено)" in dashboard and "(removed)" not in dashboard
