@@ -1,4 +1,4 @@
-"""The pin audit fails on a known vulnerability and never passes pins it could not check."""
+"""The pin audit fails on a known vulnerability and never passes an unchecked pin off as checked."""
 
 import pytest
 
@@ -8,7 +8,11 @@ VULNERABLE = {"name": "jinja2", "version": "2.10", "vulns": [
     {"id": "PYSEC-2019-217", "fix_versions": ["2.10.1"], "aliases": ["CVE-2019-10906"]},
 ]}  # fmt: skip
 CLEAN = {"name": "flask", "version": "3.1.3", "vulns": []}
-UNANSWERED = {"name": "babel", "skip_reason": "Dependency not found on PyPI"}
+UNANSWERED = {
+    "name": "babel",
+    "skip_reason": "Dependency not found on PyPI and could not be audited: babel (2.18.0)",
+}
+ALSO_UNANSWERED = {"name": "nh3", "skip_reason": "Dependency not found on PyPI: nh3 (0.3.8)"}
 
 
 @pytest.fixture
@@ -19,22 +23,45 @@ def report(monkeypatch):
     return use
 
 
-def test_a_vulnerable_pin_fails_with_its_advisory_and_fix(report, capsys):
-    report(VULNERABLE, CLEAN)
-    assert audit_pins.main("requirements.txt") == 1
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_vulnerable_pin_fails_with_its_advisory_and_fix(report, capsys, strict):
+    report(VULNERABLE, CLEAN, UNANSWERED)
+    assert audit_pins.main("requirements.txt", strict=strict) == 1
     out = capsys.readouterr().out
     assert "VULNERABLE jinja2==2.10: PYSEC-2019-217 (fixed in 2.10.1)" in out
+    assert "NOT AUDITED babel: " in out
 
 
-def test_clean_pins_pass(report):
+@pytest.mark.parametrize("strict", [False, True])
+def test_clean_pins_pass(report, capsys, strict):
     report(CLEAN)
+    assert audit_pins.main("requirements.txt", strict=strict) == 0
+    out = capsys.readouterr().out
+    assert out == "requirements.txt: 1 of 1 pin(s) checked, 0 vulnerable, 0 NOT AUDITED\n"
+
+
+def test_unanswered_pins_are_named_and_the_default_audit_goes_on(report, capsys):
+    report(CLEAN, UNANSWERED, ALSO_UNANSWERED)
     assert audit_pins.main("requirements.txt") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "requirements.txt: 1 of 3 pin(s) checked, 0 vulnerable, 2 NOT AUDITED"
+    assert f"  NOT AUDITED babel: {UNANSWERED['skip_reason']}" in lines
+    assert f"  NOT AUDITED nh3: {ALSO_UNANSWERED['skip_reason']}" in lines
+    assert (
+        lines[-1]
+        == "2 pin(s) NOT AUDITED: this is no pass for them; `make audit-strict` fails on them"
+    )
+    assert not any("flask" in line for line in lines)
 
 
-def test_pins_the_service_did_not_answer_for_are_not_a_pass(report, capsys, monkeypatch):
+def test_unanswered_pins_fail_the_strict_audit(report, capsys):
     report(CLEAN, UNANSWERED)
-    monkeypatch.delenv("AUDIT_UNANSWERED", raising=False)
-    assert audit_pins.main("requirements.txt") == 2
-    assert "NOT AUDITED" in capsys.readouterr().out
-    monkeypatch.setenv("AUDIT_UNANSWERED", "warn")
-    assert audit_pins.main("requirements.txt") == 0
+    assert audit_pins.main("requirements.txt", strict=True) == 2
+    out = capsys.readouterr().out
+    assert f"  NOT AUDITED babel: {UNANSWERED['skip_reason']}" in out
+
+
+def test_the_command_line_is_lenient_unless_told_to_be_strict():
+    assert audit_pins._arguments([]).strict is False
+    assert audit_pins._arguments(["requirements.txt"]).requirements == "requirements.txt"
+    assert audit_pins._arguments(["--strict", "other.txt"]).strict is True
