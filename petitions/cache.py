@@ -20,8 +20,12 @@ MAX_ENTRIES = 2048
 class TTLCache:
     """Remember computed values for a few seconds."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_entries = max_entries
+        #: Seconds from any fixed start; monotonic, so that setting the wall clock expires nothing.
+        self.clock = clock
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -29,7 +33,7 @@ class TTLCache:
         """Return the value stored under `key` if younger than `ttl`, else compute and store it."""
         if ttl <= 0:
             return compute()
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             found = self._entries.get(key)
             if found is not None and found[0] > now:

@@ -5,17 +5,52 @@ import time
 from petitions.cache import TTLCache
 
 
-def test_values_are_reused_until_they_expire():
-    cache, calls = TTLCache(), []
+class Clock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _counting():
+    calls = []
 
     def compute():
         calls.append(1)
         return len(calls)
 
-    assert cache.get("k", 0.2, compute) == 1
-    assert cache.get("k", 0.2, compute) == 1
-    time.sleep(0.25)
-    assert cache.get("k", 0.2, compute) == 2
+    return compute
+
+
+def test_values_are_reused_until_they_expire():
+    # Steps that binary floating point holds exactly: expiry falls on the very tick.
+    clock, compute = Clock(), _counting()
+    cache = TTLCache(clock=clock)
+    assert cache.get("k", 0.5, compute) == 1
+    clock.now += 0.375
+    assert cache.get("k", 0.5, compute) == 1
+    clock.now += 0.125
+    assert cache.get("k", 0.5, compute) == 2
+    clock.now += 0.375
+    assert cache.get("k", 0.5, compute) == 2
+
+
+def test_each_key_expires_on_its_own():
+    clock = Clock()
+    cache = TTLCache(clock=clock)
+    cache.get("early", 10, lambda: "first")
+    clock.now += 6
+    cache.get("late", 10, lambda: "first")
+    clock.now += 5
+    assert cache.get("early", 10, lambda: "again") == "again"
+    assert cache.get("late", 10, lambda: "again") == "first"
+
+
+def test_the_cache_keeps_monotonic_time_by_default():
+    assert TTLCache().clock is time.monotonic
 
 
 def test_a_zero_ttl_never_caches():
