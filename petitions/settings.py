@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -107,17 +107,29 @@ class _Reader:
         return default
 
 
-def _instance_secret(instance_path: Path, filename: str, make: callable) -> str:
-    """Return a development secret kept in `instance/`, creating it once with private mode."""
-    path = instance_path / filename
-    if path.exists():
-        return path.read_text(encoding="ascii").strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    value = make()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _kept_secret(path: Path) -> str | None:
+    """Return a development secret kept in `instance/`, or None when there is none yet."""
+    if not path.exists():
+        return None
+    return path.read_text(encoding="ascii").strip() or None
+
+
+def _keep_new_secret(path: Path, make: Callable[[], str]) -> str:
+    """Create a development secret in `instance/`, readable by its owner alone, exactly once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(value + "\n")
-    return value
+        handle.write(make() + "\n")
+    try:
+        # A hard link appears whole or not at all: of processes starting together (the server
+        # and its workers), the first one's secret is the one every process reads.
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text(encoding="ascii").strip()
 
 
 def _new_key() -> str:
@@ -195,41 +207,80 @@ def _timezone(reader: _Reader) -> str:
     return raw
 
 
-def _secrets(reader: _Reader, instance_path: Path, production: bool):
-    """Read SECRET_KEY, HASH_KEY and DATA_KEYS; in development make missing ones once."""
-    secret_key = reader.text("SECRET_KEY")
-    hash_raw = reader.text("HASH_KEY")
-    data_raw = reader.text("DATA_KEYS")
+#: The secrets: each setting, the file of `instance/` that keeps it in development, and how a new
+#: one is made.
+_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
+    ("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(48)),
+    ("HASH_KEY", "hash_key", _new_key),
+    ("DATA_KEYS", "data_keys", _new_key),
+)
+
+
+def _read_secrets(reader: _Reader, instance_path: Path, production: bool) -> dict[str, str | None]:
+    """Read each secret from the environment, or in development from `instance/`; write nothing."""
+    found: dict[str, str | None] = {}
+    for name, filename, _make in _SECRETS:
+        raw = reader.text(name)
+        if raw is None and not production:
+            raw = _kept_secret(instance_path / filename)
+        found[name] = raw
     if production:
-        if secret_key is None or len(secret_key) < MIN_SECRET_LENGTH:
+        _require_production_secrets(reader, found)
+    return found
+
+
+def _require_production_secrets(reader: _Reader, found: Mapping[str, str | None]) -> None:
+    # Never invent secrets in production: a restart would silently change them.
+    secret_key = found["SECRET_KEY"]
+    if secret_key is None or len(secret_key) < MIN_SECRET_LENGTH:
+        reader.problems.append(
+            f"SECRET_KEY: required in production, at least {MIN_SECRET_LENGTH} characters "
+            '(make one with `python -c "import secrets;print(secrets.token_urlsafe(48))"`)'
+        )
+    for name in ("HASH_KEY", "DATA_KEYS"):
+        if found[name] is None:
             reader.problems.append(
-                f"SECRET_KEY: required in production, at least {MIN_SECRET_LENGTH} characters "
-                '(make one with `python -c "import secrets;print(secrets.token_urlsafe(48))"`)'
+                f"{name}: required in production; losing it makes stored signatures "
+                "unreadable, so generate it once and back it up (see docs/deployment.md)"
             )
-        for name, raw in (("HASH_KEY", hash_raw), ("DATA_KEYS", data_raw)):
-            if raw is None:
-                reader.problems.append(
-                    f"{name}: required in production; losing it makes stored signatures "
-                    "unreadable, so generate it once and back it up (see docs/deployment.md)"
-                )
-        # Never invent secrets in production: a restart would silently change them.
-        secret_key = secret_key or ""
-        hash_raw = hash_raw or _new_key()
-        data_raw = data_raw or _new_key()
-    secret_key = secret_key or _instance_secret(
-        instance_path, "secret_key", lambda: secrets.token_urlsafe(48)
-    )
-    hash_raw = hash_raw or _instance_secret(instance_path, "hash_key", _new_key)
-    data_raw = data_raw or _instance_secret(instance_path, "data_keys", _new_key)
-    hash_key = _decode_key("HASH_KEY", hash_raw, reader)
+
+
+def _decode_secrets(
+    reader: _Reader, found: Mapping[str, str | None]
+) -> tuple[str, bytes, tuple[bytes, ...]]:
+    """Decode the keys that are there, noting a problem for each malformed one."""
+    hash_raw, data_raw = found["HASH_KEY"], found["DATA_KEYS"]
+    hash_key = None if hash_raw is None else _decode_key("HASH_KEY", hash_raw, reader)
     data_keys = tuple(
         key
-        for part in data_raw.split(",")
+        for part in (data_raw or "").split(",")
         if part.strip()
         for key in [_decode_key("DATA_KEYS", part.strip(), reader)]
         if key is not None
     )
-    return secret_key, hash_key or b"\0" * 32, data_keys or (b"\0" * 32,)
+    if data_raw is not None and not data_raw.replace(",", "").strip():
+        # Commas alone would leave no key, and the all-zero stand-in would encrypt.
+        reader.problems.append("DATA_KEYS: expected one or more keys separated by commas")
+    return found["SECRET_KEY"] or "", hash_key or b"\0" * 32, data_keys or (b"\0" * 32,)
+
+
+def _generate_missing_secrets(
+    settings: Settings, found: Mapping[str, str | None], instance_path: Path
+) -> Settings:
+    """Make, once, each development secret that is neither set nor kept in `instance/`."""
+    missing = [(name, filename, make) for name, filename, make in _SECRETS if found[name] is None]
+    if not missing:
+        return settings
+    complete = dict(found)
+    for name, filename, make in missing:
+        complete[name] = _keep_new_secret(instance_path / filename, make)
+        if not complete[name]:
+            raise SettingsError([f"{name}: {instance_path / filename} is empty; delete it"])
+    reader = _Reader({})
+    secret_key, hash_key, data_keys = _decode_secrets(reader, complete)
+    if reader.problems:  # another process's file, changed by hand since
+        raise SettingsError(reader.problems)
+    return replace(settings, secret_key=secret_key, hash_key=hash_key, data_keys=data_keys)
 
 
 def _production_warnings(settings: Settings) -> list[str]:
@@ -258,7 +309,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         )
         environment = "development"
     production = environment == "production"
-    secret_key, hash_key, data_keys = _secrets(reader, instance_path, production)
+    found_secrets = _read_secrets(reader, instance_path, production)
+    secret_key, hash_key, data_keys = _decode_secrets(reader, found_secrets)
     settings = Settings(
         environment=environment,
         secret_key=secret_key,
@@ -290,4 +342,6 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         raise SettingsError(reader.problems)
     if production:
         settings.warnings.extend(_production_warnings(settings))
-    return settings
+        return settings
+    # Only a start whose every setting is accepted writes anything: the development secrets.
+    return _generate_missing_secrets(settings, found_secrets, instance_path)

@@ -4,7 +4,10 @@ import stat
 
 import pytest
 
-from petitions.settings import SettingsError, load_settings
+from petitions.app import create_app
+from petitions.settings import SettingsError, _keep_new_secret, load_settings
+
+KEY = "A" * 43
 
 
 def test_defaults_are_embedded_sqlite_and_memory_limits(tmp_path):
@@ -33,11 +36,62 @@ def test_production_refuses_to_start_without_a_real_secret_key(tmp_path):
     assert any(message.startswith("SECRET_KEY: required in production") for message in messages)
     assert any(message.startswith("HASH_KEY:") for message in messages)
     assert any(message.startswith("DATA_KEYS:") for message in messages)
-    assert not (tmp_path / "secret_key").exists(), "production must never invent secrets"
+    assert list(tmp_path.iterdir()) == [], "production must never invent secrets"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"PETITIONS_ENV": "production"},
+        {"PETITIONS_ENV": "production", "SECRET_KEY": "x" * 48},
+        {"PETITIONS_ENV": "production", "SECRET_KEY": "x" * 48, "HASH_KEY": KEY},
+        {"PETITIONS_ENV": "production", "SECRET_KEY": "x" * 48, "DATA_KEYS": KEY},
+        {"MAIL_PORT": "0"},
+        {"HASH_KEY": "too-short"},
+    ],
+)
+def test_a_refused_start_writes_nothing(tmp_path, environ):
+    instance = tmp_path / "instance"
+    with pytest.raises(SettingsError):
+        load_settings(environ, instance)
+    assert not instance.exists()
+    with pytest.raises(SettingsError):
+        create_app({**environ, "INSTANCE_PATH": str(instance)})
+    assert not instance.exists()
+
+
+def test_a_development_start_reads_the_secrets_it_kept(tmp_path):
+    (tmp_path / "secret_key").write_text("kept-secret-key\n", encoding="ascii")
+    (tmp_path / "hash_key").write_text(KEY + "\n", encoding="ascii")
+    settings = load_settings({"DATA_KEYS": "B" * 43}, tmp_path)
+    assert settings.secret_key == "kept-secret-key"
+    assert settings.hash_key == b"\x00" * 32  # "A" * 43 in URL-safe base64
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hash_key", "secret_key"]
+
+
+def test_secrets_set_in_the_environment_are_never_written(tmp_path):
+    settings = load_settings({"SECRET_KEY": "s" * 48, "HASH_KEY": KEY, "DATA_KEYS": KEY}, tmp_path)
+    assert settings.secret_key == "s" * 48
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_first_of_two_starts_keeps_its_secret(tmp_path):
+    path = tmp_path / "instance" / "secret_key"
+    assert _keep_new_secret(path, lambda: "first") == "first"
+    assert _keep_new_secret(path, lambda: "second") == "first"
+    assert [child.name for child in path.parent.iterdir()] == ["secret_key"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_production_refuses_data_keys_made_of_commas_alone(tmp_path):
+    environ = {"PETITIONS_ENV": "production", "SECRET_KEY": "x" * 48, "HASH_KEY": KEY}
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**environ, "DATA_KEYS": " , ,"}, tmp_path)
+    assert raised.value.problems == ["DATA_KEYS: expected one or more keys separated by commas"]
 
 
 def test_production_warns_about_sqlite_and_memory_limits(tmp_path):
-    key = "A" * 43
+    key = KEY
     settings = load_settings(
         {
             "PETITIONS_ENV": "production",
