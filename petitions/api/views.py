@@ -10,7 +10,7 @@ from petitions.models import utcnow
 from petitions.services import queries
 
 
-@bp.get("/petitions/<slug>.json")
+@bp.get("/petitions/<rest:slug>.json")
 def petition_json(slug: str):
     """Return a petition's public figures as JSON (at most PUBLIC_CACHE_SECONDS old)."""
 

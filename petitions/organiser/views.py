@@ -133,7 +133,7 @@ def request_reset():
     return render_template("organiser/request_reset.html", form=form)
 
 
-@bp.route("/reset/<token>", methods=["GET", "POST"])
+@bp.route("/reset/<rest:token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """Choose a new password through an emailed link."""
     organiser = accounts.organiser_for_reset_token(token)

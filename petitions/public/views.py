@@ -180,7 +180,7 @@ def check_email(slug: str):
     )
 
 
-@bp.get("/signatures/confirm/<token>")
+@bp.get("/signatures/confirm/<rest:token>")
 def confirm_signature_page(token: str):
     """Show a button that confirms; following the link alone changes nothing."""
     signature = signing.signature_for_token(token)
@@ -191,7 +191,7 @@ def confirm_signature_page(token: str):
     )
 
 
-@bp.post("/signatures/confirm/<token>")
+@bp.post("/signatures/confirm/<rest:token>")
 def confirm_signature(token: str):
     """Confirm the signature behind the link, once."""
     result, signature = signing.confirm(token)
@@ -203,7 +203,7 @@ def confirm_signature(token: str):
     return redirect(url_for("public.signature_confirmed", slug=signature.petition.slug), code=303)
 
 
-@bp.get("/signatures/withdraw/<token>")
+@bp.get("/signatures/withdraw/<rest:token>")
 def withdraw_signature_page(token: str):
     """Show a button that withdraws; following the link alone changes nothing."""
     signature = signing.signature_for_withdrawal(token)
@@ -219,7 +219,7 @@ def _withdrawal_closed(petition: Petition):
     return render_template("public/withdraw_closed.html", petition=petition, ended_at=ended_at), 410
 
 
-@bp.post("/signatures/withdraw/<token>")
+@bp.post("/signatures/withdraw/<rest:token>")
 def withdraw_signature(token: str):
     """Withdraw the signature behind the link, while the petition is open."""
     result, signature = signing.withdraw(token)
