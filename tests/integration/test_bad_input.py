@@ -21,7 +21,8 @@ from petitions.app import MAX_CONTENT_LENGTH
 from petitions.forms import Form
 from petitions.i18n import COUNTRY_CODES
 from petitions.models import OutboxMessage, Petition, Signature
-from petitions.organiser.forms import LoginForm, ResetRequestForm
+from petitions.organiser.forms import LoginForm, PetitionForm, ResetRequestForm
+from petitions.public.forms import SignPetitionForm
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login
 
@@ -130,8 +131,9 @@ def test_the_signing_form_never_fails_or_stores_half_a_signature(
     fields = {"csrf_token": token, "name": name, "email": email, "country": country,
               "city": city, "comment": comment, "show_name": show_name, "consent": consent,
               "website": website}  # fmt: skip
+    expected = _form_answer(client, SignPetitionForm, _form(fields), accepted=303, refused=422)
     response = client.post(f"/petitions/{petition.slug}/sign", data=_form(fields))
-    assert response.status_code in (303, 400, 413, 422), response.status_code
+    assert response.status_code == expected
     after = (_count(db, Signature), _count(db, OutboxMessage))
     if response.status_code != 303:
         assert after == before
@@ -227,8 +229,9 @@ def test_the_petition_editor_never_fails_or_stores_half_a_petition(
               "body": body, "recipient": recipient, "language": language, "goal": goal,
               "timezone": timezone, "opens_at": opens_at, "duration": duration,
               "closes_at": closes_at}  # fmt: skip
+    expected = _form_answer(client, PetitionForm, _form(fields), accepted=303, refused=422)
     response = client.post("/organiser/petitions/new", data=_form(fields))
-    assert response.status_code in (200, 303, 400, 413, 422), response.status_code
+    assert response.status_code == expected
     assert _count(db, Petition) - before == (1 if response.status_code == 303 else 0)
     for petition in db.session.scalars(sa.select(Petition)):
         assert petition.title and petition.summary and petition.body and petition.recipient
@@ -250,7 +253,7 @@ def test_moderation_search_never_fails(
     query = {"name": name, "domain": domain, "address": address, "since": since,
              "until": until, "state": state}  # fmt: skip
     response = client.get(f"/organiser/petitions/{petition.id}/signatures", query_string=query)
-    assert response.status_code in (200, 400, 414)
+    assert response.status_code == (400 if _carries_nul(query) else 200)
 
 
 @SHARED_FIXTURES
@@ -291,7 +294,8 @@ def test_invalid_raw_bodies_at_every_form_never_fail_or_store(
         f"/organiser/petitions/{petition.id}/signatures/invalidate",
     ):  # fmt: skip
         response = client.post(path, data=body, content_type=content_type)
-        assert response.status_code in (400, 404, 413, 422), (path, response.status_code)
+        # No raw body carries the form's token: every form refuses it before reading further.
+        assert response.status_code == 400, path
     assert (_count(db, Signature), _count(db, Petition), _count(db, OutboxMessage)) == before
 
 
