@@ -18,7 +18,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.extensions import db
-from petitions.models import Petition, Signature, SignatureState, utcnow
+from petitions.models import (
+    RESIGNABLE_STATES,
+    Petition,
+    Signature,
+    SignatureState,
+    utcnow,
+)
 from petitions.services import tokens
 from petitions.services.privacy import canonical_email, keyring
 
@@ -172,7 +178,7 @@ def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetim
     """Decide what a repeated submission sends; what was signed and confirmed stays as it was."""
     if signature.state == SignatureState.INVALIDATED:
         return Notice.NONE
-    if signature.state == SignatureState.WITHDRAWN:
+    if signature.state in RESIGNABLE_STATES:
         _start_over(signature, details, now)
     elif signature.last_emailed_at and now - signature.last_emailed_at < EMAIL_COOLDOWN:
         return Notice.NONE
