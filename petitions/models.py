@@ -323,6 +323,21 @@ def check_window(opens_at: datetime, closes_at: datetime, now: datetime | None =
         raise problem
 
 
+def is_collecting(petition: Any, now: Any) -> Any:
+    """Tell whether a petition collects signatures at `now`: OPEN, and opens_at <= now < closes_at.
+
+    One body for Python and SQL: given a petition (or any copy with its state and window) the
+    operators compare values; given the `Petition` class they build the SQL condition.
+    """
+    opened = (petition.state == PetitionState.OPEN) & (petition.opens_at <= now)
+    return opened & (petition.closes_at > now)
+
+
+def is_past_deadline(petition: Any, now: Any) -> Any:
+    """Tell whether a petition is still OPEN at `now` although its deadline has passed."""
+    return (petition.state == PetitionState.OPEN) & (petition.closes_at <= now)
+
+
 class Petition(db.Model):
     __tablename__ = "petitions"
     __table_args__ = (
@@ -370,17 +385,13 @@ class Petition(db.Model):
 
     @hybrid_method
     def accepts_signatures_at(self, now: Any) -> Any:
-        """Tell whether a signature made at `now` falls inside the collection window.
-
-        One body for Python and SQL: on an instance the operators compare values, on the class
-        (`where(Petition.accepts_signatures_at(now))`) they build the condition.
-        """
-        return (self.state == PetitionState.OPEN) & (self.opens_at <= now) & (self.closes_at > now)
+        """Tell whether a signature made at `now` falls inside the collection window."""
+        return is_collecting(self, now)
 
     @hybrid_method
     def past_deadline_at(self, now: Any) -> Any:
         """Tell whether the petition is still OPEN although its deadline has passed at `now`."""
-        return (self.state == PetitionState.OPEN) & (self.closes_at <= now)
+        return is_past_deadline(self, now)
 
     def collection_ended_at(self, now: datetime) -> datetime | None:
         """Return when collection ended (early close or deadline), or None while it goes on."""
