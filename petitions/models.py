@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -115,6 +118,12 @@ class PetitionState(enum.StrEnum):
 
 #: States in which a petition has a public page.
 PUBLIC_STATES = frozenset({PetitionState.OPEN, PetitionState.CLOSED, PetitionState.DELIVERED})
+#: States a petition may be published, closed and recorded as delivered from.
+PUBLISHABLE_STATES = frozenset({PetitionState.DRAFT})
+CLOSABLE_STATES = frozenset({PetitionState.OPEN})
+DELIVERABLE_STATES = frozenset({PetitionState.CLOSED})
+#: States in which collection has ended for good.
+ENDED_STATES = frozenset({PetitionState.CLOSED, PetitionState.DELIVERED})
 
 
 class SignatureState(enum.StrEnum):
@@ -126,8 +135,114 @@ class SignatureState(enum.StrEnum):
 
 #: The only state that counts towards a petition's total and goes into the bundle.
 COUNTED_STATES = frozenset({SignatureState.CONFIRMED})
+#: States a signer may confirm from (by the emailed link).
+CONFIRMABLE_STATES = frozenset({SignatureState.PENDING})
 #: States an organiser may invalidate from.
 INVALIDATABLE_STATES = frozenset({SignatureState.PENDING, SignatureState.CONFIRMED})
+#: States an invalidation may be undone from.
+RESTORABLE_STATES = frozenset({SignatureState.INVALIDATED})
+#: States a signer may withdraw from, by the link in their email.
+WITHDRAWABLE_STATES = frozenset({SignatureState.PENDING, SignatureState.CONFIRMED})
+#: States from which signing again starts over as a new pending signature.
+RESIGNABLE_STATES = frozenset({SignatureState.WITHDRAWN})
+
+
+@dataclass(frozen=True)
+class FormerState:
+    """A to-state chosen by whether a timestamp is set: where a row was before it left."""
+
+    column: str
+    if_set: enum.StrEnum
+    otherwise: enum.StrEnum
+
+    def of(self, row: Any) -> enum.StrEnum:
+        return self.if_set if getattr(row, self.column) is not None else self.otherwise
+
+    def expression(self, model: type) -> sa.ColumnElement[str]:
+        return sa.case(
+            (getattr(model, self.column).is_not(None), self.if_set.value),
+            else_=self.otherwise.value,
+        )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One state change, declared once, enforced in Python and in SQL alike.
+
+    `apply` changes an instance or raises `InvalidTransition`; `update` is the same change as
+    one conditional UPDATE, race-free because the database re-checks the from-state of every row
+    it writes (of two concurrent requests, exactly one matches). Declared in a model's body, it
+    learns its model from the class.
+    """
+
+    verb: str
+    from_states: frozenset[Any]
+    to: enum.StrEnum | FormerState
+    #: The organiser's message when the state does not allow it, given the state's name; None
+    #: for a change that no one is ever shown a refusal of.
+    refusal: Callable[[LazyString], LazyString] | None = None
+    #: The `*_at` column set to the transition's time.
+    stamp: str | None = None
+    #: A column the stamp never passes: collection ends at the deadline, however late recorded.
+    stamp_until: str | None = None
+    #: Columns the caller gives a value for, every time.
+    sets: tuple[str, ...] = ()
+    #: Columns emptied.
+    clears: tuple[str, ...] = ()
+    model: Any = field(default=None, init=False, compare=False)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        object.__setattr__(self, "model", owner)
+
+    def refused(self, state: enum.StrEnum) -> InvalidTransition:
+        """Return the error that refuses this change from `state`."""
+        message = f"cannot {self.verb} a {self.model.__name__.lower()} that is {state}"
+        shown = message if self.refusal is None else self.refusal(_state_name(state))
+        return InvalidTransition(message, shown)
+
+    def apply(self, row: Any, now: datetime | None = None, **values: Any) -> None:
+        """Change `row` in Python, or raise `InvalidTransition` if its state does not allow it."""
+        self._check(values)
+        if row.state not in self.from_states:
+            raise self.refused(row.state)
+        row.state = self.to.of(row) if isinstance(self.to, FormerState) else self.to
+        if self.stamp is not None:
+            limit = getattr(row, self.stamp_until) if self.stamp_until else None
+            setattr(row, self.stamp, now if limit is None else min(now, limit))
+        for name, value in {**values, **dict.fromkeys(self.clears)}.items():
+            setattr(row, name, value)
+
+    def update(self, now: datetime | None = None, **values: Any) -> sa.Update:
+        """Build the guarded UPDATE of every row still in a from-state; narrow it with where()."""
+        self._check(values)
+        model = self.model
+        changes: dict[str, Any] = {
+            "state": self.to.expression(model) if isinstance(self.to, FormerState) else self.to
+        }
+        if self.stamp is not None:
+            at = sa.literal(now, getattr(model, self.stamp).type)
+            if self.stamp_until:
+                limit = getattr(model, self.stamp_until)
+                at = sa.case((limit < at, limit), else_=at)
+            changes[self.stamp] = at
+        changes.update(values, **dict.fromkeys(self.clears))
+        return (
+            sa.update(model)
+            .where(model.state.in_(sorted(self.from_states)))
+            .values(changes)
+            .execution_options(synchronize_session=False)
+        )
+
+    def run(self, session: Any, row: Any, now: datetime | None = None, **values: Any) -> None:
+        """Change one stored row by the guarded UPDATE, then reload it; refuse like `apply`."""
+        changed = session.execute(self.update(now, **values).where(self.model.id == row.id))
+        session.refresh(row)
+        if changed.rowcount != 1:
+            raise self.refused(row.state)
+
+    def _check(self, values: dict[str, Any]) -> None:
+        if set(values) != set(self.sets):
+            raise TypeError(f"{self.verb} sets exactly {self.sets}, given {tuple(values)}")
 
 
 class DeliveryKind(enum.StrEnum):
@@ -166,6 +281,61 @@ class Organiser(UserMixin, db.Model):
     @property
     def session_stamp(self) -> str:
         return hashlib.sha256(self.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+#: Longest collection window a petition may have.
+LONGEST_WINDOW = timedelta(days=366)
+
+
+class InvalidWindow(InvalidTransition):
+    """A collection window that cannot be: empty, already over, or longer than a year."""
+
+
+def window_problem(
+    opens_at: datetime, closes_at: datetime, now: datetime | None = None
+) -> InvalidWindow | None:
+    """Say what is wrong with a collection window, or None; given `now`, judge it for publishing.
+
+    A draft's window must only end after it begins (the `window_order` CHECK backs this up);
+    a window that is published must also end in the future and last at most LONGEST_WINDOW.
+    """
+    if closes_at <= opens_at:
+        return InvalidWindow(
+            "the window must close after it opens",
+            _l("The closing time must be after the opening time."),
+        )
+    if now is not None and closes_at <= now:
+        return InvalidWindow(
+            "the window must close in the future", _l("The closing time must be in the future.")
+        )
+    if now is not None and closes_at - opens_at > LONGEST_WINDOW:
+        return InvalidWindow(
+            "the window must last at most a year",
+            _l("A petition can collect signatures for at most one year."),
+        )
+    return None
+
+
+def check_window(opens_at: datetime, closes_at: datetime, now: datetime | None = None) -> None:
+    """Raise `InvalidWindow` for a window `window_problem` refuses."""
+    problem = window_problem(opens_at, closes_at, now)
+    if problem is not None:
+        raise problem
+
+
+def is_collecting(petition: Any, now: Any) -> Any:
+    """Tell whether a petition collects signatures at `now`: OPEN, and opens_at <= now < closes_at.
+
+    One body for Python and SQL: given a petition (or any copy with its state and window) the
+    operators compare values; given the `Petition` class they build the SQL condition.
+    """
+    opened = (petition.state == PetitionState.OPEN) & (petition.opens_at <= now)
+    return opened & (petition.closes_at > now)
+
+
+def is_past_deadline(petition: Any, now: Any) -> Any:
+    """Tell whether a petition is still OPEN at `now` although its deadline has passed."""
+    return (petition.state == PetitionState.OPEN) & (petition.closes_at <= now)
 
 
 class Petition(db.Model):
@@ -213,68 +383,74 @@ class Petition(db.Model):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def accepts_signatures_at(self, now: datetime) -> bool:
+    @hybrid_method
+    def accepts_signatures_at(self, now: Any) -> Any:
         """Tell whether a signature made at `now` falls inside the collection window."""
-        return self.state == PetitionState.OPEN and self.opens_at <= now < self.closes_at
+        return is_collecting(self, now)
+
+    @hybrid_method
+    def past_deadline_at(self, now: Any) -> Any:
+        """Tell whether the petition is still OPEN although its deadline has passed at `now`."""
+        return is_past_deadline(self, now)
 
     def collection_ended_at(self, now: datetime) -> datetime | None:
         """Return when collection ended (early close or deadline), or None while it goes on."""
-        if self.state in (PetitionState.CLOSED, PetitionState.DELIVERED):
+        if self.state in ENDED_STATES:
             return min(self.closed_at or self.closes_at, self.closes_at)
-        if self.state == PetitionState.OPEN and now >= self.closes_at:
+        if self.past_deadline_at(now):
             return self.closes_at
         return None
 
     def effective_state(self, now: datetime) -> PetitionState:
         """Return the state as signers see it: an open petition past its deadline is closed."""
-        if self.state == PetitionState.OPEN and now >= self.closes_at:
-            return PetitionState.CLOSED
-        return self.state
+        return PetitionState.CLOSED if self.past_deadline_at(now) else self.state
+
+    #: DRAFT -> OPEN; the window is checked too (`check_window`), before the state.
+    PUBLISH = Transition(
+        "publish",
+        PUBLISHABLE_STATES,
+        PetitionState.OPEN,
+        stamp="published_at",
+        refusal=lambda state: _l(
+            "This petition cannot be published: its state is “%(state)s”.", state=state
+        ),
+    )
+    #: OPEN -> CLOSED, early (with a reason) or at the deadline (stamped at the deadline).
+    CLOSE = Transition(
+        "close",
+        CLOSABLE_STATES,
+        PetitionState.CLOSED,
+        stamp="closed_at",
+        stamp_until="closes_at",
+        sets=("close_reason",),
+        refusal=lambda state: _l(
+            "This petition cannot be closed: its state is “%(state)s”.", state=state
+        ),
+    )
+    #: CLOSED -> DELIVERED: the signatures reached the recipient.
+    DELIVER = Transition(
+        "deliver",
+        DELIVERABLE_STATES,
+        PetitionState.DELIVERED,
+        stamp="delivered_at",
+        refusal=lambda state: _l(
+            "This petition cannot be recorded as delivered: its state is “%(state)s”.",
+            state=state,
+        ),
+    )
 
     def publish(self, now: datetime) -> None:
         """Open a draft for signing within its window."""
-        if self.state != PetitionState.DRAFT:
-            raise InvalidTransition(
-                f"cannot publish a petition that is {self.state}",
-                _l(
-                    "This petition cannot be published: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        if self.closes_at <= max(now, self.opens_at):
-            raise InvalidTransition(
-                "the window must close after it opens and after now",
-                _l("The closing time must be after the opening time and in the future."),
-            )
-        self.state = PetitionState.OPEN
-        self.published_at = now
+        check_window(self.opens_at, self.closes_at, now)
+        self.PUBLISH.apply(self, now)
 
     def close(self, now: datetime, reason: str | None = None) -> None:
         """Record the end of collection, early (with a reason) or at the deadline."""
-        if self.state != PetitionState.OPEN:
-            raise InvalidTransition(
-                f"cannot close a petition that is {self.state}",
-                _l(
-                    "This petition cannot be closed: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        self.state = PetitionState.CLOSED
-        self.closed_at = min(now, self.closes_at)
-        self.close_reason = reason
+        self.CLOSE.apply(self, now, close_reason=reason)
 
     def mark_delivered(self, now: datetime) -> None:
         """Record that the signatures reached the recipient."""
-        if self.state != PetitionState.CLOSED:
-            raise InvalidTransition(
-                f"cannot deliver a petition that is {self.state}",
-                _l(
-                    "This petition cannot be recorded as delivered: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        self.state = PetitionState.DELIVERED
-        self.delivered_at = now
+        self.DELIVER.apply(self, now)
 
 
 class Signature(db.Model):
@@ -326,61 +502,75 @@ class Signature(db.Model):
         fields.setdefault("state", SignatureState.PENDING)
         super().__init__(**fields)
 
+    #: PENDING -> CONFIRMED: the signer followed the newest emailed link.
+    CONFIRM = Transition(
+        "confirm",
+        CONFIRMABLE_STATES,
+        SignatureState.CONFIRMED,
+        stamp="confirmed_at",
+        refusal=lambda state: _l(
+            "This signature cannot be confirmed: its state is “%(state)s”.", state=state
+        ),
+    )
+    #: PENDING or CONFIRMED -> INVALIDATED, judged fraudulent by a moderator, with a reason.
+    INVALIDATE = Transition(
+        "invalidate",
+        INVALIDATABLE_STATES,
+        SignatureState.INVALIDATED,
+        stamp="invalidated_at",
+        sets=("invalidation_reason", "invalidation_id"),
+        refusal=lambda state: _l(
+            "This signature cannot be invalidated: its state is “%(state)s”.", state=state
+        ),
+    )
+    #: INVALIDATED -> CONFIRMED or PENDING, as it was before.
+    RESTORE = Transition(
+        "restore",
+        RESTORABLE_STATES,
+        FormerState("confirmed_at", SignatureState.CONFIRMED, SignatureState.PENDING),
+        clears=("invalidated_at", "invalidation_reason", "invalidation_id"),
+        refusal=lambda state: _l(
+            "This signature cannot be restored: its state is “%(state)s”.", state=state
+        ),
+    )
+    #: PENDING or CONFIRMED -> WITHDRAWN, at the signer's request.
+    WITHDRAW = Transition(
+        "withdraw",
+        WITHDRAWABLE_STATES,
+        SignatureState.WITHDRAWN,
+        stamp="withdrawn_at",
+        refusal=lambda state: _l(
+            "This signature cannot be withdrawn: its state is “%(state)s”.", state=state
+        ),
+    )
+    #: WITHDRAWN -> PENDING: signing again starts over, as if signed now.
+    RESIGN = Transition(
+        "sign again",
+        RESIGNABLE_STATES,
+        SignatureState.PENDING,
+        stamp="created_at",
+        clears=("withdrawn_at",),
+    )
+
     def confirm(self, now: datetime) -> None:
         """Count a pending signature."""
-        if self.state != SignatureState.PENDING:
-            raise InvalidTransition(
-                f"cannot confirm a signature that is {self.state}",
-                _l(
-                    "This signature cannot be confirmed: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        self.state = SignatureState.CONFIRMED
-        self.confirmed_at = now
+        self.CONFIRM.apply(self, now)
 
     def invalidate(self, now: datetime, reason: str, action_id: str | None = None) -> None:
         """Stop counting a signature judged fraudulent."""
-        if self.state not in INVALIDATABLE_STATES:
-            raise InvalidTransition(
-                f"cannot invalidate a signature that is {self.state}",
-                _l(
-                    "This signature cannot be invalidated: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        self.state = SignatureState.INVALIDATED
-        self.invalidated_at = now
-        self.invalidation_reason = reason
-        self.invalidation_id = action_id
+        self.INVALIDATE.apply(self, now, invalidation_reason=reason, invalidation_id=action_id)
 
     def restore(self) -> None:
         """Undo an invalidation, back to confirmed or pending as before."""
-        if self.state != SignatureState.INVALIDATED:
-            raise InvalidTransition(
-                f"cannot restore a signature that is {self.state}",
-                _l(
-                    "This signature cannot be restored: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        self.state = SignatureState.CONFIRMED if self.confirmed_at else SignatureState.PENDING
-        self.invalidated_at = None
-        self.invalidation_reason = None
-        self.invalidation_id = None
+        self.RESTORE.apply(self)
 
     def withdraw(self, now: datetime) -> None:
         """Remove one's own signature at the signer's request."""
-        if self.state not in (SignatureState.PENDING, SignatureState.CONFIRMED):
-            raise InvalidTransition(
-                f"cannot withdraw a signature that is {self.state}",
-                _l(
-                    "This signature cannot be withdrawn: its state is “%(state)s”.",
-                    state=_state_name(self.state),
-                ),
-            )
-        self.state = SignatureState.WITHDRAWN
-        self.withdrawn_at = now
+        self.WITHDRAW.apply(self, now)
+
+    def sign_again(self, now: datetime) -> None:
+        """Start a withdrawn signature over as a pending one signed now."""
+        self.RESIGN.apply(self, now)
 
 
 class Delivery(db.Model):

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from petitions.forms import Form
 from petitions.i18n import LANGUAGE_NAMES
-from petitions.models import LANGUAGES
+from petitions.models import LANGUAGES, window_problem
 from petitions.public.forms import clean_text, plain_text
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
 
@@ -118,9 +118,9 @@ class PetitionForm(Form):
             if field.data is not None and field.data.year not in YEARS:
                 field.errors = [_l("Enter a date between the years 2000 and 2100.")]
                 return False
-        opens, closes = self.window(datetime.now(UTC))
-        if closes <= opens:
-            self.closes_at.errors = [_l("The closing time must be after the opening time.")]
+        problem = window_problem(*self.window(datetime.now(UTC)))
+        if problem is not None:
+            self.closes_at.errors = [problem.user_message]
             return False
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -17,11 +17,10 @@ from petitions.models import (
     Petition,
     PetitionState,
     Signature,
+    check_window,
 )
 from petitions.services import audit
 
-#: Longest collection window a petition may have.
-LONGEST_WINDOW = timedelta(days=366)
 #: Fields that are the text signers agreed to; frozen once anyone has signed.
 TEXT_FIELDS = ("title", "summary", "body", "recipient", "language")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -83,21 +82,12 @@ def has_signatures(petition: Petition) -> bool:
     return db.session.scalar(sa.select(sa.exists().where(Signature.petition_id == petition.id)))
 
 
-def check_window(opens_at: datetime, closes_at: datetime, now: datetime) -> None:
-    """Refuse a window that is empty, already over, or longer than a year."""
-    if closes_at <= opens_at:
-        raise PetitionError(_l("The closing time must be after the opening time."))
-    if closes_at <= now:
-        raise PetitionError(_l("The closing time must be in the future."))
-    if closes_at - opens_at > LONGEST_WINDOW:
-        raise PetitionError(_l("A petition can collect signatures for at most one year."))
-
-
 def create_draft(organiser: Organiser, draft: PetitionDraft) -> Petition:
     """Save a new draft under a free slug."""
     if not SLUG_PATTERN.match(draft.slug or ""):
         draft.slug = slugify(draft.title)
     draft.slug = unique_slug(draft.slug)
+    _check_draft_window(draft)
     petition = Petition(organiser=organiser, state=PetitionState.DRAFT, **asdict(draft))
     db.session.add(petition)
     db.session.flush()
@@ -111,6 +101,7 @@ def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) 
     changed = [name for name, value in wanted.items() if getattr(petition, name) != value]
     if petition.state != PetitionState.DRAFT:
         _check_published_edit(petition, changed)
+    _check_draft_window(draft)
     if "slug" in changed:
         if not SLUG_PATTERN.match(draft.slug):
             raise PetitionError(_l("The address may use only a-z, 0-9 and single hyphens."))
@@ -121,6 +112,14 @@ def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) 
         db.session.flush()
         audit.record("edit", actor=actor, petition=petition, fields=changed)
     return changed
+
+
+def _check_draft_window(draft: PetitionDraft) -> None:
+    """Refuse a window that ends before it begins, before the database's CHECK has to."""
+    try:
+        check_window(draft.opens_at, draft.closes_at)
+    except InvalidTransition as error:
+        raise PetitionError(error.user_message) from error
 
 
 def _check_published_edit(petition: Petition, changed: list[str]) -> None:
@@ -140,9 +139,10 @@ def _check_published_edit(petition: Petition, changed: list[str]) -> None:
 
 def publish(petition: Petition, actor: Organiser, now: datetime) -> None:
     """Open a draft for signing after checking its window."""
-    check_window(petition.opens_at, petition.closes_at, now)
     try:
-        petition.publish(now)
+        check_window(petition.opens_at, petition.closes_at, now)
+        # A guarded UPDATE: of two concurrent publications, one opens it and one is refused.
+        Petition.PUBLISH.run(db.session, petition, now)
     except InvalidTransition as error:
         raise PetitionError(error.user_message) from error
     audit.record("publish", actor=actor, petition=petition)
@@ -152,7 +152,7 @@ def publish(petition: Petition, actor: Organiser, now: datetime) -> None:
 def close_early(petition: Petition, actor: Organiser | None, now: datetime, reason: str) -> None:
     """Stop collection before the deadline, saying why."""
     try:
-        petition.close(now, reason=reason or None)
+        Petition.CLOSE.run(db.session, petition, now, close_reason=reason or None)
     except InvalidTransition as error:
         raise PetitionError(error.user_message) from error
     audit.record("close", actor=actor, actor_label="cli", petition=petition, reason=reason)
@@ -161,16 +161,20 @@ def close_early(petition: Petition, actor: Organiser | None, now: datetime, reas
 
 def close_expired(now: datetime) -> list[Petition]:
     """Record CLOSED for every open petition whose window has ended; signing already stopped."""
+    closed = db.session.scalars(
+        Petition.CLOSE.update(now, close_reason=None)
+        .where(Petition.past_deadline_at(now))
+        .returning(Petition.id)
+    ).all()
     expired = list(
         db.session.scalars(
             sa.select(Petition)
-            .where(Petition.state == PetitionState.OPEN, Petition.closes_at <= now)
-            .order_by(Petition.closes_at)
-            .with_for_update(skip_locked=True)
+            .where(Petition.id.in_(closed))
+            .order_by(Petition.closes_at, Petition.id)
+            .execution_options(populate_existing=True)
         )
     )
     for petition in expired:
-        petition.close(now)
         audit.record("close", petition=petition, reason="window ended")
     db.session.flush()
     return expired

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from petitions.extensions import db
 from petitions.models import (
-    INVALIDATABLE_STATES,
     Organiser,
     Petition,
     Signature,
@@ -111,7 +110,7 @@ def invalidate(
     """Invalidate chosen signatures, or all matching a filter; return (count, action id)."""
     if not reason.strip():
         raise ValueError("a reason is required")
-    conditions = [Signature.state.in_(INVALIDATABLE_STATES), Signature.petition_id == petition.id]
+    conditions = [Signature.petition_id == petition.id]
     if ids is not None:
         conditions.append(Signature.id.in_(ids))
     elif wanted is not None and wanted.name:
@@ -122,15 +121,9 @@ def invalidate(
         conditions.extend(wanted.conditions(petition))
     action_id = secrets.token_hex(8)
     count = db.session.execute(
-        sa.update(Signature)
-        .where(*conditions)
-        .values(
-            state=SignatureState.INVALIDATED,
-            invalidated_at=now,
-            invalidation_reason=reason.strip()[:500],
-            invalidation_id=action_id,
-        )
-        .execution_options(synchronize_session=False)
+        Signature.INVALIDATE.update(
+            now, invalidation_reason=reason.strip()[:500], invalidation_id=action_id
+        ).where(*conditions)
     ).rowcount
     audit.record(
         "invalidate", actor=actor, petition=petition, count=count, reason=reason.strip(),
@@ -155,25 +148,12 @@ def restore(
     petition: Petition, actor: Organiser, *, ids: list[int] | None = None, action_id: str = ""
 ) -> int:
     """Undo invalidations: of chosen signatures, or of one whole moderation action."""
-    conditions = [
-        Signature.petition_id == petition.id,
-        Signature.state == SignatureState.INVALIDATED,
-    ]
+    conditions = [Signature.petition_id == petition.id]
     if ids is not None:
         conditions.append(Signature.id.in_(ids))
     else:
         conditions.append(Signature.invalidation_id == action_id)
-    restored_state = sa.case(
-        (Signature.confirmed_at.is_not(None), SignatureState.CONFIRMED.value),
-        else_=SignatureState.PENDING.value,
-    )
-    count = db.session.execute(
-        sa.update(Signature)
-        .where(*conditions)
-        .values(state=restored_state, invalidated_at=None, invalidation_reason=None,
-                invalidation_id=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    count = db.session.execute(Signature.RESTORE.update().where(*conditions)).rowcount
     audit.record(
         "restore", actor=actor, petition=petition, count=count, action_id=action_id or None
     )

@@ -13,7 +13,6 @@ from petitions.models import (
     COUNTED_STATES,
     PUBLIC_STATES,
     Petition,
-    PetitionState,
     Signature,
 )
 
@@ -52,11 +51,7 @@ def open_petitions(now: datetime) -> list[Petition]:
     return list(
         db.session.scalars(
             sa.select(Petition)
-            .where(
-                Petition.state == PetitionState.OPEN,
-                Petition.opens_at <= now,
-                Petition.closes_at > now,
-            )
+            .where(Petition.accepts_signatures_at(now))
             .order_by(Petition.closes_at, Petition.id)
         )
     )

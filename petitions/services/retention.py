@@ -18,12 +18,12 @@ import sqlalchemy as sa
 
 from petitions.extensions import db
 from petitions.models import (
+    ENDED_STATES,
     AuditEvent,
     Delivery,
     ExportStatus,
     OutboxMessage,
     Petition,
-    PetitionState,
     Signature,
 )
 from petitions.services import audit
@@ -32,8 +32,6 @@ from petitions.services import audit
 PLACEHOLDER_NAME = "(anonymous)"
 #: What a moderator's words about signers become in the audit log.
 REMOVED = "(removed)"
-#: States whose petitions are over; the purge counts from delivery, or from closing.
-ENDED_STATES = (PetitionState.CLOSED, PetitionState.DELIVERED)
 
 
 @dataclass(frozen=True)

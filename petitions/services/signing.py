@@ -18,7 +18,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.extensions import db
-from petitions.models import Petition, PetitionState, Signature, SignatureState, utcnow
+from petitions.models import (
+    RESIGNABLE_STATES,
+    Petition,
+    Signature,
+    SignatureState,
+    utcnow,
+)
 from petitions.services import tokens
 from petitions.services.privacy import canonical_email, keyring
 
@@ -103,10 +109,7 @@ def _guarded_insert(dialect: str) -> sa.Insert:
     else:  # SQLite runs in this process: its clock is ours, passed in.
         now, insert = sa.bindparam("now", type_=table.c.created_at.type), sqlite_insert
     window_open = sa.exists().where(
-        Petition.id == sa.bindparam("petition"),
-        Petition.state == PetitionState.OPEN,
-        Petition.opens_at <= now,
-        Petition.closes_at > now,
+        Petition.id == sa.bindparam("petition"), Petition.accepts_signatures_at(now)
     )
     row = sa.select(
         *(sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in _COLUMNS), now, now
@@ -168,16 +171,14 @@ def _start_over(signature: Signature, details: SignatureDetails, now: datetime) 
     signature.country = details.country
     signature.comment = details.comment or None
     signature.show_name = details.show_name
-    signature.state = SignatureState.PENDING
-    signature.withdrawn_at = None
-    signature.created_at = now
+    signature.sign_again(now)
 
 
 def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetime) -> Notice:
     """Decide what a repeated submission sends; what was signed and confirmed stays as it was."""
     if signature.state == SignatureState.INVALIDATED:
         return Notice.NONE
-    if signature.state == SignatureState.WITHDRAWN:
+    if signature.state in RESIGNABLE_STATES:
         _start_over(signature, details, now)
     elif signature.last_emailed_at and now - signature.last_emailed_at < EMAIL_COOLDOWN:
         return Notice.NONE
@@ -240,14 +241,9 @@ def confirm(token: str) -> tuple[ConfirmResult, Signature | None]:
     # One conditional UPDATE is the guarded transition PENDING -> CONFIRMED: of two concurrent
     # confirmations, the database lets exactly one match.
     updated = db.session.execute(
-        sa.update(Signature)
-        .where(
-            Signature.id == signature.id,
-            Signature.state == SignatureState.PENDING,
-            Signature.token_nonce == signature.token_nonce,
+        Signature.CONFIRM.update(now).where(
+            Signature.id == signature.id, Signature.token_nonce == signature.token_nonce
         )
-        .values(state=SignatureState.CONFIRMED, confirmed_at=now)
-        .execution_options(synchronize_session=False)
     )
     db.session.refresh(signature)
     if updated.rowcount == 1:
@@ -283,14 +279,9 @@ def withdraw(token: str) -> tuple[WithdrawResult, Signature | None]:
         return WithdrawResult.CLOSED, signature
     # One conditional UPDATE, like confirm(): concurrent clicks withdraw once.
     db.session.execute(
-        sa.update(Signature)
-        .where(
-            Signature.id == signature.id,
-            Signature.state.in_((SignatureState.PENDING, SignatureState.CONFIRMED)),
-            Signature.token_nonce == signature.token_nonce,
+        Signature.WITHDRAW.update(now).where(
+            Signature.id == signature.id, Signature.token_nonce == signature.token_nonce
         )
-        .values(state=SignatureState.WITHDRAWN, withdrawn_at=now)
-        .execution_options(synchronize_session=False)
     )
     db.session.refresh(signature)
     return WithdrawResult.WITHDRAWN, signature

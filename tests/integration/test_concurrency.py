@@ -108,3 +108,32 @@ def test_counts_stay_exact_while_signatures_are_invalidated_concurrently(
     assert sum(counts) == 60, "each signature is invalidated exactly once, however they overlap"
     client = app.test_client()
     assert client.get(f"/petitions/{petition.slug}.json").json["signature_count"] == 0
+
+
+def test_concurrent_publications_of_one_draft_open_it_once(app, db, make_petition):
+    from petitions.models import AuditEvent, Organiser, Petition, PetitionState, utcnow
+    from petitions.services import lifecycle
+
+    draft = make_petition(PetitionState.DRAFT)
+    petition_id, organiser_id = draft.id, draft.organiser_id
+    barrier = threading.Barrier(8)
+
+    def publish(_):
+        with app.app_context():
+            # Every tab loaded the draft before any of them pressed "Publish".
+            own = db.session.get(Petition, petition_id)
+            actor = db.session.get(Organiser, organiser_id)
+            barrier.wait(timeout=30)
+            try:
+                lifecycle.publish(own, actor, utcnow())
+            except lifecycle.PetitionError:
+                db.session.rollback()
+                return "refused"
+            db.session.commit()
+            return "published"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(publish, range(8)))
+    assert sorted(outcomes) == ["published"] + ["refused"] * 7
+    audited = sa.select(sa.func.count()).where(AuditEvent.action == "publish")
+    assert db.session.scalar(audited) == 1

@@ -6,10 +6,12 @@ import pytest
 
 from petitions.models import (
     InvalidTransition,
+    InvalidWindow,
     Petition,
     PetitionState,
     Signature,
     SignatureState,
+    window_problem,
 )
 
 NOW = datetime(2021, 9, 15, 6, 0, tzinfo=UTC)
@@ -35,8 +37,37 @@ def test_publish_opens_a_draft_and_stamps_the_time():
 
 def test_publish_refuses_a_window_that_has_already_ended():
     draft = petition(closes_at=NOW - timedelta(seconds=1), opens_at=NOW - timedelta(days=1))
-    with pytest.raises(InvalidTransition, match="after now"):
+    with pytest.raises(InvalidTransition, match="must close in the future"):
         draft.publish(NOW)
+
+
+def test_publish_refuses_a_window_longer_than_a_year_as_the_organisers_page_does():
+    draft = petition(closes_at=NOW + timedelta(days=366, seconds=1))
+    with pytest.raises(InvalidWindow, match="at most a year"):
+        draft.publish(NOW)
+    assert draft.state == PetitionState.DRAFT
+
+
+DAY, SECOND = timedelta(days=1), timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("opens_at", "closes_at", "now", "problem"),
+    [
+        (NOW, NOW, None, "the window must close after it opens"),
+        (NOW, NOW - SECOND, NOW, "the window must close after it opens"),
+        # A draft may be saved with a window in the past or too long; publishing refuses it.
+        (NOW - 2 * DAY, NOW - DAY, None, None),
+        (NOW - 2 * DAY, NOW - DAY, NOW, "the window must close in the future"),
+        (NOW - 2 * DAY, NOW, NOW, "the window must close in the future"),
+        (NOW, NOW + 400 * DAY, None, None),
+        (NOW, NOW + 366 * DAY, NOW, None),
+        (NOW, NOW + 366 * DAY + SECOND, NOW, "the window must last at most a year"),
+    ],
+)
+def test_window_problem_names_what_is_wrong(opens_at, closes_at, now, problem):
+    found = window_problem(opens_at, closes_at, now)
+    assert (None if found is None else str(found)) == problem
 
 
 @pytest.mark.parametrize("state", [PetitionState.OPEN, PetitionState.CLOSED])
