@@ -20,8 +20,8 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from petitions.crypto import EncryptedText
 from petitions.extensions import db
-from petitions.services.privacy import keyring
 
 #: A 64-bit key where it matters; SQLite only auto-increments a plain INTEGER primary key.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -74,23 +74,6 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class EncryptedText(TypeDecorator):
-    """Text encrypted at rest with the application's data key, bound to its purpose."""
-
-    impl = sa.LargeBinary()
-    cache_ok = True
-
-    def __init__(self, purpose: str) -> None:
-        super().__init__()
-        self.purpose = purpose
-
-    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
-        return None if value is None else keyring().encrypt(self.purpose, value)
-
-    def process_result_value(self, value: bytes | None, dialect: Any) -> str | None:
-        return None if value is None else keyring().decrypt(self.purpose, value)
 
 
 def _enum(cls: type[enum.Enum], name: str) -> sa.Enum:
