@@ -39,16 +39,9 @@ class InvalidTransition(Exception):
         self.user_message = user_message
 
 
-def _state_name(state: enum.StrEnum) -> LazyString:
+def _state_name(state: PetitionState | SignatureState) -> LazyString:
     """Name a state as organisers read it, in the language of whoever is shown the message."""
-    return LazyString(_named_state, state)
-
-
-def _named_state(state: enum.StrEnum) -> str:
-    # petitions.i18n imports this module for the states, so its names are looked up on display.
-    from petitions.i18n import STATE_NAMES
-
-    return str(STATE_NAMES[state])
+    return state.label
 
 
 def utcnow() -> datetime:
@@ -95,6 +88,19 @@ class PetitionState(enum.StrEnum):
     CLOSED = "closed"
     DELIVERED = "delivered"
 
+    @property
+    def label(self) -> LazyString:
+        """Name the state as organisers read it (translated when shown)."""
+        return _PETITION_STATE_LABELS[self]
+
+
+# `label`, not `title`: a StrEnum is a str, and `str.title()` should keep working on it.
+_PETITION_STATE_LABELS = {
+    PetitionState.DRAFT: _l("Draft"),
+    PetitionState.OPEN: _l("Open"),
+    PetitionState.CLOSED: _l("Closed"),
+    PetitionState.DELIVERED: _l("Delivered"),
+}
 
 #: States in which a petition has a public page.
 PUBLIC_STATES = frozenset({PetitionState.OPEN, PetitionState.CLOSED, PetitionState.DELIVERED})
@@ -106,6 +112,18 @@ class SignatureState(enum.StrEnum):
     INVALIDATED = "invalidated"
     WITHDRAWN = "withdrawn"
 
+    @property
+    def label(self) -> LazyString:
+        """Name the state as organisers read it (translated when shown)."""
+        return _SIGNATURE_STATE_LABELS[self]
+
+
+_SIGNATURE_STATE_LABELS = {
+    SignatureState.PENDING: _l("Pending"),
+    SignatureState.CONFIRMED: _l("Confirmed"),
+    SignatureState.INVALIDATED: _l("Invalidated"),
+    SignatureState.WITHDRAWN: _l("Withdrawn"),
+}
 
 #: The only state that counts towards a petition's total and goes into the bundle.
 COUNTED_STATES = frozenset({SignatureState.CONFIRMED})
