@@ -17,7 +17,8 @@ target_metadata = database.metadata
 def render_item(kind: str, item: object, autogen_context: object) -> str | bool:
     """Write the application's column types as the plain types they store, so that migrations
     never import application code that may change after them."""
-    from petitions.models import EncryptedText, UTCDateTime
+    from petitions.crypto import EncryptedText
+    from petitions.models import UTCDateTime
 
     if kind == "type" and isinstance(item, UTCDateTime):
         return "sa.DateTime(timezone=True)"

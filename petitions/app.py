@@ -14,8 +14,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from petitions.crypto import Keyring, use_keyring
 from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
-from petitions.services.privacy import Keyring
+from petitions.services.privacy import keyring
 from petitions.settings import Settings, load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.update(test_config)
     app.extensions["petitions.keyring"] = Keyring(settings.hash_key, settings.data_keys)
+    # Encrypted columns sit below Flask: they are told how to find the current app's keyring.
+    use_keyring(keyring)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -13,7 +12,8 @@ from flask import Blueprint, Flask, current_app, has_request_context, redirect, 
 from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 
-from petitions.models import LANGUAGES, PetitionState, SignatureState
+from petitions.models import LANGUAGES
+from petitions.security import safe_next
 
 LANGUAGE_COOKIE = "lang"
 #: Each language named in itself, as a switcher shows it.
@@ -26,86 +26,6 @@ NOT_COUNTRIES = frozenset(
 
 bp = Blueprint("i18n", __name__)
 
-#: The states of petitions and signatures as organisers read them.
-STATE_NAMES = {
-    PetitionState.DRAFT: _l("Draft"),
-    PetitionState.OPEN: _l("Open"),
-    PetitionState.CLOSED: _l("Closed"),
-    PetitionState.DELIVERED: _l("Delivered"),
-    SignatureState.PENDING: _l("Pending"),
-    SignatureState.CONFIRMED: _l("Confirmed"),
-    SignatureState.INVALIDATED: _l("Invalidated"),
-    SignatureState.WITHDRAWN: _l("Withdrawn"),
-}
-#: Audit-log actions as organisers read them; an action not listed is shown as recorded.
-ACTION_NAMES = {
-    "create": _l("Created"),
-    "edit": _l("Edited"),
-    "publish": _l("Published"),
-    "close": _l("Closed"),
-    "invalidate": _l("Invalidated"),
-    "restore": _l("Restored"),
-    "export": _l("Exported"),
-    "deliver": _l("Delivered"),
-    "purge": _l("Purged"),
-}
-#: The details the audit log records with an action, as organisers read them. A key not listed
-#: is shown as recorded; `action_id` is left out (the Undo button stands for it).
-DETAIL_NAMES = {
-    "slug": _l("Web address (slug)"),
-    "fields": _l("Fields changed"),
-    "reason": _l("Reason"),
-    "kind": _l("Kind"),
-    "signatures": _l("Signatures"),
-    "count": _l("Signatures"),
-    "emails": _l("Emails erased"),
-    "sha256": "SHA-256",
-    "file": _l("File"),
-    "to": _l("Received by"),
-    "how": _l("How"),
-    "reference": _l("Reference number"),
-    "filter": _l("Search"),
-    "demo": _l("Demonstration"),
-}
-#: Values the software itself records under a key (not organisers' words), as organisers read them.
-DETAIL_VALUES = {
-    "kind": {"final": _l("final"), "interim": _l("interim")},
-    "reason": {"window ended": _l("the collection window ended")},
-}
-YES_NO = {True: _l("yes"), False: _l("no")}
-#: What the retention purge stores in place of personal data (services/retention.py), as read.
-PURGED_TEXT = {"(anonymous)": _l("(anonymous)"), "(removed)": _l("(removed)")}
-
-
-def stored_text(value: str) -> str:
-    """Show a stored value as it is, unless it is one of the purge's placeholders."""
-    return str(PURGED_TEXT[value]) if value in PURGED_TEXT else value
-
-
-def audit_details(detail: dict) -> list[tuple[str, str]]:
-    """Return an audit event's details as (name, value) pairs in the current language."""
-    return [
-        (str(DETAIL_NAMES.get(key, key)), _detail_value(value, DETAIL_VALUES.get(key, {})))
-        for key, value in detail.items()
-        if key != "action_id" and value not in (None, "", [], {})
-    ]
-
-
-def _detail_value(value: object, known: dict | None = None) -> str:
-    if isinstance(value, str) and known and value in known:
-        return str(known[value])
-    if isinstance(value, str):
-        return stored_text(value)
-    if isinstance(value, bool):
-        return str(YES_NO[value])
-    if isinstance(value, int):
-        return format_decimal(value)
-    if isinstance(value, list):
-        return ", ".join(_detail_value(item) for item in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{key}: {_detail_value(item)}" for key, item in value.items())
-    return str(value)
-
 
 def select_locale() -> str:
     """Pick the explicit choice from the cookie, then the browser's preference, then English."""
@@ -115,18 +35,6 @@ def select_locale() -> str:
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES) or "en"
-
-
-def safe_next(target: str | None) -> str:
-    """Return a local path to go back to; anything pointing elsewhere becomes the home page."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target:
-        return "/"
-    return target
 
 
 @bp.get("/language/<code>")
@@ -203,16 +111,12 @@ def init_app(app: Flask) -> None:
             "languages": LANGUAGE_NAMES,
             "current_language": str(get_locale() or "en"),
             "site_name": _l("Petitions"),
-            "state_names": STATE_NAMES,
-            "action_names": ACTION_NAMES,
         }
 
     app.jinja_env.filters["in_zone"] = format_in_zone
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["zone_name"] = zone_name
-    app.jinja_env.filters["audit_details"] = audit_details
-    app.jinja_env.filters["stored_text"] = stored_text
     app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.filters["time_left"] = lambda delta: format_timedelta(
         delta, threshold=1.1, add_direction=True

@@ -23,8 +23,8 @@ from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from petitions.crypto import EncryptedText
 from petitions.extensions import db
-from petitions.services.privacy import keyring
 
 #: A 64-bit key where it matters; SQLite only auto-increments a plain INTEGER primary key.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -42,16 +42,9 @@ class InvalidTransition(Exception):
         self.user_message = user_message
 
 
-def _state_name(state: enum.StrEnum) -> LazyString:
+def _state_name(state: PetitionState | SignatureState) -> LazyString:
     """Name a state as organisers read it, in the language of whoever is shown the message."""
-    return LazyString(_named_state, state)
-
-
-def _named_state(state: enum.StrEnum) -> str:
-    # petitions.i18n imports this module for the states, so its names are looked up on display.
-    from petitions.i18n import STATE_NAMES
-
-    return str(STATE_NAMES[state])
+    return state.label
 
 
 def utcnow() -> datetime:
@@ -79,23 +72,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class EncryptedText(TypeDecorator):
-    """Text encrypted at rest with the application's data key, bound to its purpose."""
-
-    impl = sa.LargeBinary()
-    cache_ok = True
-
-    def __init__(self, purpose: str) -> None:
-        super().__init__()
-        self.purpose = purpose
-
-    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
-        return None if value is None else keyring().encrypt(self.purpose, value)
-
-    def process_result_value(self, value: bytes | None, dialect: Any) -> str | None:
-        return None if value is None else keyring().decrypt(self.purpose, value)
-
-
 def _enum(cls: type[enum.Enum], name: str) -> sa.Enum:
     """Store an enum as its value in a short string column with a CHECK constraint."""
     return sa.Enum(
@@ -115,6 +91,19 @@ class PetitionState(enum.StrEnum):
     CLOSED = "closed"
     DELIVERED = "delivered"
 
+    @property
+    def label(self) -> LazyString:
+        """Name the state as organisers read it (translated when shown)."""
+        return _PETITION_STATE_LABELS[self]
+
+
+# `label`, not `title`: a StrEnum is a str, and `str.title()` should keep working on it.
+_PETITION_STATE_LABELS = {
+    PetitionState.DRAFT: _l("Draft"),
+    PetitionState.OPEN: _l("Open"),
+    PetitionState.CLOSED: _l("Closed"),
+    PetitionState.DELIVERED: _l("Delivered"),
+}
 
 #: States in which a petition has a public page.
 PUBLIC_STATES = frozenset({PetitionState.OPEN, PetitionState.CLOSED, PetitionState.DELIVERED})
@@ -132,6 +121,18 @@ class SignatureState(enum.StrEnum):
     INVALIDATED = "invalidated"
     WITHDRAWN = "withdrawn"
 
+    @property
+    def label(self) -> LazyString:
+        """Name the state as organisers read it (translated when shown)."""
+        return _SIGNATURE_STATE_LABELS[self]
+
+
+_SIGNATURE_STATE_LABELS = {
+    SignatureState.PENDING: _l("Pending"),
+    SignatureState.CONFIRMED: _l("Confirmed"),
+    SignatureState.INVALIDATED: _l("Invalidated"),
+    SignatureState.WITHDRAWN: _l("Withdrawn"),
+}
 
 #: The only state that counts towards a petition's total and goes into the bundle.
 COUNTED_STATES = frozenset({SignatureState.CONFIRMED})

@@ -42,13 +42,12 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
     """
     if outcome.notice == Notice.NONE:
         return
-    signature = outcome.signature
     base_url = current_app.config["SETTINGS"].base_url or request.host_url
     mail.enqueue(
         str(outcome.notice),
-        signature.email,
-        payload={"signature_id": signature.id, "base_url": base_url},
-        signature_id=signature.id,
+        outcome.email,
+        payload={"signature_id": outcome.signature_id, "base_url": base_url},
+        signature_id=outcome.signature_id,
     )
 
 

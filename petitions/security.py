@@ -1,9 +1,11 @@
-"""Response headers that keep pages from being framed, sniffed or made to load foreign code."""
+"""Response headers that keep pages from being framed, sniffed or made to load foreign code,
+and the checks that keep requests and redirects within bounds."""
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
@@ -38,6 +40,18 @@ def add_security_headers(response: Response) -> Response:
     if current_app.config["SETTINGS"].is_production:
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+def safe_next(target: str | None) -> str:
+    """Return a local path to go back to; anything pointing elsewhere becomes the home page."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target:
+        return "/"
+    return target
 
 
 def _carries_nul(values: object) -> bool:

@@ -83,7 +83,8 @@ def main() -> None:
             check(victim not in workers_of(server.pid) and len(workers_of(server.pid)) == 3,
                   "the master replaced the killed worker")  # fmt: skip
             check(len(accepted) > killed_at, "signing went on after the kill")
-        from petitions.services.privacy import Keyring, canonical_email
+        from petitions.crypto import Keyring
+        from petitions.services.privacy import canonical_email
 
         ring = Keyring(b"h" * 32, (b"d" * 32,))  # the keys app_environment() gives the app
         stored = stored_hashes(environment)

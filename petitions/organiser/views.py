@@ -26,7 +26,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from petitions.extensions import db, limiter, login_manager
-from petitions.i18n import safe_next
 from petitions.models import (
     AuditEvent,
     Delivery,
@@ -49,6 +48,7 @@ from petitions.organiser.forms import (
     ResetRequestForm,
 )
 from petitions.rendering import render_markdown
+from petitions.security import safe_next
 from petitions.services import accounts, export, lifecycle, moderation, queries
 from petitions.services.privacy import keyring
 

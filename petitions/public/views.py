@@ -16,20 +16,25 @@ from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
 from petitions.services import queries, signing
+from petitions.services.queries import PetitionSnapshot
 
 #: Stands for the visitor's CSRF token in a cached page; cannot occur in a real token or text.
 CSRF_MARKER = "\x00csrf-token\x00"
 
 
-def _petition_or_404(slug: str) -> Petition:
-    petition = queries.public_petition(slug)
+def _cache_seconds() -> float:
+    return current_app.config["SETTINGS"].public_cache_seconds
+
+
+def _petition_or_404(slug: str) -> PetitionSnapshot:
+    petition = queries.petition_snapshot(slug, _cache_seconds())
     if petition is None:
         abort(404)
     return petition
 
 
 def _render_petition(
-    petition: Petition, form: SignPetitionForm, status: int = 200, token: str | None = None
+    petition: PetitionSnapshot, form: SignPetitionForm, status: int = 200, token: str | None = None
 ):
     now = utcnow()
     page = render_template(
@@ -53,7 +58,7 @@ def _render_petition(
 def _cached_page(name: str, render: Callable[[], str | None]) -> str | None:
     """Serve a public page from the short cache, keyed by everything that changes its HTML."""
     key = (name, str(get_locale() or "en"), request.host, request.full_path)
-    ttl = current_app.config["SETTINGS"].public_cache_seconds
+    ttl = _cache_seconds()
 
     def shared_render() -> str | None:
         g.shared_render = True  # base.html then leaves this visitor's flash messages out
@@ -86,7 +91,8 @@ def show_petition(slug: str):
     """
 
     def render() -> str | None:
-        petition = queries.public_petition(slug)
+        # Read afresh: the page itself is cached, and a cached copy would make it staler.
+        petition = queries.public_snapshot(slug)
         if petition is None:
             return None
         page, _status = _render_petition(petition, SignPetitionForm(), token=CSRF_MARKER)
@@ -114,7 +120,7 @@ def _petition_only() -> str:
     return str(request.view_args.get("slug"))
 
 
-def _closed_answer(petition: Petition):
+def _closed_answer(petition: PetitionSnapshot):
     now = utcnow()
     return render_template(
         "public/closed.html",
@@ -131,14 +137,12 @@ def sign_petition(slug: str):
     """Take a signature; a new and a repeated one get exactly the same answer."""
     if not form_token.accepted(request.form.get("csrf_token")):
         return render_error(400)
-    petition = queries.petition_snapshot(slug, current_app.config["SETTINGS"].public_cache_seconds)
-    if petition is None:
-        abort(404)
+    petition = _petition_or_404(slug)
     if not petition.accepts_signatures_at(utcnow()):
         return _closed_answer(petition)
     form = SignPetitionForm()
     if not form.validate_on_submit():
-        return _render_petition(_petition_or_404(slug), form, status=422)
+        return _render_petition(petition, form, status=422)
     if not form.caught_a_bot:
         try:
             outcome = signing.sign(petition, _details(form))

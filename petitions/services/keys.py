@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import flag_modified
 
+from petitions.crypto import EncryptedText
 from petitions.extensions import db
-from petitions.models import EncryptedText, OutboxMessage, Signature
+from petitions.models import OutboxMessage, Signature
 
 #: Every model with encrypted columns; a new one must be added here to take part in rotation.
 ENCRYPTED_MODELS = (Signature, OutboxMessage)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,26 +27,61 @@ def public_petition(slug: str) -> Petition | None:
     )
 
 
-#: What a signer's request needs of a petition, copied so that the copy can outlive its session.
-SNAPSHOT_FIELDS = (
-    "id", "slug", "title", "summary", "recipient", "language", "goal", "timezone", "opens_at",
-    "closes_at", "state", "closed_at", "delivered_at", "organiser_id",
-)  # fmt: skip
+def _rule_of_petition(name: str) -> Callable[..., Any]:
+    """Return the Python side of one of Petition's rules, for a copy that has the same fields.
+
+    The rule is written once, on the model; a snapshot applies that very function to itself.
+    """
+    rule = vars(Petition)[name]
+    return getattr(rule, "func", rule)  # a hybrid_method keeps its Python side in `func`
 
 
-def petition_snapshot(slug: str, ttl: float) -> Petition | None:
-    """Return an unattached copy of a public petition (without its text), from the short cache.
+@dataclass(frozen=True)
+class PetitionSnapshot:
+    """What the public pages and a signer's request need of a petition, copied from the database.
+
+    Frozen and detached from any session, so one copy can be shared by every request of a
+    process for the public cache's lifetime.
+    """
+
+    id: int
+    slug: str
+    title: str
+    summary: str
+    #: Markdown as the organiser wrote it; sanitised when the page is rendered.
+    body: str
+    recipient: str
+    language: str
+    goal: int | None
+    timezone: str
+    opens_at: datetime
+    closes_at: datetime
+    state: PetitionState
+    closed_at: datetime | None
+    delivered_at: datetime | None
+
+    accepts_signatures_at = _rule_of_petition("accepts_signatures_at")
+    collection_ended_at = _rule_of_petition("collection_ended_at")
+
+    @classmethod
+    def of(cls, petition: Petition) -> PetitionSnapshot:
+        """Copy what a public page shows of a petition."""
+        return cls(**{field.name: getattr(petition, field.name) for field in fields(cls)})
+
+
+def public_snapshot(slug: str) -> PetitionSnapshot | None:
+    """Return a copy of the petition with this slug if the public may see it, read now."""
+    petition = public_petition(slug)
+    return None if petition is None else PetitionSnapshot.of(petition)
+
+
+def petition_snapshot(slug: str, ttl: float) -> PetitionSnapshot | None:
+    """Return a copy of a public petition from the short cache, at most `ttl` seconds old.
 
     Good for deciding and answering a signature: the INSERT checks the window in the database
     again, so a copy a second or two old can never let a late signature in.
     """
-
-    def load() -> dict[str, object] | None:
-        petition = public_petition(slug)
-        return None if petition is None else {f: getattr(petition, f) for f in SNAPSHOT_FIELDS}
-
-    fields = cache.public.get(("petition", slug), ttl, load)
-    return None if fields is None else Petition(**fields)
+    return cache.public.get(("petition", slug), ttl, lambda: public_snapshot(slug))
 
 
 def open_petitions(now: datetime) -> list[Petition]:
@@ -71,7 +109,7 @@ def confirmed_counts(petition_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def confirmed_count(petition: Petition) -> int:
+def confirmed_count(petition: Petition | PetitionSnapshot) -> int:
     """Return the number of counted signatures of one petition."""
     return confirmed_counts([petition.id])[petition.id]
 
@@ -98,7 +136,9 @@ def all_petitions() -> list[Petition]:
     return list(db.session.scalars(sa.select(Petition).order_by(Petition.created_at.desc())))
 
 
-def recent_public_signers(petition: Petition, limit: int = 10) -> list[Signature]:
+def recent_public_signers(
+    petition: Petition | PetitionSnapshot, limit: int = 10
+) -> list[Signature]:
     """Return the latest confirmed signers who agreed to be shown by name."""
     return list(
         db.session.scalars(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import contains_eager
 
 from petitions.extensions import db
 from petitions.models import (
@@ -27,6 +28,7 @@ from petitions.models import (
 )
 from petitions.services import tokens
 from petitions.services.privacy import canonical_email, keyring
+from petitions.services.queries import PetitionSnapshot
 
 #: How long an emailed confirmation link works; signing again sends a fresh one.
 CONFIRMATION_LINK_AGE = timedelta(days=7)
@@ -69,8 +71,13 @@ class SignatureDetails:
 
 @dataclass(frozen=True)
 class SignOutcome:
-    signature: Signature
+    """What a submission came to: which signature of which petition, and what to email whom."""
+
+    signature_id: int
+    petition_id: int
     notice: Notice
+    #: Where the email goes: for a repeat, the address stored when the person first signed.
+    email: str
 
 
 class WithdrawResult(enum.StrEnum):
@@ -122,7 +129,9 @@ def _guarded_insert(dialect: str) -> sa.Insert:
     )
 
 
-def _values(petition: Petition, details: SignatureDetails, canonical: str) -> dict[str, object]:
+def _values(
+    petition: PetitionSnapshot, details: SignatureDetails, canonical: str
+) -> dict[str, object]:
     ring = keyring()
     return {
         "email_hash": ring.keyed_hash("email", canonical),
@@ -143,7 +152,9 @@ def _values(petition: Petition, details: SignatureDetails, canonical: str) -> di
     }
 
 
-def _insert_if_new(petition: Petition, values: dict[str, object]) -> tuple[int, datetime] | None:
+def _insert_if_new(
+    petition: PetitionSnapshot, values: dict[str, object]
+) -> tuple[int, datetime] | None:
     """Insert the signature if the window is open and this person has not signed, in one
     statement: the database's clock and the UNIQUE constraint decide, with no race between a
     check and the write. Return (id, time of signing), or None if nothing was inserted."""
@@ -156,11 +167,16 @@ def _insert_if_new(petition: Petition, values: dict[str, object]) -> tuple[int, 
     return None if inserted is None else (inserted[0], inserted[1])
 
 
-def _existing(petition: Petition, email_hash: bytes) -> Signature | None:
+def _existing(petition: PetitionSnapshot, email_hash: bytes) -> Signature | None:
+    """Lock this person's earlier signature, read afresh with its petition in the same query:
+    whether the window is open is judged on the stored petition, not on the cached copy."""
     return db.session.scalars(
         sa.select(Signature)
+        .join(Signature.petition)
+        .options(contains_eager(Signature.petition))
         .where(Signature.petition_id == petition.id, Signature.email_hash == email_hash)
-        .with_for_update()
+        .with_for_update(of=Signature)
+        .execution_options(populate_existing=True)
     ).one_or_none()
 
 
@@ -190,25 +206,22 @@ def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetim
     return Notice.CONFIRM
 
 
-def sign(petition: Petition, details: SignatureDetails) -> SignOutcome:
+def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     """Record a pending signature, or recognise a repeat; say which email to send."""
     canonical = canonical_email(details.email)
     values = _values(petition, details, canonical)
     inserted = _insert_if_new(petition, values)
     if inserted is not None:
-        # The email is written from what was just inserted: no need to read the row back.
-        signature = Signature(**values, id=inserted[0], created_at=inserted[1])
-        signature.petition = petition
-        return SignOutcome(signature, Notice.CONFIRM)
+        # The email is written by the mail worker from the row: nothing to read back here.
+        return SignOutcome(inserted[0], petition.id, Notice.CONFIRM, values["email"])
     # Nothing inserted: this person signed before, or the window is shut (by the database's word).
     signature = _existing(petition, values["email_hash"])
-    current = db.session.get(Petition, petition.id, populate_existing=True)
     now = database_now()
-    if signature is None or current is None or not current.accepts_signatures_at(now):
+    if signature is None or not signature.petition.accepts_signatures_at(now):
         raise PetitionNotSignable(petition.slug)
     notice = _repeat_notice(signature, details, now)
     db.session.flush()
-    return SignOutcome(signature, notice)
+    return SignOutcome(signature.id, signature.petition_id, notice, signature.email)
 
 
 def confirmation_token(signature: Signature) -> str:

@@ -152,7 +152,7 @@ def test_audit_log_details_are_named_in_the_organisers_language(
 def test_audit_details_leave_out_the_action_id_and_show_organisers_words_as_written(app):
     from flask_babel import force_locale
 
-    from petitions.i18n import audit_details
+    from petitions.organiser.display import audit_details
 
     with app.test_request_context(), force_locale("kk"):
         shown = audit_details({"reason": "final", "action_id": "abc", "demo": True, "x": [1, 2]})

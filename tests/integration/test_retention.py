@@ -217,7 +217,7 @@ def test_purge_removes_searched_names_and_reasons_from_the_audit_log(db, old, ma
 
 
 def test_organisers_read_the_purges_placeholders_in_their_language(client, db, old, make_account):
-    from petitions.i18n import PURGED_TEXT
+    from petitions.organiser.display import PURGED_TEXT
     from tests.conftest import PASSWORD
     from tests.helpers import login
 

@@ -14,7 +14,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
-from petitions.services import signing
+from petitions.services import queries, signing
 from tests.helpers import confirm_path, csrf_token, sign, signing_data, written_email
 
 
@@ -220,7 +220,7 @@ def test_the_database_refuses_a_signature_after_closing_whatever_the_app_believe
         comment=None, show_name=False, locale="en", client_address="192.0.2.1",
     )  # fmt: skip
     with app.test_request_context(), pytest.raises(signing.PetitionNotSignable):
-        signing.sign(petition, details)
+        signing.sign(queries.PetitionSnapshot.of(petition), details)
     db.session.rollback()
     assert _signatures(db) == []
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from petitions.services.privacy import DecryptionError, Keyring, canonical_email
+from petitions.crypto import DecryptionError, Keyring
+from petitions.services.privacy import canonical_email
 
 KEYRING = Keyring(b"h" * 32, (b"d" * 32,))
 

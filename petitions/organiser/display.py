@@ -1,0 +1,89 @@
+"""How organisers' pages name what the software records: states, audit actions and details, and
+the retention purge's placeholders, each in the organiser's language."""
+
+from __future__ import annotations
+
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+
+from petitions.models import PetitionState, SignatureState
+from petitions.organiser import bp
+
+#: The states of petitions and signatures, by value, for templates; the words are the enums'.
+STATE_NAMES = {state: state.label for state in (*PetitionState, *SignatureState)}
+#: Audit-log actions as organisers read them; an action not listed is shown as recorded.
+ACTION_NAMES = {
+    "create": _l("Created"),
+    "edit": _l("Edited"),
+    "publish": _l("Published"),
+    "close": _l("Closed"),
+    "invalidate": _l("Invalidated"),
+    "restore": _l("Restored"),
+    "export": _l("Exported"),
+    "deliver": _l("Delivered"),
+    "purge": _l("Purged"),
+}
+#: The details the audit log records with an action, as organisers read them. A key not listed
+#: is shown as recorded; `action_id` is left out (the Undo button stands for it).
+DETAIL_NAMES = {
+    "slug": _l("Web address (slug)"),
+    "fields": _l("Fields changed"),
+    "reason": _l("Reason"),
+    "kind": _l("Kind"),
+    "signatures": _l("Signatures"),
+    "count": _l("Signatures"),
+    "emails": _l("Emails erased"),
+    "sha256": "SHA-256",
+    "file": _l("File"),
+    "to": _l("Received by"),
+    "how": _l("How"),
+    "reference": _l("Reference number"),
+    "filter": _l("Search"),
+    "demo": _l("Demonstration"),
+}
+#: Values the software itself records under a key (not organisers' words), as organisers read them.
+DETAIL_VALUES = {
+    "kind": {"final": _l("final"), "interim": _l("interim")},
+    "reason": {"window ended": _l("the collection window ended")},
+}
+YES_NO = {True: _l("yes"), False: _l("no")}
+#: What the retention purge stores in place of personal data (services/retention.py), as read.
+PURGED_TEXT = {"(anonymous)": _l("(anonymous)"), "(removed)": _l("(removed)")}
+
+
+@bp.app_template_filter("stored_text")
+def stored_text(value: str) -> str:
+    """Show a stored value as it is, unless it is one of the purge's placeholders."""
+    return str(PURGED_TEXT[value]) if value in PURGED_TEXT else value
+
+
+@bp.app_template_filter("audit_details")
+def audit_details(detail: dict) -> list[tuple[str, str]]:
+    """Return an audit event's details as (name, value) pairs in the current language."""
+    return [
+        (str(DETAIL_NAMES.get(key, key)), _detail_value(value, DETAIL_VALUES.get(key, {})))
+        for key, value in detail.items()
+        if key != "action_id" and value not in (None, "", [], {})
+    ]
+
+
+def _detail_value(value: object, known: dict | None = None) -> str:
+    if isinstance(value, str) and known and value in known:
+        return str(known[value])
+    if isinstance(value, str):
+        return stored_text(value)
+    if isinstance(value, bool):
+        return str(YES_NO[value])
+    if isinstance(value, int):
+        return format_decimal(value)
+    if isinstance(value, list):
+        return ", ".join(_detail_value(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_detail_value(item)}" for key, item in value.items())
+    return str(value)
+
+
+@bp.context_processor
+def display_names() -> dict[str, dict]:
+    """Give the organisers' templates the names of states and audit actions."""
+    return {"state_names": STATE_NAMES, "action_names": ACTION_NAMES}
