@@ -16,6 +16,7 @@ from petitions.models import (
     COUNTED_STATES,
     PUBLIC_STATES,
     Petition,
+    PetitionState,
     Signature,
 )
 
@@ -61,6 +62,7 @@ class PetitionSnapshot:
     delivered_at: datetime | None
 
     accepts_signatures_at = _rule_of_petition("accepts_signatures_at")
+    past_deadline_at = _rule_of_petition("past_deadline_at")
     collection_ended_at = _rule_of_petition("collection_ended_at")
 
     @classmethod

@@ -40,7 +40,15 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     # use them (the database outages the worker survives, dates in the signer's language).
     (
         "web helpers",
-        frozenset({"petitions.errors", "petitions.security", "petitions.i18n", "petitions.forms"}),
+        frozenset(
+            {
+                "petitions.errors",
+                "petitions.security",
+                "petitions.i18n",
+                "petitions.forms",
+                "petitions.routing",
+            }
+        ),
     ),
     ("services", frozenset({"petitions.services"})),
     # The emails written from templates, and the background rounds that send them.
