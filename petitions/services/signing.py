@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from petitions.extensions import db
 from petitions.models import Petition, PetitionState, Signature, SignatureState, utcnow
 from petitions.services import tokens
-from petitions.services.privacy import canonical_email, keyring
+from petitions.services.privacy import email_hashes, keyring
 
 #: How long an emailed confirmation link works; signing again sends a fresh one.
 CONFIRMATION_LINK_AGE = timedelta(days=7)
@@ -119,11 +119,12 @@ def _guarded_insert(dialect: str) -> sa.Insert:
     )
 
 
-def _values(petition: Petition, details: SignatureDetails, canonical: str) -> dict[str, object]:
+def _values(petition: Petition, details: SignatureDetails) -> dict[str, object]:
     ring = keyring()
+    hashes = email_hashes(details.email, ring)
     return {
-        "email_hash": ring.keyed_hash("email", canonical),
-        "email_domain_hash": ring.keyed_hash("email-domain", canonical.rpartition("@")[2]),
+        "email_hash": hashes.email,
+        "email_domain_hash": hashes.domain,
         "petition_id": petition.id,
         "name": details.name,
         "email": details.email.strip(),
@@ -191,8 +192,7 @@ def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetim
 
 def sign(petition: Petition, details: SignatureDetails) -> SignOutcome:
     """Record a pending signature, or recognise a repeat; say which email to send."""
-    canonical = canonical_email(details.email)
-    values = _values(petition, details, canonical)
+    values = _values(petition, details)
     inserted = _insert_if_new(petition, values)
     if inserted is not None:
         # The email is written from what was just inserted: no need to read the row back.
