@@ -60,6 +60,12 @@ $(AXE): tests/browser/package-lock.json
 test: lint audit $(AXE)
 	$(BIN)/pytest
 
+# The inner loop: unit and integration tests on SQLite only (no PostgreSQL, Redis, lint, audit or
+# browser), stopping at the first failure. `make test` still decides.
+.PHONY: quick
+quick: $(VENV)/.installed-dev
+	$(BIN)/pytest -q -x -m "not postgres and not redis" tests/unit tests/integration
+
 # Extract every string, merge it into the kk, ru and en catalogues (creating any that is missing),
 # fill English from its source strings, and compile all three. `N_` marks the PDF's labels, each
 # with its own context (petitions/delivery/model.py).

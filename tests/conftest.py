@@ -3,11 +3,19 @@
 Each test run creates its own PostgreSQL database and drops it at the end. The schema is made by
 the Alembic migrations, exactly as in production, once per run and backend; every test then starts
 from empty tables.
+
+Isolation: by default a test runs inside one transaction that is rolled back at its end. The app
+(one per backend for the whole run) and everything it does in the test, requests and commands
+included, share one connection; each session works in a savepoint of its own, so a commit is real
+to the code under test but never reaches the disk. A test whose data must be seen by another
+connection (threads, a snapshot opened beside the session, migrations) says so with
+`@pytest.mark.committed`: its commits are real, and every table is emptied after it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,12 +25,15 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from flask import Flask
-from flask.testing import FlaskClient
+from flask import Flask, current_app, has_app_context
+from flask.globals import app_ctx
+from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
 from hypothesis import settings
+from sqlalchemy.orm import scoped_session, sessionmaker
 
-from petitions import create_app
+from petitions import cache, create_app
 from petitions.extensions import db as _db
 from petitions.extensions import limiter
 from petitions.models import (
@@ -33,11 +44,21 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
-from petitions.services.privacy import canonical_email, keyring
+from petitions.services.privacy import email_hashes
 
 #: The admin connection used to create and drop this run's PostgreSQL database.
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+#: Where an app records how the current test is isolated: "rollback" or "committed".
+ISOLATION = "tests.isolation"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "committed: the test's commits are real (other connections or threads must see them); "
+        "every table is emptied after it",
+    )
 
 
 def _key(fill: bytes) -> str:
@@ -104,6 +125,22 @@ def make_test_app(database_url: str, instance_path: str, **overrides: Any) -> Fl
     return create_app(config)
 
 
+def _settle_test_session(application: Flask) -> None:
+    """End the test's own transaction before a request or a command, as a commit would.
+
+    Under rollback isolation every session shares one connection, each in a savepoint of its own.
+    A savepoint the test left open would enclose what the request commits, and the test's next
+    rollback would take that away too. Committing also expires the test's objects, so that they
+    read what the request wrote, as they did when every factory row was committed.
+    """
+    if application.extensions.get(ISOLATION) != "rollback" or not has_app_context():
+        return
+    if current_app._get_current_object() is not application or not _db.session.registry.has():
+        return
+    if _db.session().in_transaction():
+        _db.session.commit()
+
+
 class FreshContextClient(FlaskClient):
     """A test client whose every request runs in an application context of its own.
 
@@ -112,18 +149,106 @@ class FreshContextClient(FlaskClient):
     request into the next, which never happens in production.
     """
 
+    _in_request = False
+
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        with self.application.app_context():
+        if self._in_request:  # a redirect being followed: the same browser visit goes on
             return super().open(*args, **kwargs)
+        _settle_test_session(self.application)
+        self._in_request = True
+        try:
+            with self.application.app_context():
+                return super().open(*args, **kwargs)
+        finally:
+            self._in_request = False
+
+
+class SettlingCliRunner(FlaskCliRunner):
+    """A command runner that ends the test's own transaction first, as the client does."""
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        _settle_test_session(self.app)
+        return super().invoke(*args, **kwargs)
+
+
+class _JoinedSession(FlaskSession):
+    """A session on the test's connection (Flask-SQLAlchemy's would always take the engine)."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kw: Any) -> Any:
+        return bind if bind is not None else self.bind
+
+
+def _app_context_id() -> int:
+    """Scope sessions as Flask-SQLAlchemy does: one per application context."""
+    return id(app_ctx._get_current_object())
+
+
+@contextlib.contextmanager
+def _rolled_back(application: Flask) -> Iterator[None]:
+    """Run everything the app does on one connection, in a transaction rolled back at the end."""
+    with application.app_context():
+        connection = _db.engine.connect()
+    raw = connection.connection.driver_connection
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # pysqlite begins a transaction only before a write and lets a SAVEPOINT outside one
+        # commit on RELEASE; take transactions from it, and begin this one for real.
+        isolation_level = raw.isolation_level
+        raw.isolation_level = None
+    outer = connection.begin()
+    if sqlite:
+        connection.exec_driver_sql("BEGIN")
+    engine_session = _db.session
+    _db.session = scoped_session(
+        sessionmaker(
+            class_=_JoinedSession,
+            db=_db,
+            query_cls=_db.Query,
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+        ),
+        scopefunc=_app_context_id,
+    )
+    application.extensions[ISOLATION] = "rollback"
+    try:
+        yield
+    finally:
+        del application.extensions[ISOLATION]
+        # Sessions of contexts the test pushed and left open are on this connection too.
+        for session in list(_db.session.registry.registry.values()):
+            session.close()
+        _db.session = engine_session
+        outer.rollback()
+        if sqlite:
+            raw.isolation_level = isolation_level
+        connection.close()
+
+
+@contextlib.contextmanager
+def _committed(application: Flask) -> Iterator[None]:
+    """Let the test commit for real, then empty every table."""
+    application.extensions[ISOLATION] = "committed"
+    try:
+        yield
+    finally:
+        del application.extensions[ISOLATION]
+        with application.app_context():
+            _db.session.rollback()
+            for table in reversed(_db.metadata.sorted_tables):
+                _db.session.execute(table.delete())
+            _db.session.commit()
+
+
+def save(db: Any) -> None:
+    """Write what a factory made: a flush under rollback isolation, a commit when it must be seen
+    by other connections."""
+    if current_app.extensions.get(ISOLATION) == "committed":
+        db.session.commit()
+    else:
+        db.session.flush()
 
 
 _migrated: set[str] = set()
-
-
-def _empty_tables() -> None:
-    for table in reversed(_db.metadata.sorted_tables):
-        _db.session.execute(table.delete())
-    _db.session.commit()
 
 
 @pytest.fixture
@@ -132,26 +257,58 @@ def app_overrides() -> dict[str, Any]:
     return {}
 
 
+def _new_app(database_url: str, instance_path: str, overrides: dict[str, Any]) -> Flask:
+    application = make_test_app(database_url, instance_path, **overrides)
+    application.test_client_class = FreshContextClient
+    application.test_cli_runner_class = SettlingCliRunner
+    if database_url not in _migrated:
+        with application.app_context():
+            upgrade()
+        _migrated.add(database_url)
+    return application
+
+
+@pytest.fixture(scope="session")
+def shared_apps() -> Iterator[dict[str, Flask]]:
+    """The test app of each database, made once for the whole run."""
+    apps: dict[str, Flask] = {}
+    yield apps
+    for application in apps.values():
+        with application.app_context():
+            _db.engine.dispose()
+
+
 @pytest.fixture
 def app(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, app_overrides: dict[str, Any]
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    app_overrides: dict[str, Any],
+    shared_apps: dict[str, Flask],
+    request: pytest.FixtureRequest,
 ) -> Iterator[Flask]:
-    """The application on a migrated, empty database."""
-    application = make_test_app(
-        database_url, str(tmp_path_factory.mktemp("instance")), **app_overrides
-    )
-    application.test_client_class = FreshContextClient
-    with application.app_context():
-        if database_url not in _migrated:
-            upgrade()
-            _migrated.add(database_url)
-        _empty_tables()
-    yield application
-    with application.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
+    """The application on a migrated, empty database, isolated as the module above says."""
+    instance_path = str(tmp_path_factory.mktemp("instance"))
+    if app_overrides:  # settings of its own: an app of its own (about 30 ms)
+        application = _new_app(database_url, instance_path, app_overrides)
+    else:
+        application = shared_apps.get(database_url)
+        if application is None:
+            application = shared_apps[database_url] = _new_app(database_url, instance_path, {})
+        # The limiter is one object for every app: give it back this app's settings (off).
+        limiter.init_app(application)
+        # Files (exports, the development signing key) go to a directory of the test's own.
+        application.config["INSTANCE_PATH"] = instance_path
+    committed = request.node.get_closest_marker("committed") is not None
+    try:
+        with (_committed if committed else _rolled_back)(application):
+            yield application
+    finally:
+        cache.public.clear()
         if application.config.get("RATELIMIT_ENABLED", True):
             limiter.reset()
+        if app_overrides:
+            with application.app_context():
+                _db.engine.dispose()
 
 
 @pytest.fixture
@@ -182,7 +339,7 @@ def make_organiser(db: Any) -> Callable[..., Organiser]:
         fields.setdefault("password_hash", "not-a-real-hash")
         organiser = Organiser(**fields)
         db.session.add(organiser)
-        db.session.commit()
+        save(db)
         return organiser
 
     return make
@@ -200,7 +357,7 @@ def make_account(db: Any) -> Callable[..., Organiser]:
         from petitions.services.accounts import create_organiser
 
         organiser = create_organiser(email or f"account{next(counter)}@example.org", name, PASSWORD)
-        db.session.commit()
+        save(db)
         return organiser
 
     return make
@@ -226,7 +383,7 @@ def make_petition(db: Any, make_organiser: Callable[..., Organiser]) -> Callable
             fields["organiser"] = make_organiser()
         petition = Petition(state=state, **fields)
         db.session.add(petition)
-        db.session.commit()
+        save(db)
         return petition
 
     return make
@@ -247,17 +404,17 @@ def make_signature(db: Any) -> Callable[..., Signature]:
         fields.setdefault("city", "Almaty")
         if state == SignatureState.CONFIRMED:
             fields.setdefault("confirmed_at", utcnow())
-        canonical = canonical_email(email)
+        hashes = email_hashes(email)
         signature = Signature(
             petition=petition,
             email=email,
-            email_hash=keyring().keyed_hash("email", canonical),
-            email_domain_hash=keyring().keyed_hash("email-domain", canonical.rpartition("@")[2]),
+            email_hash=hashes.email,
+            email_domain_hash=hashes.domain,
             state=state,
             **fields,
         )
         db.session.add(signature)
-        db.session.commit()
+        save(db)
         return signature
 
     return make

@@ -7,6 +7,7 @@ this module finds the keyring of the application at work.
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 
 from flask import current_app
 
@@ -33,6 +34,25 @@ def canonical_email(address: str) -> str:
 def keyring() -> Keyring:
     """Return the keyring of the current application."""
     return current_app.extensions["petitions.keyring"]
+
+
+@dataclass(frozen=True)
+class EmailHashes:
+    """What a signature stores in place of its address: the keyed hashes of its canonical form
+    (which finds the same person again) and of its domain (which moderators search by)."""
+
+    email: bytes
+    domain: bytes
+
+
+def email_hashes(address: str, ring: Keyring | None = None) -> EmailHashes:
+    """Hash an address as every signature stores it; raise ValueError if it is no address."""
+    canonical = canonical_email(address)
+    ring = ring or keyring()
+    return EmailHashes(
+        email=ring.keyed_hash("email", canonical),
+        domain=ring.keyed_hash("email-domain", canonical.rpartition("@")[2]),
+    )
 
 
 def mask_email(address: str) -> str:

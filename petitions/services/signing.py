@@ -27,7 +27,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.services import tokens
-from petitions.services.privacy import canonical_email, keyring
+from petitions.services.privacy import email_hashes, keyring
 from petitions.services.queries import PetitionSnapshot
 
 #: How long an emailed confirmation link works; signing again sends a fresh one.
@@ -129,13 +129,12 @@ def _guarded_insert(dialect: str) -> sa.Insert:
     )
 
 
-def _values(
-    petition: PetitionSnapshot, details: SignatureDetails, canonical: str
-) -> dict[str, object]:
+def _values(petition: PetitionSnapshot, details: SignatureDetails) -> dict[str, object]:
     ring = keyring()
+    hashes = email_hashes(details.email, ring)
     return {
-        "email_hash": ring.keyed_hash("email", canonical),
-        "email_domain_hash": ring.keyed_hash("email-domain", canonical.rpartition("@")[2]),
+        "email_hash": hashes.email,
+        "email_domain_hash": hashes.domain,
         "petition_id": petition.id,
         "name": details.name,
         "email": details.email.strip(),
@@ -208,8 +207,7 @@ def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetim
 
 def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     """Record a pending signature, or recognise a repeat; say which email to send."""
-    canonical = canonical_email(details.email)
-    values = _values(petition, details, canonical)
+    values = _values(petition, details)
     inserted = _insert_if_new(petition, values)
     if inserted is not None:
         # The email is written by the mail worker from the row: nothing to read back here.

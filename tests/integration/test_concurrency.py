@@ -10,7 +10,7 @@ from petitions.models import OutboxMessage, Signature, SignatureState
 from petitions.services import signing
 from tests.helpers import confirm_path, csrf_token, signing_data, written_email
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
 
 @pytest.fixture

@@ -125,6 +125,7 @@ def test_petitions_within_retention_or_still_open_are_left_alone(
     assert _rows(db, closed_long_ago)[0].email is None
 
 
+@pytest.mark.committed  # the export reads a snapshot on a connection of its own
 def test_a_bundle_exported_before_the_purge_still_verifies(runner, db, tmp_path, old):
     bundle = tmp_path / "old-appeal.zip"
     exported = runner.invoke(args=["petitions", "export", old.slug, "--output", str(bundle)])
