@@ -21,8 +21,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from petitions.delivery.bundle import BundleError, verify_bundle
+from petitions.delivery.bundle import BundleError
 from petitions.delivery.keys import SigningKeyError
+from petitions.delivery.verify import verify_bundle
 from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
