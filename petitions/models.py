@@ -142,6 +142,10 @@ class ExportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+#: An export in one of these is still to be built, or being built.
+UNFINISHED_EXPORT_STATES = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
 LANGUAGES = ("kk", "ru", "en")
 
 

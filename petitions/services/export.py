@@ -36,7 +36,7 @@ from petitions.models import (
     Signature,
     utcnow,
 )
-from petitions.services import audit, moderation, queries
+from petitions.services import audit, queries
 
 #: How often a running export writes its progress where the organiser's page can read it.
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -94,7 +94,7 @@ def _petition_info(petition: Petition) -> PetitionInfo:
 
 def _summary(session: Session, petition: Petition) -> Summary:
     by_country = queries.counts_by_country(petition, session=session)
-    by_day = dict(moderation.daily_counts(petition, session=session))
+    by_day = dict(queries.daily_counts(petition, session=session))
     return Summary(total=sum(by_country.values()), by_country=by_country, by_day=by_day)
 
 

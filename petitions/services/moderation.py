@@ -1,4 +1,4 @@
-"""Moderation: finding suspicious signatures, invalidating them with a reason, and undoing it.
+"""Moderation: searching signatures, invalidating them with a reason, and undoing it.
 
 Invalidation is an UPDATE with the same filters the search used, so "every signature from this
 address in this hour" is one statement however many rows it touches; every action records who,
@@ -8,13 +8,10 @@ what, why and how many in the audit log, and carries an id so that it can be und
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from petitions.extensions import db
 from petitions.models import (
@@ -29,8 +26,6 @@ from petitions.services.privacy import keyring
 
 #: Name searches decrypt each candidate; past this many candidates the search stops and says so.
 NAME_SCAN_LIMIT = 20_000
-#: Signing times are grouped in quarter hours, the finest step of any time zone's offset.
-_BUCKET_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -178,78 +173,3 @@ def restore(
         "restore", actor=actor, petition=petition, count=count, action_id=action_id or None
     )
     return count
-
-
-def state_counts(petition: Petition) -> dict[SignatureState, int]:
-    """Count a petition's signatures in each state, zero included."""
-    rows = db.session.execute(
-        sa.select(Signature.state, sa.func.count())
-        .where(Signature.petition_id == petition.id)
-        .group_by(Signature.state)
-    ).all()
-    counts = dict.fromkeys(SignatureState, 0)
-    counts.update(dict(rows))
-    return counts
-
-
-def _quarter_hour(column: sa.ColumnElement, session: Session) -> sa.ColumnElement[int]:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.floor(sa.extract("epoch", column) / _BUCKET_SECONDS)
-    return sa.cast(sa.func.strftime("%s", column), sa.Integer) / _BUCKET_SECONDS
-
-
-def daily_counts(
-    petition: Petition,
-    state: SignatureState = SignatureState.CONFIRMED,
-    session: Session | None = None,
-) -> list[tuple[date, int]]:
-    """Count signatures by the day they were made, in the petition's time zone."""
-    session = session or db.session
-    bucket = _quarter_hour(Signature.created_at, session).label("bucket")
-    rows = session.execute(
-        sa.select(bucket, sa.func.count())
-        .where(Signature.petition_id == petition.id, Signature.state == state)
-        .group_by(bucket)
-    ).all()
-    zone = ZoneInfo(petition.timezone)
-    days: Counter[date] = Counter()
-    for quarter, count in rows:
-        moment = datetime.fromtimestamp(int(quarter) * _BUCKET_SECONDS, tz=zone)
-        days[moment.date()] += count
-    return sorted(days.items())
-
-
-def _busiest(
-    petition: Petition, column: sa.ColumnElement[bytes], since: datetime, limit: int
-) -> list[tuple[bytes, int, int]]:
-    """Group the signatures made since a time by one hash column: (hash, count, one id)."""
-    count = sa.func.count().label("n")
-    return db.session.execute(
-        sa.select(column, count, sa.func.min(Signature.id))
-        .where(Signature.petition_id == petition.id, Signature.created_at >= since,
-               column.is_not(None))
-        .group_by(column)
-        .order_by(count.desc())
-        .limit(limit)
-    ).all()  # fmt: skip
-
-
-def busiest_addresses(
-    petition: Petition, since: datetime, limit: int = 10
-) -> list[tuple[str, int]]:
-    """Return the address hashes with the most signatures since a time, as hex."""
-    rows = _busiest(petition, Signature.ip_hash, since, limit)
-    return [(bytes(address).hex(), n) for address, n, _example in rows]
-
-
-def busiest_domains(petition: Petition, since: datetime, limit: int = 10) -> list[tuple[str, int]]:
-    """Return the email domains with the most signatures since a time."""
-    rows = _busiest(petition, Signature.email_domain_hash, since, limit)
-    # The domain is stored only as a hash; one address of each group names it.
-    return [(db.session.get(Signature, example).email.rpartition("@")[2].lower(), n)
-            for _hash, n, example in rows]  # fmt: skip
-
-
-def recent_window(now: datetime) -> datetime:
-    """Return the start of the "last hour" the dashboard watches."""
-    return now - timedelta(hours=1)
