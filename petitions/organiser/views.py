@@ -341,10 +341,26 @@ def invalidate_signatures(petition_id: int):
     if not everything and not ids:
         flash(_("Choose at least one signature."), "error")
         return _back_to_search(petition)
-    count, _action = moderation.invalidate(
-        petition, current_user, form.reason.data, utcnow(), ids=ids,
-        wanted=_filter_from_request() if everything else None,
-    )  # fmt: skip
+    try:
+        count, _action = moderation.invalidate(
+            petition,
+            current_user,
+            form.reason.data,
+            utcnow(),
+            ids=ids,
+            wanted=_filter_from_request() if everything else None,
+        )
+    except moderation.ScanLimitReached as error:
+        db.session.rollback()
+        flash(
+            _(
+                "Nothing was invalidated: a name search checks at most %(num)s signatures and "
+                "this one has more. Narrow it with dates, a domain or an address first.",
+                num=format_decimal(error.limit),
+            ),
+            "error",
+        )
+        return _back_to_search(petition)
     db.session.commit()
     flash(_("%(num)s signature(s) invalidated.", num=format_decimal(count)), "info")
     return _back_to_search(petition)

@@ -84,14 +84,33 @@ def search(petition: Petition, wanted: SignatureFilter, limit: int = 200) -> Sea
     needle = wanted.name.casefold()
     found: list[Signature] = []
     rows = db.session.scalars(query.limit(NAME_SCAN_LIMIT + 1).execution_options(yield_per=500))
-    for scanned, signature in enumerate(rows, start=1):
-        if scanned > NAME_SCAN_LIMIT:
-            return SearchResult(found, truncated=True)
-        if needle in signature.name.casefold():
-            found.append(signature)
-            if len(found) >= limit:
-                break
+    # Stopping early leaves PostgreSQL's server-side cursor open unless it is closed here.
+    with rows:
+        for scanned, signature in enumerate(rows, start=1):
+            if scanned > NAME_SCAN_LIMIT:
+                return SearchResult(found, truncated=True)
+            if needle in signature.name.casefold():
+                found.append(signature)
+                if len(found) >= limit:
+                    break
     return SearchResult(found)
+
+
+class ScanLimitReached(Exception):
+    """A name search would stop at the scan limit, so acting on "every match" would miss some."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a name search checks at most {limit} signatures; this one has more")
+        self.limit = limit
+
+
+def _every_named(petition: Petition, wanted: SignatureFilter) -> list[int]:
+    """Return the ids of every signature the name search matches, or refuse if it stops short."""
+    # A limit above the scan limit: the search then ends only at the end of the rows or truncated.
+    result = search(petition, wanted, limit=NAME_SCAN_LIMIT + 1)
+    if result.truncated:
+        raise ScanLimitReached(NAME_SCAN_LIMIT)
+    return [signature.id for signature in result.signatures]
 
 
 def invalidate(
@@ -103,16 +122,18 @@ def invalidate(
     ids: list[int] | None = None,
     wanted: SignatureFilter | None = None,
 ) -> tuple[int, str]:
-    """Invalidate chosen signatures, or all matching a filter; return (count, action id)."""
+    """Invalidate chosen signatures, or all matching a filter; return (count, action id).
+
+    Raises ScanLimitReached, changing nothing, when a filter by name has more candidates than
+    the name search checks.
+    """
     if not reason.strip():
         raise ValueError("a reason is required")
     conditions = [Signature.state.in_(INVALIDATABLE_STATES), Signature.petition_id == petition.id]
     if ids is not None:
         conditions.append(Signature.id.in_(ids))
     elif wanted is not None and wanted.name:
-        conditions.append(
-            Signature.id.in_([s.id for s in search(petition, wanted, 100_000).signatures])
-        )
+        conditions.append(Signature.id.in_(_every_named(petition, wanted)))
     elif wanted is not None:
         conditions.extend(wanted.conditions(petition))
     action_id = secrets.token_hex(8)
