@@ -228,8 +228,9 @@ def _naive_page(canvas, writer, petition, rows: list, number: int) -> None:
 
 def run_one(count: int, naive: bool, workers: int | None, verify: bool) -> dict:
     """Build one bundle of `count` rows and return the measurements."""
-    from petitions.delivery.bundle import build_bundle, default_workers, verify_bundle
+    from petitions.delivery.bundle import build_bundle, default_workers
     from petitions.delivery.keys import ensure_development_key, load_signing_key
+    from petitions.delivery.verify import verify_bundle
 
     key = load_signing_key(
         ensure_development_key(Path(tempfile.gettempdir()) / "petitions-bench"), None

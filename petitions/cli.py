@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -21,16 +19,15 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from petitions.delivery.bundle import BundleError, verify_bundle
+from petitions import workers
+from petitions.delivery.bundle import BundleError
 from petitions.delivery.keys import SigningKeyError
-from petitions.errors import DATABASE_OUTAGES
+from petitions.delivery.verify import verify_bundle
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
 from petitions.models import InvalidTransition, PetitionState, utcnow
-from petitions.notifications import render_message
 from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
 from petitions.services.demo import load_demo
-from petitions.settings import Settings
 
 petitions_cli = AppGroup("petitions", help="Create, list, close and export petitions.")
 
@@ -166,38 +163,20 @@ def _progress_bar():
 @petitions_cli.command("close-expired")
 def close_expired_command() -> None:
     """Record CLOSED for every open petition whose window has ended (cron-friendly)."""
-    closed = lifecycle.close_expired(utcnow())
-    db.session.commit()
-    for petition in closed:
-        click.echo(f"closed {petition.slug}")
+    closed = workers.close_expired(utcnow())
+    for slug in closed:
+        click.echo(f"closed {slug}")
     click.echo(f"{len(closed)} petition(s) closed.")
 
 
 mail_cli = AppGroup("mail", help="Send what waits in the outbox.")
 
 
-def _send_due(settings: Settings, batch: int) -> mail.DeliveryReport:
-    """Send every message due now, one batch and one commit at a time."""
-    total = mail.DeliveryReport()
-    while True:
-        now = utcnow()
-        messages = mail.claim_due(now, limit=batch)
-        db.session.commit()
-        if not messages:
-            return total
-        report = mail.deliver(messages, settings, now, render=render_message)
-        db.session.commit()
-        total.sent += report.sent
-        total.failed += report.failed
-        if report.sent == 0:
-            return total  # the server refuses everything now; the back-off decides when next
-
-
 @mail_cli.command("send")
 @click.option("--batch", default=50, show_default=True, help="Messages per SMTP connection.")
 def mail_send_command(batch: int) -> None:
     """Deliver what waits in the outbox, once."""
-    report = _send_due(current_app.config["SETTINGS"], batch)
+    report = workers.send_mail(current_app.config["SETTINGS"], batch)
     waiting = mail.waiting_count()
     click.echo(f"sent {report.sent}, failed {report.failed}, waiting {waiting}")
     if report.failed:
@@ -209,62 +188,33 @@ def mail_send_command(batch: int) -> None:
 @click.option("--batch", default=50, show_default=True, help="Messages per SMTP connection.")
 @click.option("--rounds", default=0, help="Stop after this many rounds (0: run until stopped).")
 def mail_worker_command(interval: float, batch: int, rounds: int) -> None:
-    """Send mail and close expired petitions in a loop until stopped (SIGTERM or Ctrl+C)."""
-    stop = _stop_on_signals()
+    """Send mail, close expired petitions and purge in a loop until stopped (SIGTERM or Ctrl+C)."""
     settings = current_app.config["SETTINGS"]
-    done = 0
     where = settings.mail_server or "the log (MAIL_SERVER is not set)"
     click.echo(f"mail worker: sending to {where} every {interval:g} s")
-    while not stop.is_set():
-        _worker_round(settings, batch)
-        done += 1
-        if rounds and done >= rounds:
-            break
-        stop.wait(interval)
+    workers.run(
+        lambda: _print_mail_round(workers.mail_round(settings, batch)),
+        interval=interval,
+        rounds=rounds,
+        stop=workers.stop_on_signals(),
+        on_outage=_print_outage,
+    )
 
 
-def _worker_round(settings: Settings, batch: int) -> None:
-    try:
-        closed = lifecycle.close_expired(utcnow())
-        db.session.commit()
-        for petition in closed:
-            click.echo(f"closed {petition.slug}")
-        for report in _purge_due(timedelta(days=settings.retention_days), dry_run=False):
-            click.echo(_purge_line(report, dry_run=False))
-        report = _send_due(settings, batch)
-        if report.sent or report.failed:
-            click.echo(f"sent {report.sent}, failed {report.failed}")
-    except DATABASE_OUTAGES as error:
-        db.session.rollback()
-        click.echo(f"database unavailable, will retry: {type(error).__name__}", err=True)
+def _print_mail_round(done: workers.MailRound) -> None:
+    for slug in done.closed:
+        click.echo(f"closed {slug}")
+    for report in done.purged:
+        click.echo(_purge_line(report, dry_run=False))
+    if done.sent.sent or done.sent.failed:
+        click.echo(f"sent {done.sent.sent}, failed {done.sent.failed}")
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        return stop  # only the main thread may take signals; a worker run in a thread uses --rounds
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: stop.set())
-    return stop
+def _print_outage(error: Exception) -> None:
+    click.echo(f"database unavailable, will retry: {type(error).__name__}", err=True)
 
 
 signatures_cli = AppGroup("signatures", help="Retention of signers' personal data.")
-
-
-def _purge_due(
-    wait: timedelta, dry_run: bool, only: str | None = None, actor: str = "system"
-) -> list[retention.PurgeReport]:
-    """Purge (or count) each due petition, committing once per petition."""
-    reports = []
-    for petition in retention.due_for_purge(utcnow(), wait):
-        if only is not None and petition.slug != only:
-            continue
-        if dry_run:
-            reports.append(retention.preview(petition))
-            continue
-        reports.append(retention.purge(petition, utcnow(), actor_label=actor))
-        db.session.commit()
-    return reports
 
 
 def _purge_line(report: retention.PurgeReport, dry_run: bool) -> str:
@@ -295,7 +245,7 @@ def signatures_purge_command(dry_run: bool, days: int | None, slug: str | None) 
     wait = timedelta(days=days or current_app.config["SETTINGS"].retention_days)
     if slug is not None:
         _check_purgeable(slug, wait)
-    reports = _purge_due(wait, dry_run, only=slug, actor="cli")
+    reports = workers.purge_due(wait, dry_run=dry_run, only=slug, actor="cli")
     for report in reports:
         click.echo(_purge_line(report, dry_run))
     total = sum(report.signatures for report in reports)
@@ -325,29 +275,20 @@ exports_cli = AppGroup("exports", help="Build the bundles organisers ask for in 
 @click.option("--rounds", default=0, help="Stop after this many rounds (0: run until stopped).")
 def exports_worker_command(interval: float, rounds: int) -> None:
     """Build queued exports, one at a time, until stopped (SIGTERM or Ctrl+C)."""
-    stop = _stop_on_signals()
-    done = 0
-    while not stop.is_set():
-        _export_round()
-        done += 1
-        if rounds and done >= rounds:
-            break
-        stop.wait(interval)
+    workers.run(
+        lambda: _print_export_round(workers.export_round()),
+        interval=interval,
+        rounds=rounds,
+        stop=workers.stop_on_signals(),
+        on_outage=_print_outage,
+    )
 
 
-def _export_round() -> None:
-    try:
-        delivery = export.claim_export(utcnow())
-        db.session.commit()
-        if delivery is None:
-            return
-        click.echo(f"exporting {delivery.petition.slug} ({delivery.kind})")
-        delivery = export.run_export(delivery, utcnow())
-        db.session.commit()
-        click.echo(f"export {delivery.id}: {delivery.status} {delivery.error or ''}".rstrip())
-    except DATABASE_OUTAGES as error:
-        db.session.rollback()
-        click.echo(f"database unavailable, will retry: {type(error).__name__}", err=True)
+def _print_export_round(done: workers.ExportRound | None) -> None:
+    if done is None:
+        return
+    click.echo(f"exporting {done.slug} ({done.kind})")
+    click.echo(f"export {done.delivery_id}: {done.status} {done.error or ''}".rstrip())
 
 
 organisers_cli = AppGroup("organisers", help="Manage organiser accounts.")

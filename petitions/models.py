@@ -258,6 +258,10 @@ class ExportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+#: An export in one of these is still to be built, or being built.
+UNFINISHED_EXPORT_STATES = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
 LANGUAGES = ("kk", "ru", "en")
 
 
@@ -591,6 +595,9 @@ class Delivery(db.Model):
     )
     #: When the export was asked for.
     exported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A running export's last sign of life: a worker takes over one that has long been silent.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the export ended, done or failed; None while it waits or runs.
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Null when the export ran from the command line.
     exported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"))

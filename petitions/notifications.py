@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
 from flask import current_app, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -28,6 +31,20 @@ def external_url(endpoint: str, **values: object) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
+def links_on(base_url: str) -> Callable[..., str]:
+    """Return a builder of absolute links on a base URL, for use outside any request.
+
+    The URL map is bound the way Flask binds it from SERVER_NAME, APPLICATION_ROOT and
+    PREFERRED_URL_SCHEME when there is no request; here the three come from the base URL
+    recorded with the message, so the worker needs no request of its own.
+    """
+    parts = urlsplit(base_url)
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "https"
+    )
+    return lambda endpoint, **values: adapter.build(endpoint, values, force_external=True)
+
+
 def _subject(notice: Notice, title: str) -> str:
     if notice == Notice.CONFIRM:
         return _("Confirm your signature: %(title)s", title=title)
@@ -51,22 +68,22 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
     )
 
 
-def _signature_email(kind: str, signature: Signature) -> tuple[str, str, str]:
+def _signature_email(
+    kind: str, signature: Signature, link: Callable[..., str]
+) -> tuple[str, str, str]:
     petition = signature.petition
     context = {
         "signature": signature,
         "petition": petition,
-        "petition_url": external_url("public.show_petition", slug=petition.slug),
+        "petition_url": link("public.show_petition", slug=petition.slug),
         "link_days": CONFIRMATION_LINK_AGE.days,
         "grace_hours": int(CONFIRMATION_GRACE.total_seconds() // 3600),
     }
     if kind == Notice.CONFIRM:
         token = confirmation_token(signature)
-        context["confirm_url"] = external_url("public.confirm_signature", token=token)
+        context["confirm_url"] = link("public.confirm_signature", token=token)
     # Every email a signer gets lets them change their mind while the petition is open.
-    context["withdraw_url"] = external_url(
-        "public.withdraw_signature", token=withdrawal_token(signature)
-    )
+    context["withdraw_url"] = link("public.withdraw_signature", token=withdrawal_token(signature))
     return (
         _subject(Notice(kind), petition.title),
         render_template(f"email/{kind}.txt", **context),
@@ -79,11 +96,8 @@ def render_message(kind: str, payload: dict) -> tuple[str, str, str | None] | No
     signature = db.session.get(Signature, payload.get("signature_id"))
     if signature is None or kind not in (Notice.CONFIRM, Notice.ALREADY_SIGNED):
         return None
-    with (
-        current_app.test_request_context(base_url=payload["base_url"]),
-        force_locale(signature.locale),
-    ):
-        return _signature_email(kind, signature)
+    with force_locale(signature.locale):
+        return _signature_email(kind, signature, links_on(payload["base_url"]))
 
 
 def queue_password_reset(organiser: Organiser) -> None:

@@ -1,4 +1,4 @@
-"""The bundle: a ZIP a recipient can check without trusting us, and the check itself.
+"""The bundle: a ZIP a recipient can check without trusting us (`verify` is the check).
 
 `build_bundle` reads the rows once, in one pass: each row goes into signatures.csv and onto a page
 of the PDF at the same time, so the rows may come from a server-side database cursor and are never
@@ -23,10 +23,8 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import tempfile
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -35,7 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from petitions.delivery.document import (
@@ -49,17 +46,9 @@ from petitions.delivery.document import (
     spool_page,
 )
 from petitions.delivery.fonts import clean_text
-from petitions.delivery.keys import SigningKey, is_development_certificate
+from petitions.delivery.keys import SigningKey
 from petitions.delivery.model import LABELS, ExportInfo, Labels, PetitionInfo, Summary
-from petitions.delivery.signature import (
-    SignatureCheck,
-    Timestamping,
-    check_detached,
-    check_pdf,
-    load_certificate,
-    sign_detached,
-    sign_pdf_file,
-)
+from petitions.delivery.signature import Timestamping, sign_detached, sign_pdf_file
 
 MANIFEST = "manifest.json"
 MANIFEST_SIGNATURE = "manifest.json.p7s"
@@ -68,8 +57,6 @@ CSV_NAME = "signatures.csv"
 FORMAT = "petitions-bundle/1"
 PROGRESS_EVERY = 1000
 _CHUNK = 1 << 20
-#: What reading a damaged ZIP member can raise.
-_DAMAGED = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error)
 #: A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = frozenset("=+-@\t\r")
 
@@ -512,182 +499,3 @@ def _sha256_file(path: Path) -> str:
         while chunk := file.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-# Verification: what `flask bundles verify FILE.zip` reports.
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a bundle, named by the file it concerns."""
-
-    file: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}"
-
-
-@dataclass
-class VerificationReport:
-    """The result of `verify_bundle`: valid only when no problem was found."""
-
-    path: Path
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    signer: str | None = None
-    development_key: bool | None = None
-
-    @property
-    def valid(self) -> bool:
-        """Return whether every check passed."""
-        return not self.problems
-
-    def add(self, file: str, message: str) -> None:
-        """Record a problem with `file`."""
-        self.problems.append(Problem(file, message))
-
-    def __str__(self) -> str:
-        lines = [f"{self.path.name}: {'valid' if self.valid else 'INVALID'}"]
-        if self.signer:
-            kind = " (development key, not the organisation's)" if self.development_key else ""
-            lines.append(f"signed by: {self.signer}{kind}")
-        lines += [f"  problem: {problem}" for problem in self.problems]
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
-
-
-def verify_bundle(path: Path | str) -> VerificationReport:
-    """Check a bundle: every hash, no file missing or extra, and every signature."""
-    report = VerificationReport(Path(path))
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        report.add(report.path.name, "is not a readable ZIP file")
-        return report
-    with archive, tempfile.TemporaryDirectory(prefix="petitions-verify-") as scratch:
-        _verify_archive(archive, report, Path(scratch))
-    return report
-
-
-def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratch: Path) -> None:
-    report.files = archive.namelist()
-    duplicates = sorted({name for name in report.files if report.files.count(name) > 1})
-    for name in duplicates:
-        report.add(name, "appears more than once in the ZIP")
-    manifest_data = _read_member(archive, MANIFEST, report)
-    certificate = _signer_certificate(archive, report)
-    if manifest_data is None:
-        return
-    if certificate is not None:
-        signature = _read_member(archive, MANIFEST_SIGNATURE, report)
-        if signature is not None:
-            check = check_detached(manifest_data, signature, certificate)
-            _record(report, MANIFEST_SIGNATURE, check)
-            if check.content_changed:
-                report.add(MANIFEST, "was changed after it was signed (see manifest.json.p7s)")
-    listed = _listed_files(manifest_data, report)
-    if listed is None:
-        return
-    _verify_listing(archive, listed, report)
-    if certificate is not None:
-        _verify_pdfs(archive, listed, certificate, report, scratch)
-
-
-def _read_member(archive: zipfile.ZipFile, name: str, report: VerificationReport) -> bytes | None:
-    if name not in report.files:
-        report.add(name, "is missing")
-        return None
-    try:
-        return archive.read(name)
-    except _DAMAGED:
-        report.add(name, "is damaged (its ZIP checksum fails)")
-        return None
-
-
-def _signer_certificate(archive: zipfile.ZipFile, report: VerificationReport) -> Any:
-    data = _read_member(archive, SIGNER, report)
-    if data is None:
-        return None
-    try:
-        certificate = load_certificate(data)
-        certificate.native  # noqa: B018 - parse it all now, so damage shows here
-        parsed = x509.load_der_x509_certificate(certificate.dump())
-        report.signer = parsed.subject.rfc4514_string()
-        report.development_key = is_development_certificate(parsed)
-    except Exception:  # any parse failure means the same to the reader
-        report.add(SIGNER, "is not a readable certificate")
-        return None
-    return certificate
-
-
-def _listed_files(manifest_data: bytes, report: VerificationReport) -> dict[str, str] | None:
-    try:
-        manifest = json.loads(manifest_data)
-        files = manifest["files"]
-        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-            raise TypeError("files must map names to hashes")
-    except (ValueError, KeyError, TypeError):
-        report.add(MANIFEST, "is not a readable manifest (JSON with a list of files)")
-        return None
-    report.notes.append(f"bundle {manifest.get('bundle')}, {manifest.get('export')} export")
-    return files
-
-
-def _verify_listing(
-    archive: zipfile.ZipFile, listed: dict[str, str], report: VerificationReport
-) -> None:
-    for name, expected in listed.items():
-        if name not in report.files:
-            report.add(name, "is listed in manifest.json but missing from the bundle")
-            continue
-        actual = _member_sha256(archive, name)
-        if actual is None:
-            report.add(name, "is damaged (its ZIP checksum fails)")
-        elif actual != expected.lower():
-            report.add(name, "has changed: its SHA-256 differs from the one in manifest.json")
-    for name in report.files:
-        if name not in listed and name not in (MANIFEST, MANIFEST_SIGNATURE):
-            report.add(name, "is not listed in manifest.json")
-    for required in (CSV_NAME, SIGNER):
-        if required not in listed and required not in report.files:
-            report.add(required, "is missing")
-    if not any(name.endswith(".pdf") for name in listed):
-        report.add(MANIFEST, "lists no PDF")
-
-
-def _member_sha256(archive: zipfile.ZipFile, name: str) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with archive.open(name) as member:
-            while chunk := member.read(_CHUNK):
-                digest.update(chunk)
-    except _DAMAGED:
-        return None
-    return digest.hexdigest()
-
-
-def _verify_pdfs(
-    archive: zipfile.ZipFile,
-    listed: dict[str, str],
-    certificate: Any,
-    report: VerificationReport,
-    scratch: Path,
-) -> None:
-    for name in sorted(n for n in listed if n.endswith(".pdf") and n in report.files):
-        copy = scratch / "volume.pdf"
-        try:
-            with archive.open(name) as member, copy.open("wb") as file:
-                shutil.copyfileobj(member, file, _CHUNK)
-        except _DAMAGED:
-            continue  # reported as damaged by the hash check already
-        with copy.open("rb") as file:
-            _record(report, name, check_pdf(file, certificate))
-        copy.unlink()
-
-
-def _record(report: VerificationReport, name: str, check: SignatureCheck) -> None:
-    for message in check.problems:
-        report.add(name, message)
-    report.notes += [f"{name}: {note}" for note in check.notes]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 
-import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
@@ -27,9 +26,7 @@ from flask_login import current_user, login_user, logout_user
 
 from petitions.extensions import db, limiter, login_manager
 from petitions.models import (
-    AuditEvent,
     Delivery,
-    ExportStatus,
     Petition,
     PetitionState,
     SignatureState,
@@ -57,7 +54,6 @@ OPEN_ENDPOINTS = {"organiser.login", "organiser.request_reset", "organiser.reset
 LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per day"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
 RESET_LIMIT_PER_ADDRESS = "5 per hour"
-BUSY = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
 @login_manager.user_loader
@@ -74,11 +70,7 @@ def require_organiser():
 
 
 def _own_petition(petition_id: int) -> Petition:
-    petition = db.session.scalar(
-        sa.select(Petition).where(
-            Petition.id == petition_id, Petition.organiser_id == current_user.id
-        )
-    )
+    petition = queries.own_petition(petition_id, current_user.id)
     if petition is None:
         abort(404)
     return petition
@@ -151,10 +143,7 @@ def reset_password(token: str):
 @bp.get("/")
 def list_petitions():
     """List the organiser's own petitions with their counts."""
-    petitions = list(db.session.scalars(
-        sa.select(Petition).where(Petition.organiser_id == current_user.id)
-        .order_by(Petition.created_at.desc())
-    ))  # fmt: skip
+    petitions = queries.organiser_petitions(current_user.id)
     counts = queries.confirmed_counts([petition.id for petition in petitions])
     return render_template(
         "organiser/list_petitions.html", petitions=petitions, counts=counts, now=utcnow()
@@ -274,26 +263,24 @@ def close_petition(petition_id: int):
 def show_petition(petition_id: int):
     """Show a petition's dashboard: counts, the days, the countries, clusters and the log."""
     petition = _own_petition(petition_id)
-    now = utcnow()
-    since = moderation.recent_window(now)
-    deliveries = db.session.scalars(
-        sa.select(Delivery).where(Delivery.petition_id == petition.id)
-        .order_by(Delivery.exported_at.desc(), Delivery.id.desc()).limit(20)
-    ).all()  # fmt: skip
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.petition_id == petition.id)
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(50)
-    ).all()  # fmt: skip
+    board = queries.dashboard(petition, utcnow())
     return render_template(
-        "organiser/show_petition.html", petition=petition, now=now,
-        counts=moderation.state_counts(petition),
-        chart=day_chart(moderation.daily_counts(petition)),
-        countries=queries.counts_by_country(petition),
-        addresses=moderation.busiest_addresses(petition, since),
-        domains=moderation.busiest_domains(petition, since), events=events, since=since,
-        confirm_form=ConfirmForm(), close_form=ReasonForm(), delivery_form=DeliveryForm(),
-        deliveries=deliveries, busy=any(d.status in BUSY for d in deliveries),
-    )  # fmt: skip
+        "organiser/show_petition.html",
+        petition=petition,
+        now=board.now,
+        counts=board.counts,
+        chart=day_chart(list(board.days)),
+        countries=board.countries,
+        addresses=board.addresses,
+        domains=board.domains,
+        events=board.events,
+        since=board.since,
+        deliveries=board.deliveries,
+        busy=board.exporting,
+        confirm_form=ConfirmForm(),
+        close_form=ReasonForm(),
+        delivery_form=DeliveryForm(),
+    )
 
 
 def _filter_from_request() -> moderation.SignatureFilter:
@@ -354,10 +341,26 @@ def invalidate_signatures(petition_id: int):
     if not everything and not ids:
         flash(_("Choose at least one signature."), "error")
         return _back_to_search(petition)
-    count, _action = moderation.invalidate(
-        petition, current_user, form.reason.data, utcnow(), ids=ids,
-        wanted=_filter_from_request() if everything else None,
-    )  # fmt: skip
+    try:
+        count, _action = moderation.invalidate(
+            petition,
+            current_user,
+            form.reason.data,
+            utcnow(),
+            ids=ids,
+            wanted=_filter_from_request() if everything else None,
+        )
+    except moderation.ScanLimitReached as error:
+        db.session.rollback()
+        flash(
+            _(
+                "Nothing was invalidated: a name search checks at most %(num)s signatures and "
+                "this one has more. Narrow it with dates, a domain or an address first.",
+                num=format_decimal(error.limit),
+            ),
+            "error",
+        )
+        return _back_to_search(petition)
     db.session.commit()
     flash(_("%(num)s signature(s) invalidated.", num=format_decimal(count)), "info")
     return _back_to_search(petition)

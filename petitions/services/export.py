@@ -26,6 +26,7 @@ from petitions.delivery.model import ExportInfo, PetitionInfo, Summary, new_bund
 from petitions.extensions import db
 from petitions.models import (
     COUNTED_STATES,
+    UNFINISHED_EXPORT_STATES,
     Delivery,
     DeliveryKind,
     ExportStatus,
@@ -36,7 +37,7 @@ from petitions.models import (
     Signature,
     utcnow,
 )
-from petitions.services import audit, moderation, queries
+from petitions.services import audit, queries
 
 #: How often a running export writes its progress where the organiser's page can read it.
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -94,7 +95,7 @@ def _petition_info(petition: Petition) -> PetitionInfo:
 
 def _summary(session: Session, petition: Petition) -> Summary:
     by_country = queries.counts_by_country(petition, session=session)
-    by_day = dict(moderation.daily_counts(petition, session=session))
+    by_day = dict(queries.daily_counts(petition, session=session))
     return Summary(total=sum(by_country.values()), by_country=by_country, by_day=by_day)
 
 
@@ -170,8 +171,7 @@ def queue_export(petition: Petition, actor: Organiser, now: datetime) -> Deliver
     """Ask the worker for an export; the organiser's page follows its progress."""
     waiting = db.session.scalar(
         sa.select(Delivery).where(
-            Delivery.petition_id == petition.id,
-            Delivery.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]),
+            Delivery.petition_id == petition.id, Delivery.status.in_(UNFINISHED_EXPORT_STATES)
         )
     )
     if waiting is not None:
@@ -187,14 +187,14 @@ def claim_export(now: datetime) -> Delivery | None:
     stale = now.timestamp() - STALE_AFTER_SECONDS
     for delivery in db.session.scalars(
         sa.select(Delivery)
-        .where(Delivery.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]))
+        .where(Delivery.status.in_(UNFINISHED_EXPORT_STATES))
         .order_by(Delivery.id)
         .with_for_update(skip_locked=True)
     ):
-        beat = delivery.finished_at or delivery.exported_at
+        beat = delivery.heartbeat_at or delivery.exported_at
         if delivery.status == ExportStatus.QUEUED or beat.timestamp() < stale:
             delivery.status = ExportStatus.RUNNING
-            delivery.finished_at = now  # while running: the last sign of life
+            delivery.heartbeat_at = now
             delivery.rows_done = 0
             db.session.flush()
             return delivery
@@ -215,7 +215,7 @@ class _ProgressWriter:
         db.session.execute(
             sa.update(Delivery)
             .where(Delivery.id == self.delivery_id)
-            .values(rows_done=done, rows_total=total, finished_at=utcnow())
+            .values(rows_done=done, rows_total=total, heartbeat_at=utcnow())
         )
         db.session.commit()
 

@@ -1,4 +1,4 @@
-"""Moderation: finding suspicious signatures, invalidating them with a reason, and undoing it.
+"""Moderation: searching signatures, invalidating them with a reason, and undoing it.
 
 Invalidation is an UPDATE with the same filters the search used, so "every signature from this
 address in this hour" is one statement however many rows it touches; every action records who,
@@ -8,13 +8,10 @@ what, why and how many in the audit log, and carries an id so that it can be und
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from petitions.extensions import db
 from petitions.models import (
@@ -28,8 +25,6 @@ from petitions.services.privacy import keyring
 
 #: Name searches decrypt each candidate; past this many candidates the search stops and says so.
 NAME_SCAN_LIMIT = 20_000
-#: Signing times are grouped in quarter hours, the finest step of any time zone's offset.
-_BUCKET_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -88,14 +83,33 @@ def search(petition: Petition, wanted: SignatureFilter, limit: int = 200) -> Sea
     needle = wanted.name.casefold()
     found: list[Signature] = []
     rows = db.session.scalars(query.limit(NAME_SCAN_LIMIT + 1).execution_options(yield_per=500))
-    for scanned, signature in enumerate(rows, start=1):
-        if scanned > NAME_SCAN_LIMIT:
-            return SearchResult(found, truncated=True)
-        if needle in signature.name.casefold():
-            found.append(signature)
-            if len(found) >= limit:
-                break
+    # Stopping early leaves PostgreSQL's server-side cursor open unless it is closed here.
+    with rows:
+        for scanned, signature in enumerate(rows, start=1):
+            if scanned > NAME_SCAN_LIMIT:
+                return SearchResult(found, truncated=True)
+            if needle in signature.name.casefold():
+                found.append(signature)
+                if len(found) >= limit:
+                    break
     return SearchResult(found)
+
+
+class ScanLimitReached(Exception):
+    """A name search would stop at the scan limit, so acting on "every match" would miss some."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a name search checks at most {limit} signatures; this one has more")
+        self.limit = limit
+
+
+def _every_named(petition: Petition, wanted: SignatureFilter) -> list[int]:
+    """Return the ids of every signature the name search matches, or refuse if it stops short."""
+    # A limit above the scan limit: the search then ends only at the end of the rows or truncated.
+    result = search(petition, wanted, limit=NAME_SCAN_LIMIT + 1)
+    if result.truncated:
+        raise ScanLimitReached(NAME_SCAN_LIMIT)
+    return [signature.id for signature in result.signatures]
 
 
 def invalidate(
@@ -107,16 +121,18 @@ def invalidate(
     ids: list[int] | None = None,
     wanted: SignatureFilter | None = None,
 ) -> tuple[int, str]:
-    """Invalidate chosen signatures, or all matching a filter; return (count, action id)."""
+    """Invalidate chosen signatures, or all matching a filter; return (count, action id).
+
+    Raises ScanLimitReached, changing nothing, when a filter by name has more candidates than
+    the name search checks.
+    """
     if not reason.strip():
         raise ValueError("a reason is required")
     conditions = [Signature.petition_id == petition.id]
     if ids is not None:
         conditions.append(Signature.id.in_(ids))
     elif wanted is not None and wanted.name:
-        conditions.append(
-            Signature.id.in_([s.id for s in search(petition, wanted, 100_000).signatures])
-        )
+        conditions.append(Signature.id.in_(_every_named(petition, wanted)))
     elif wanted is not None:
         conditions.extend(wanted.conditions(petition))
     action_id = secrets.token_hex(8)
@@ -158,78 +174,3 @@ def restore(
         "restore", actor=actor, petition=petition, count=count, action_id=action_id or None
     )
     return count
-
-
-def state_counts(petition: Petition) -> dict[SignatureState, int]:
-    """Count a petition's signatures in each state, zero included."""
-    rows = db.session.execute(
-        sa.select(Signature.state, sa.func.count())
-        .where(Signature.petition_id == petition.id)
-        .group_by(Signature.state)
-    ).all()
-    counts = dict.fromkeys(SignatureState, 0)
-    counts.update(dict(rows))
-    return counts
-
-
-def _quarter_hour(column: sa.ColumnElement, session: Session) -> sa.ColumnElement[int]:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.floor(sa.extract("epoch", column) / _BUCKET_SECONDS)
-    return sa.cast(sa.func.strftime("%s", column), sa.Integer) / _BUCKET_SECONDS
-
-
-def daily_counts(
-    petition: Petition,
-    state: SignatureState = SignatureState.CONFIRMED,
-    session: Session | None = None,
-) -> list[tuple[date, int]]:
-    """Count signatures by the day they were made, in the petition's time zone."""
-    session = session or db.session
-    bucket = _quarter_hour(Signature.created_at, session).label("bucket")
-    rows = session.execute(
-        sa.select(bucket, sa.func.count())
-        .where(Signature.petition_id == petition.id, Signature.state == state)
-        .group_by(bucket)
-    ).all()
-    zone = ZoneInfo(petition.timezone)
-    days: Counter[date] = Counter()
-    for quarter, count in rows:
-        moment = datetime.fromtimestamp(int(quarter) * _BUCKET_SECONDS, tz=zone)
-        days[moment.date()] += count
-    return sorted(days.items())
-
-
-def _busiest(
-    petition: Petition, column: sa.ColumnElement[bytes], since: datetime, limit: int
-) -> list[tuple[bytes, int, int]]:
-    """Group the signatures made since a time by one hash column: (hash, count, one id)."""
-    count = sa.func.count().label("n")
-    return db.session.execute(
-        sa.select(column, count, sa.func.min(Signature.id))
-        .where(Signature.petition_id == petition.id, Signature.created_at >= since,
-               column.is_not(None))
-        .group_by(column)
-        .order_by(count.desc())
-        .limit(limit)
-    ).all()  # fmt: skip
-
-
-def busiest_addresses(
-    petition: Petition, since: datetime, limit: int = 10
-) -> list[tuple[str, int]]:
-    """Return the address hashes with the most signatures since a time, as hex."""
-    rows = _busiest(petition, Signature.ip_hash, since, limit)
-    return [(bytes(address).hex(), n) for address, n, _example in rows]
-
-
-def busiest_domains(petition: Petition, since: datetime, limit: int = 10) -> list[tuple[str, int]]:
-    """Return the email domains with the most signatures since a time."""
-    rows = _busiest(petition, Signature.email_domain_hash, since, limit)
-    # The domain is stored only as a hash; one address of each group names it.
-    return [(db.session.get(Signature, example).email.rpartition("@")[2].lower(), n)
-            for _hash, n, example in rows]  # fmt: skip
-
-
-def recent_window(now: datetime) -> datetime:
-    """Return the start of the "last hour" the dashboard watches."""
-    return now - timedelta(hours=1)

@@ -1,11 +1,17 @@
-"""Read-side queries shared by the public pages, the JSON API and the organisers' pages."""
+"""Read-side queries shared by the public pages, the JSON API and the organisers' pages.
+
+The organisers' dashboard and the bundle's summary read their statistics here too; moderation
+(`moderation.py`) only searches, invalidates and restores.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,9 +21,13 @@ from petitions.extensions import db
 from petitions.models import (
     COUNTED_STATES,
     PUBLIC_STATES,
+    UNFINISHED_EXPORT_STATES,
+    AuditEvent,
+    Delivery,
     Petition,
     PetitionState,
     Signature,
+    SignatureState,
 )
 
 
@@ -159,3 +169,170 @@ def recent_public_signers(
 def petition_by_slug(slug: str) -> Petition | None:
     """Return the petition with this slug, in any state."""
     return db.session.scalar(sa.select(Petition).where(Petition.slug == slug))
+
+
+# The organisers' dashboard: counts, days, countries, clusters, exports and the log.
+
+#: Signing times are grouped in quarter hours, the finest step of any time zone's offset.
+_BUCKET_SECONDS = 900
+#: How many exports and log entries the dashboard shows, newest first.
+DASHBOARD_DELIVERIES = 20
+DASHBOARD_EVENTS = 50
+
+
+def organiser_petitions(organiser_id: int) -> list[Petition]:
+    """Return an organiser's own petitions, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Petition)
+            .where(Petition.organiser_id == organiser_id)
+            .order_by(Petition.created_at.desc())
+        )
+    )
+
+
+def own_petition(petition_id: int, organiser_id: int) -> Petition | None:
+    """Return a petition if this organiser owns it; another's is None, like a missing one."""
+    return db.session.scalar(
+        sa.select(Petition).where(Petition.id == petition_id, Petition.organiser_id == organiser_id)
+    )
+
+
+def state_counts(petition: Petition) -> dict[SignatureState, int]:
+    """Count a petition's signatures in each state, zero included."""
+    rows = db.session.execute(
+        sa.select(Signature.state, sa.func.count())
+        .where(Signature.petition_id == petition.id)
+        .group_by(Signature.state)
+    ).all()
+    counts = dict.fromkeys(SignatureState, 0)
+    counts.update(dict(rows))
+    return counts
+
+
+def _quarter_hour(column: sa.ColumnElement, session: Session) -> sa.ColumnElement[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.floor(sa.extract("epoch", column) / _BUCKET_SECONDS)
+    return sa.cast(sa.func.strftime("%s", column), sa.Integer) / _BUCKET_SECONDS
+
+
+def daily_counts(
+    petition: Petition,
+    state: SignatureState = SignatureState.CONFIRMED,
+    session: Session | None = None,
+) -> list[tuple[date, int]]:
+    """Count signatures by the day they were made, in the petition's time zone."""
+    session = session or db.session
+    bucket = _quarter_hour(Signature.created_at, session).label("bucket")
+    rows = session.execute(
+        sa.select(bucket, sa.func.count())
+        .where(Signature.petition_id == petition.id, Signature.state == state)
+        .group_by(bucket)
+    ).all()
+    zone = ZoneInfo(petition.timezone)
+    days: Counter[date] = Counter()
+    for quarter, count in rows:
+        moment = datetime.fromtimestamp(int(quarter) * _BUCKET_SECONDS, tz=zone)
+        days[moment.date()] += count
+    return sorted(days.items())
+
+
+def _busiest(
+    petition: Petition, column: sa.ColumnElement[bytes], since: datetime, limit: int
+) -> list[tuple[bytes, int, int]]:
+    """Group the signatures made since a time by one hash column: (hash, count, one id)."""
+    count = sa.func.count().label("n")
+    return db.session.execute(
+        sa.select(column, count, sa.func.min(Signature.id))
+        .where(
+            Signature.petition_id == petition.id, Signature.created_at >= since, column.is_not(None)
+        )
+        .group_by(column)
+        .order_by(count.desc())
+        .limit(limit)
+    ).all()
+
+
+def busiest_addresses(
+    petition: Petition, since: datetime, limit: int = 10
+) -> list[tuple[str, int]]:
+    """Return the address hashes with the most signatures since a time, as hex."""
+    rows = _busiest(petition, Signature.ip_hash, since, limit)
+    return [(bytes(address).hex(), n) for address, n, _example in rows]
+
+
+def busiest_domains(petition: Petition, since: datetime, limit: int = 10) -> list[tuple[str, int]]:
+    """Return the email domains with the most signatures since a time."""
+    rows = _busiest(petition, Signature.email_domain_hash, since, limit)
+    # The domain is stored only as a hash; one address of each group names it.
+    return [
+        (db.session.get(Signature, example).email.rpartition("@")[2].lower(), n)
+        for _hash, n, example in rows
+    ]
+
+
+def recent_window(now: datetime) -> datetime:
+    """Return the start of the "last hour" the dashboard watches."""
+    return now - timedelta(hours=1)
+
+
+def recent_deliveries(petition: Petition, limit: int = DASHBOARD_DELIVERIES) -> list[Delivery]:
+    """Return a petition's latest exports, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .where(Delivery.petition_id == petition.id)
+            .order_by(Delivery.exported_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_events(petition: Petition, limit: int = DASHBOARD_EVENTS) -> list[AuditEvent]:
+    """Return a petition's latest audit log entries, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.petition_id == petition.id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything a petition's dashboard shows, read at one moment."""
+
+    now: datetime
+    #: The start of the "last hour" the clusters are counted over.
+    since: datetime
+    counts: Mapping[SignatureState, int]
+    #: Confirmed signatures by day of signing, in the petition's time zone, oldest first.
+    days: tuple[tuple[date, int], ...]
+    countries: Mapping[str, int]
+    addresses: tuple[tuple[str, int], ...]
+    domains: tuple[tuple[str, int], ...]
+    deliveries: tuple[Delivery, ...]
+    events: tuple[AuditEvent, ...]
+
+    @property
+    def exporting(self) -> bool:
+        """Tell whether an export is queued or running (the page then refreshes itself)."""
+        return any(delivery.status in UNFINISHED_EXPORT_STATES for delivery in self.deliveries)
+
+
+def dashboard(petition: Petition, now: datetime) -> Dashboard:
+    """Read a petition's dashboard."""
+    since = recent_window(now)
+    return Dashboard(
+        now=now,
+        since=since,
+        counts=state_counts(petition),
+        days=tuple(daily_counts(petition)),
+        countries=counts_by_country(petition),
+        addresses=tuple(busiest_addresses(petition, since)),
+        domains=tuple(busiest_domains(petition, since)),
+        deliveries=tuple(recent_deliveries(petition)),
+        events=tuple(recent_events(petition)),
+    )

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from petitions.extensions import db
 from petitions.models import (
     ENDED_STATES,
+    UNFINISHED_EXPORT_STATES,
     AuditEvent,
     Delivery,
-    ExportStatus,
     OutboxMessage,
     Petition,
     Signature,
@@ -49,7 +49,7 @@ def due_for_purge(now: datetime, retention: timedelta) -> list[Petition]:
     """Return the ended, unpurged petitions past retention, with no export being built."""
     exporting = sa.exists().where(
         Delivery.petition_id == Petition.id,
-        Delivery.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)),
+        Delivery.status.in_(UNFINISHED_EXPORT_STATES),
     )
     return list(
         db.session.scalars(

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from petitions.models import Signature, SignatureState
-from petitions.services import moderation
+from petitions.services import queries
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login, post_form, signing_data
 
@@ -81,7 +81,7 @@ def test_the_dashboard_shows_one_domains_cluster_and_invalidates_it(
         form_page=dashboard,
     )  # fmt: skip
     assert response.status_code == 303
-    counts = moderation.state_counts(petition)
+    counts = queries.state_counts(petition)
     assert counts[SignatureState.INVALIDATED] == OVERALL
     assert counts[SignatureState.CONFIRMED] == len(real), "other domains are untouched"
     assert "bot flood" in client.get(dashboard).get_data(as_text=True), "the audit log says why"

@@ -19,6 +19,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
+from petitions.services import export
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login
 
@@ -167,3 +168,60 @@ def test_an_interim_export_cannot_be_recorded_as_delivered(
     )
     db.session.refresh(open_petition)
     assert open_petition.state == PetitionState.OPEN
+
+
+def test_a_running_export_beats_in_heartbeat_at_and_finishes_in_finished_at(
+    db, make_organiser, make_petition, make_signature
+):
+    organiser = make_organiser()
+    closed = make_petition(
+        PetitionState.CLOSED,
+        organiser=organiser,
+        opens_at=utcnow() - timedelta(days=6),
+        closes_at=utcnow() - timedelta(days=1),
+    )
+    make_signature(closed)
+    queued = export.queue_export(closed, organiser, utcnow())
+    db.session.commit()
+    assert (queued.heartbeat_at, queued.finished_at) == (None, None)
+
+    claimed_at = utcnow()
+    running = export.claim_export(claimed_at)
+    db.session.commit()
+    assert (running.status, running.heartbeat_at, running.finished_at) == (
+        ExportStatus.RUNNING,
+        claimed_at,
+        None,
+    )
+    export._ProgressWriter(running.id)(1, 2)
+    db.session.refresh(running)
+    assert running.heartbeat_at > claimed_at
+    assert (running.rows_done, running.rows_total, running.finished_at) == (1, 2, None)
+
+    done = export.run_export(running, utcnow())
+    db.session.commit()
+    assert done.status == ExportStatus.DONE
+    assert done.finished_at >= done.heartbeat_at
+
+
+def test_a_silent_running_export_is_taken_over_after_fifteen_minutes(
+    db, make_organiser, make_petition
+):
+    organiser = make_organiser()
+    petition = make_petition(organiser=organiser)
+    queued = export.queue_export(petition, organiser, utcnow())
+    db.session.commit()
+    start = utcnow()
+    assert export.claim_export(start).id == queued.id
+    db.session.commit()
+    assert export.claim_export(start + timedelta(minutes=14)) is None
+    db.session.rollback()
+    later = start + timedelta(minutes=16)
+    taken = export.claim_export(later)
+    db.session.commit()
+    assert (taken.id, taken.status, taken.heartbeat_at, taken.finished_at) == (
+        queued.id,
+        ExportStatus.RUNNING,
+        later,
+        None,
+    )

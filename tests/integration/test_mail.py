@@ -1,10 +1,13 @@
 """Mail through a real SMTP server: the confirmation arrives, works, and survives outages."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import has_request_context
 
+from petitions import notifications, workers
 from petitions.models import OutboxMessage, PetitionState, utcnow
 from petitions.services import mail
 from tests.helpers import confirm_path, csrf_token, sign
@@ -142,3 +145,35 @@ def test_close_expired_command(runner, db, make_petition, make_signature):
     assert lapsed.closed_at == lapsed.closes_at
     assert still_open.state == PetitionState.OPEN
     assert "0 petition(s) closed." in runner.invoke(args=["petitions", "close-expired"]).output
+
+
+def test_the_worker_writes_links_on_the_recorded_base_url_outside_any_request(
+    app, client, db, smtp, make_petition, monkeypatch
+):
+    petition = make_petition(slug="pardon")
+    sign(client, petition.slug)
+
+    def no_test_requests(*args, **kwargs):
+        raise AssertionError("the worker must not fake a request")
+
+    monkeypatch.setattr(app, "test_request_context", no_test_requests)
+    assert not has_request_context()
+    report = workers.send_mail(app.config["SETTINGS"], batch=50)
+    assert (report.sent, report.failed) == (1, 0)
+    text = smtp.messages[0].get_body(("plain",)).get_content()
+    links = re.findall(r"https?://\S+", text)
+    assert [link.split("/", 4)[3] for link in links] == ["signatures", "signatures", "petitions"]
+    assert all(link.startswith("http://localhost/") for link in links)
+    assert "http://localhost/petitions/pardon" in links
+
+
+def test_links_on_a_base_url_keep_its_scheme_host_and_path(app):
+    with app.app_context():
+        link = notifications.links_on("https://petitions.example.org/kz/")
+        assert link("public.show_petition", slug="pardon") == (
+            "https://petitions.example.org/kz/petitions/pardon"
+        )
+        bare = notifications.links_on("http://127.0.0.1:8000")
+        assert (
+            bare("public.show_petition", slug="pardon") == "http://127.0.0.1:8000/petitions/pardon"
+        )

@@ -1,5 +1,7 @@
 """The schema exists only through migrations, and the migrations match the models."""
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -7,6 +9,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from petitions.extensions import db
+from petitions.models import Delivery, ExportStatus
 
 # Alembic works on a connection of its own, and the schema it changes is shared by the run.
 pytestmark = pytest.mark.committed
@@ -29,3 +32,71 @@ def test_migrations_go_down_to_nothing_and_back_up(app, db):
     upgrade()
     with db.engine.connect() as connection:
         assert _differences(connection) == []
+
+
+def test_a_running_export_keeps_its_sign_of_life_across_the_heartbeat_migration(app, db):
+    """Before it, finished_at was a running export's last sign of life; after it, heartbeat_at."""
+    downgrade(revision="3c7e2a9f5b10")
+    beat = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    ended = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    tables = db.metadata.tables
+    with db.engine.begin() as connection:
+        organiser = connection.execute(
+            tables["organisers"].insert().values(email="o@example.org", name="O", password_hash="x")
+        ).inserted_primary_key[0]
+        petition = connection.execute(
+            tables["petitions"]
+            .insert()
+            .values(
+                slug="p",
+                title="P",
+                summary="S",
+                body="B",
+                recipient="R",
+                language="en",
+                timezone="Asia/Almaty",
+                opens_at=ended,
+                closes_at=beat,
+                state="open",
+                organiser_id=organiser,
+            )
+        ).inserted_primary_key[0]
+        rows = [("running", beat), ("done", ended), ("queued", None)]
+        for status, finished_at in rows:
+            connection.execute(
+                tables["deliveries"]
+                .insert()
+                .values(
+                    petition_id=petition,
+                    kind="final",
+                    status=status,
+                    exported_at=ended,
+                    finished_at=finished_at,
+                    rows_done=0,
+                )
+            )
+    upgrade()
+    deliveries = db.session.execute(
+        sa.select(Delivery.status, Delivery.heartbeat_at, Delivery.finished_at).order_by(
+            Delivery.id
+        )
+    ).all()
+    assert deliveries == [
+        (ExportStatus.RUNNING, beat, None),
+        (ExportStatus.DONE, None, ended),
+        (ExportStatus.QUEUED, None, None),
+    ]
+    db.session.rollback()  # end the read, or PostgreSQL's ALTER TABLE waits for its lock
+    downgrade(revision="3c7e2a9f5b10")
+    with db.engine.connect() as connection:
+        columns = {column["name"] for column in sa.inspect(connection).get_columns("deliveries")}
+    assert "heartbeat_at" not in columns
+    upgrade()
+    assert (
+        db.session.execute(
+            sa.select(Delivery.status, Delivery.heartbeat_at, Delivery.finished_at).order_by(
+                Delivery.id
+            )
+        ).all()
+        == deliveries
+    )

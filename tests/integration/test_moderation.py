@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from petitions.models import AuditEvent, Signature, SignatureState, utcnow
+from petitions.services import moderation
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login
 
@@ -120,3 +121,49 @@ def test_invalidating_needs_a_reason_and_a_choice(setup):
     assert "Choose at least one signature." in client.get(response.headers["Location"]).get_data(
         as_text=True
     )
+
+
+def _invalidate_by_name(client, petition, name):
+    return _post(client, petition, "invalidate", {"scope": "all", "name": name, "reason": "bots"})
+
+
+def test_invalidating_every_name_match_past_the_scan_limit_changes_nothing_and_says_why(
+    setup, db, monkeypatch
+):
+    client, petition = setup
+    # Eight candidates, one more than the name search may check.
+    monkeypatch.setattr(moderation, "NAME_SCAN_LIMIT", 7)
+    response = _invalidate_by_name(client, petition, "Bot")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert (
+        "Nothing was invalidated: a name search checks at most 7 signatures and this one has "
+        "more. Narrow it with dates, a domain or an address first."
+    ) in page
+    assert _count(client, petition) == 7
+    states = db.session.scalars(sa.select(Signature.state)).all()
+    assert SignatureState.INVALIDATED not in states
+    assert db.session.scalars(sa.select(AuditEvent.action)).all().count("invalidate") == 0
+
+
+def test_the_refusal_is_in_the_organisers_language(setup, monkeypatch):
+    client, petition = setup
+    monkeypatch.setattr(moderation, "NAME_SCAN_LIMIT", 7)
+    client.get("/language/ru")
+    response = _invalidate_by_name(client, petition, "Bot")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Ничего не аннулировано: поиск по имени проверяет не более 7 подписей" in page
+
+
+def test_invalidating_every_name_match_within_the_scan_limit_takes_all_and_logs_how_many(
+    setup, db, monkeypatch
+):
+    client, petition = setup
+    monkeypatch.setattr(moderation, "NAME_SCAN_LIMIT", 8)
+    response = _invalidate_by_name(client, petition, "Bot")
+    assert "Signatures invalidated: 7." in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert _count(client, petition) == 1
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "invalidate")).one()
+    assert (event.detail["count"], event.detail["filter"]) == (7, {"name": "Bot"})

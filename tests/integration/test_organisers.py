@@ -13,7 +13,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
-from petitions.services import signing
+from petitions.services import export, queries, signing
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login, post_form, sign, signing_data
 
@@ -368,3 +368,37 @@ def test_dashboard_shows_counts_days_countries_clusters_and_log(
     assert "01010101" in page, "the busiest address hash is listed"
     assert "mail.kz" in page, "the busiest email domain is listed"
     assert '<progress max="10" value="3">' in page
+
+
+def test_the_dashboard_reads_each_figure_once_at_one_moment(
+    db, organiser, make_petition, make_signature
+):
+    petition = make_petition(organiser=organiser, timezone="Asia/Almaty")
+    now = utcnow()
+    # 20:30 UTC is already the next day in Almaty (UTC+5): days are counted in the petition's zone.
+    late = (now - timedelta(days=2)).replace(hour=20, minute=30, second=0, microsecond=0)
+    make_signature(petition, country="KZ", ip_hash=b"\x01" * 32, email="a@mail.kz")
+    make_signature(petition, country="KZ", ip_hash=b"\x01" * 32, email="b@mail.kz")
+    make_signature(petition, country="DE", email="c@web.de", created_at=late)
+    make_signature(petition, SignatureState.PENDING, email="d@mail.kz")
+    queued = export.queue_export(petition, organiser, now)
+    db.session.commit()
+
+    board = queries.dashboard(petition, now)
+
+    assert board.since == now - timedelta(hours=1)
+    assert board.counts == {
+        SignatureState.PENDING: 1,
+        SignatureState.CONFIRMED: 3,
+        SignatureState.INVALIDATED: 0,
+        SignatureState.WITHDRAWN: 0,
+    }
+    assert late.astimezone(petition.zone).date() == late.date() + timedelta(days=1)
+    today = now.astimezone(petition.zone).date()
+    assert board.days == ((late.date() + timedelta(days=1), 1), (today, 2))
+    assert dict(board.countries) == {"KZ": 2, "DE": 1}
+    assert board.addresses == (("01" * 32, 2),)
+    assert board.domains == (("mail.kz", 3),)
+    assert [delivery.id for delivery in board.deliveries] == [queued.id]
+    assert board.exporting is True
+    assert board.events == ()

@@ -18,7 +18,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
-from petitions.services import mail, moderation, retention
+from petitions.services import mail, moderation, queries, retention
 from petitions.services.privacy import keyring
 
 
@@ -61,8 +61,8 @@ def _rows(db, petition):
 
 
 def test_purge_removes_personal_data_and_keeps_every_count(runner, db, old):
-    before = moderation.state_counts(old)
-    days_before = moderation.daily_counts(old)
+    before = queries.state_counts(old)
+    days_before = queries.daily_counts(old)
     result = runner.invoke(args=["signatures", "purge"])
     assert result.exit_code == 0, result.output
     assert "purged old-appeal: 6 signature(s), 1 email(s)" in result.output
@@ -74,8 +74,8 @@ def test_purge_removes_personal_data_and_keeps_every_count(runner, db, old):
         assert (signature.ip_hash, signature.comment, signature.city) == (None, None, "")
         assert (signature.show_name, signature.token_nonce) == (False, None)
         assert signature.invalidation_reason is None
-    assert moderation.state_counts(old) == before
-    assert moderation.daily_counts(old) == days_before
+    assert queries.state_counts(old) == before
+    assert queries.daily_counts(old) == days_before
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
     assert db.session.get(Petition, old.id).purged_at is not None
 
@@ -157,7 +157,7 @@ def test_a_purged_address_can_sign_a_new_petition_and_counts_are_independent(
     runner.invoke(args=["signatures", "purge"])
     fresh = make_petition()
     make_signature(fresh, email="signer1@example.org")
-    assert moderation.state_counts(fresh)[SignatureState.CONFIRMED] == 1
+    assert queries.state_counts(fresh)[SignatureState.CONFIRMED] == 1
     hashes = db.session.scalars(sa.select(Signature.email_hash).where(
         Signature.petition_id == fresh.id)).all()  # fmt: skip
     assert hashes == [keyring().keyed_hash("email", "signer1@example.org")]

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from petitions.delivery.bundle import BundleError, build_bundle, verify_bundle
+from petitions.delivery.bundle import BundleError, build_bundle
 from petitions.delivery.keys import SigningKey, ensure_development_key, load_signing_key
 from petitions.delivery.model import LABELS, Summary
+from petitions.delivery.verify import verify_bundle
 from tests.delivery_fixtures import (
     KAZAKH_NAME,
     Row,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from reportlab.pdfgen.canvas import Canvas
 
-from petitions.delivery.bundle import build_bundle, verify_bundle
+from petitions.delivery.bundle import build_bundle
 from petitions.delivery.fonts import REGULAR, register_fonts
 from petitions.delivery.keys import (
     DEVELOPMENT_COMMON_NAME,
@@ -26,6 +26,7 @@ from petitions.delivery.signature import (
     sign_detached,
     sign_pdf_file,
 )
+from petitions.delivery.verify import verify_bundle
 from tests.delivery_fixtures import (
     KAZAKH_NAME,
     dummy_timestamper,
