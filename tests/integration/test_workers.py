@@ -92,6 +92,8 @@ def test_the_purge_can_be_kept_to_one_petition(db, make_petition):
     assert purged.all() == ["second"]
 
 
+# The bundle is read from a snapshot on a connection of its own: it must find committed rows.
+@pytest.mark.committed
 def test_the_export_round_builds_the_oldest_waiting_export(
     db, make_organiser, make_petition, make_signature
 ):
