@@ -65,16 +65,23 @@ def seed(petition, count: int) -> None:
     for number in range(count):
         flood = number % 10 == 0
         moment = now - timedelta(seconds=(count - number) * 30 * 86400 // count)
-        batch.append({
-            "petition_id": petition.id, "name": f"Әлия Қасымқызы {number}",
-            "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
-            "email_hash": ring.keyed_hash("email", f"s{number}"),
-            "email_domain_hash": flood_domain if flood else home_domain,
-            "country": "KZ" if number % 3 else "RU", "city": "Алматы", "show_name": False,
-            "ip_hash": flood_ip if flood else ring.keyed_hash("ip", f"10.0.{number % 250}.1"),
-            "locale": "ru", "state": SignatureState.CONFIRMED, "created_at": moment,
-            "confirmed_at": moment,
-        })  # fmt: skip
+        batch.append(
+            {
+                "petition_id": petition.id,
+                "name": f"Әлия Қасымқызы {number}",
+                "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
+                "email_hash": ring.keyed_hash("email", f"s{number}"),
+                "email_domain_hash": flood_domain if flood else home_domain,
+                "country": "KZ" if number % 3 else "RU",
+                "city": "Алматы",
+                "show_name": False,
+                "ip_hash": flood_ip if flood else ring.keyed_hash("ip", f"10.0.{number % 250}.1"),
+                "locale": "ru",
+                "state": SignatureState.CONFIRMED,
+                "created_at": moment,
+                "confirmed_at": moment,
+            }
+        )
         if len(batch) == 5000:
             db.session.execute(sa.insert(Signature), batch)
             batch.clear()

@@ -59,10 +59,17 @@ LATIN = [
     for last in ("Smith", "Müller", "García Márquez", "Dupont", "Nowak")
 ]
 CITIES = [
-    ("Алматы", "KZ"), ("Астана", "KZ"), ("Шымкент", "KZ"), ("Қарағанды", "KZ"),
-    ("Өскемен", "KZ"), ("Москва", "RU"), ("Новосибирск", "RU"), ("London", "GB"),
-    ("Berlin", "DE"), ("Bishkek", "KG"),
-]  # fmt: skip
+    ("Алматы", "KZ"),
+    ("Астана", "KZ"),
+    ("Шымкент", "KZ"),
+    ("Қарағанды", "KZ"),
+    ("Өскемен", "KZ"),
+    ("Москва", "RU"),
+    ("Новосибирск", "RU"),
+    ("London", "GB"),
+    ("Berlin", "DE"),
+    ("Bishkek", "KG"),
+]
 
 
 def synthetic_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
@@ -245,8 +252,9 @@ def run_one(count: int, naive: bool, workers: int | None, verify: bool) -> dict:
             path = naive_bundle(count, key, Path(name))
         else:
             rows = synthetic_rows(count)
-            path = build_bundle(petition, export, summary, rows, key, Path(name),
-                                workers=workers).path  # fmt: skip
+            path = build_bundle(
+                petition, export, summary, rows, key, Path(name), workers=workers
+            ).path
         result = {"rows": count, "mode": mode, "seconds": round(time.perf_counter() - started, 1)}
         result |= sampler.stop()
         result["zip_mb"] = round(path.stat().st_size / 2**20, 1)

@@ -28,12 +28,25 @@ from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY  # noqa: E402
 
 def main() -> None:
     _app, _petition_id, url, workdir = seeded_app(100_000)
-    environment = {**os.environ, "DATABASE_URL": url, "HASH_KEY": TEST_HASH_KEY,
-                   "DATA_KEYS": TEST_DATA_KEY, "SECRET_KEY": "benchmark-" + "x" * 40,
-                   "FLASK_SKIP_DOTENV": "1"}  # fmt: skip
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HASH_KEY": TEST_HASH_KEY,
+        "DATA_KEYS": TEST_DATA_KEY,
+        "SECRET_KEY": "benchmark-" + "x" * 40,
+        "FLASK_SKIP_DOTENV": "1",
+    }
     output = Path(workdir) / "bundle.zip"
-    command = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "petitions", "export", DEMO_SLUG,
-               "--output", str(output)]  # fmt: skip
+    command = [
+        str(ROOT / ".venv/bin/flask"),
+        "--app",
+        "wsgi",
+        "petitions",
+        "export",
+        DEMO_SLUG,
+        "--output",
+        str(output),
+    ]
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True)
     peak = 0

@@ -45,11 +45,16 @@ def main() -> None:
         t1 = time.perf_counter()
         response = client.post(
             f"/petitions/{DEMO_SLUG}/sign",
-            data={"csrf_token": token, "name": f"Әлия Қасымқызы {number}",
-                  "email": f"signer{number}@example.org", "country": "KZ", "city": "Алматы",
-                  "consent": "y"},
+            data={
+                "csrf_token": token,
+                "name": f"Әлия Қасымқызы {number}",
+                "email": f"signer{number}@example.org",
+                "country": "KZ",
+                "city": "Алматы",
+                "consent": "y",
+            },
             environ_base={"REMOTE_ADDR": f"10.0.{number // 256 % 256}.{number % 256}"},
-        )  # fmt: skip
+        )
         assert response.status_code == 303, response.status_code
         t2 = time.perf_counter()
         with app.app_context():

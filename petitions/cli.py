@@ -117,9 +117,12 @@ def close_command(slug: str, reason: str) -> None:
 @petitions_cli.command("export")
 @click.argument("slug")
 @click.option(
-    "--output", "-o", required=True, type=click.Path(dir_okay=True, path_type=Path),
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=True, path_type=Path),
     help="The .zip to write, or a directory for the default <slug>-<YYYYMMDD>.zip.",
-)  # fmt: skip
+)
 def export_command(slug: str, output: Path) -> None:
     """Write the signed bundle of a petition's confirmed signatures (interim while open)."""
     petition = queries.petition_by_slug(slug)
@@ -236,9 +239,11 @@ def _check_purgeable(slug: str, wait: timedelta) -> None:
 @signatures_cli.command("purge")
 @click.option("--dry-run", is_flag=True, help="Say what would be purged, change nothing.")
 @click.option(
-    "--days", type=click.IntRange(1, 3650), default=None,
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=None,
     help="Days after delivery (or closing) to keep personal data [default: RETENTION_DAYS].",
-)  # fmt: skip
+)
 @click.option("--petition", "slug", default=None, help="Purge only this petition, if it is due.")
 def signatures_purge_command(dry_run: bool, days: int | None, slug: str | None) -> None:
     """Remove signers' emails, hashes and names from petitions ended RETENTION_DAYS ago."""
@@ -250,8 +255,10 @@ def signatures_purge_command(dry_run: bool, days: int | None, slug: str | None) 
         click.echo(_purge_line(report, dry_run))
     total = sum(report.signatures for report in reports)
     verb = "would be purged" if dry_run else "purged"
-    click.echo(f"{len(reports)} petition(s), {total} signature(s) {verb} "
-               f"(kept for {wait.days} days after delivery or closing).")  # fmt: skip
+    click.echo(
+        f"{len(reports)} petition(s), {total} signature(s) {verb} "
+        f"(kept for {wait.days} days after delivery or closing)."
+    )
 
 
 bundles_cli = AppGroup("bundles", help="Check exported bundles.")

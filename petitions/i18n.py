@@ -43,9 +43,13 @@ def choose_language(code: str):
     response = redirect(safe_next(request.args.get("next")), code=303)
     if code in LANGUAGES:
         response.set_cookie(
-            LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax", httponly=True,
+            LANGUAGE_COOKIE,
+            code,
+            max_age=LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            httponly=True,
             secure=current_app.config["SETTINGS"].is_production,
-        )  # fmt: skip
+        )
     return response
 
 

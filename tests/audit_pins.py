@@ -22,9 +22,19 @@ UNANSWERED_EXIT = 2
 
 def audit(requirements: str) -> dict:
     """Run pip-audit on the pins alone (no resolution) and return its JSON report."""
-    command = [str(PIP_AUDIT), "--vulnerability-service", "pypi", "--requirement", requirements,
-               "--no-deps", "--disable-pip", "--format", "json",
-               "--progress-spinner", "off"]  # fmt: skip
+    command = [
+        str(PIP_AUDIT),
+        "--vulnerability-service",
+        "pypi",
+        "--requirement",
+        requirements,
+        "--no-deps",
+        "--disable-pip",
+        "--format",
+        "json",
+        "--progress-spinner",
+        "off",
+    ]
     # pip-audit from this virtualenv, with fixed arguments: nothing here comes from outside.
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     try:
@@ -41,8 +51,10 @@ def _report_vulnerable(vulnerable: list[dict]) -> None:
 
 
 def _report_unanswered(unanswered: list[dict], total: int) -> None:
-    print(f"NOT AUDITED: the vulnerability service did not answer for {len(unanswered)} of "
-          f"{total} pin(s); nothing is known about these:")  # fmt: skip
+    print(
+        f"NOT AUDITED: the vulnerability service did not answer for {len(unanswered)} of "
+        f"{total} pin(s); nothing is known about these:"
+    )
     for dep in unanswered:
         print(f"  NOT AUDITED {dep['name']}: {dep['skip_reason']}")
 
@@ -54,8 +66,10 @@ def main(requirements: str, strict: bool = False) -> int:
     unanswered = [dep for dep in report if "skip_reason" in dep]
     _report_vulnerable(vulnerable)
     checked = len(report) - len(unanswered)
-    print(f"{requirements}: {checked} of {len(report)} pin(s) checked, "
-          f"{len(vulnerable)} vulnerable, {len(unanswered)} NOT AUDITED")  # fmt: skip
+    print(
+        f"{requirements}: {checked} of {len(report)} pin(s) checked, "
+        f"{len(vulnerable)} vulnerable, {len(unanswered)} NOT AUDITED"
+    )
     if unanswered:
         _report_unanswered(unanswered, len(report))
     if vulnerable:
@@ -64,16 +78,21 @@ def main(requirements: str, strict: bool = False) -> int:
         print("--strict: pins that could not be audited fail the audit")
         return UNANSWERED_EXIT
     if unanswered:
-        print(f"{len(unanswered)} pin(s) NOT AUDITED: this is no pass for them; "
-              "`make audit-strict` fails on them")  # fmt: skip
+        print(
+            f"{len(unanswered)} pin(s) NOT AUDITED: this is no pass for them; "
+            "`make audit-strict` fails on them"
+        )
     return 0
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("requirements", nargs="?", default="requirements.txt")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail (exit 2) when the service cannot answer for a pin")  # fmt: skip
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2) when the service cannot answer for a pin",
+    )
     return parser.parse_args(argv)
 
 

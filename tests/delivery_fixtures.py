@@ -85,10 +85,15 @@ def summary_of(rows: Sequence[Row], petition: PetitionInfo) -> Summary:
 
 #: The Debian package of each tool the tests run.
 PACKAGES = {
-    "pdftotext": "poppler-utils", "pdffonts": "poppler-utils", "pdfinfo": "poppler-utils",
-    "pdfsig": "poppler-utils", "qpdf": "qpdf", "certutil": "libnss3-tools", "openssl": "openssl",
+    "pdftotext": "poppler-utils",
+    "pdffonts": "poppler-utils",
+    "pdfinfo": "poppler-utils",
+    "pdfsig": "poppler-utils",
+    "qpdf": "qpdf",
+    "certutil": "libnss3-tools",
+    "openssl": "openssl",
     "sha256sum": "coreutils",
-}  # fmt: skip
+}
 
 
 def run(*command: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -166,10 +171,16 @@ def issue_certificate(
 
 def _usage(ca: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=True, content_commitment=not ca, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-        encipher_only=False, decipher_only=False,
-    )  # fmt: skip
+        digital_signature=True,
+        content_commitment=not ca,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def new_key() -> rsa.RSAPrivateKey:

@@ -35,11 +35,16 @@ def key(fill: bytes) -> str:
 def app_environment(**settings: str) -> dict[str, str]:
     """The environment of an app under test: production mode, fixed keys, no .env."""
     return {
-        **os.environ, "PETITIONS_ENV": "production", "FLASK_SKIP_DOTENV": "1",
-        "SIGN_RATE_LIMIT": "100000 per minute", "GLOBAL_SIGN_LIMIT": "100000 per minute",
+        **os.environ,
+        "PETITIONS_ENV": "production",
+        "FLASK_SKIP_DOTENV": "1",
+        "SIGN_RATE_LIMIT": "100000 per minute",
+        "GLOBAL_SIGN_LIMIT": "100000 per minute",
         "SECRET_KEY": "fault-check-secret-key-0123456789-abcdefghijkl",
-        "HASH_KEY": key(b"h"), "DATA_KEYS": key(b"d"), **settings,
-    }  # fmt: skip
+        "HASH_KEY": key(b"h"),
+        "DATA_KEYS": key(b"d"),
+        **settings,
+    }
 
 
 def check(condition: bool, message: str) -> None:
@@ -66,11 +71,23 @@ def postgres(port: int) -> Iterator[tuple[str, callable, callable]]:
     data = Path(tempfile.mkdtemp(prefix="petitions-pg-"))
     shutil.chown(data, "postgres")
     as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "postgres"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k /tmp -c listen_addresses=127.0.0.1"
-    control = [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l",
-               str(data / "log"), "-o", options]  # fmt: skip
+    control = [
+        *as_postgres,
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(data / "log"),
+        "-o",
+        options,
+    ]
 
     def start() -> None:
         subprocess.run([*control, "start"], check=True, capture_output=True)
@@ -91,19 +108,45 @@ def postgres(port: int) -> Iterator[tuple[str, callable, callable]]:
 def redis(port: int) -> Iterator[tuple[str, callable, callable]]:
     """A throwaway Redis: yields (url, stop, start)."""
     work = Path(tempfile.mkdtemp(prefix="petitions-redis-"))
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(work), "--daemonize", "yes",
-               "--pidfile", str(work / "pid")]  # fmt: skip
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(work),
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(work / "pid"),
+    ]
 
     def start() -> None:
         subprocess.run(command, check=True, capture_output=True)
-        wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"],
-                                        capture_output=True).returncode == 0)  # fmt: skip
+        wait_for(
+            lambda: (
+                subprocess.run(
+                    ["redis-cli", "-p", str(port), "ping"], capture_output=True
+                ).returncode
+                == 0
+            )
+        )
 
     def stop() -> None:
         subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
-        wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"],
-                                        capture_output=True).returncode != 0)  # fmt: skip
+        wait_for(
+            lambda: (
+                subprocess.run(
+                    ["redis-cli", "-p", str(port), "ping"], capture_output=True
+                ).returncode
+                != 0
+            )
+        )
 
     start()
     try:
@@ -115,8 +158,13 @@ def redis(port: int) -> Iterator[tuple[str, callable, callable]]:
 
 def flask(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run a `flask --app wsgi` command of the project."""
-    return subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", *args], cwd=ROOT,
-                          env=environment, capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
 
 
 def prepare(environment: dict[str, str]) -> None:
@@ -134,11 +182,12 @@ def gunicorn(
         prefix="petitions-gunicorn-", suffix=".log", delete=False
     )
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-        env={**environment, "GUNICORN_BIND": f"127.0.0.1:{port}",
-             "GUNICORN_WORKERS": str(workers)},
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env={**environment, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     server.log_path = log.name
     try:
         check(wait_for(lambda: status(port, "/livez") == 200), f"gunicorn serves on {port}")
@@ -187,12 +236,19 @@ def sign(port: int, email: str, address: str = "198.51.100.1") -> int:
     try:
         with opener.open(f"{base}/petitions/{SLUG}", timeout=10) as answer:
             token = CSRF.search(answer.read().decode()).group(1)
-        form = urllib.parse.urlencode({
-            "csrf_token": token, "name": "Әлия Қасымқызы", "email": email, "country": "KZ",
-            "city": "Алматы", "consent": "y",
-        }).encode()  # fmt: skip
-        request = urllib.request.Request(f"{base}/petitions/{SLUG}/sign", data=form,
-                                         headers={"X-Forwarded-For": address})  # fmt: skip
+        form = urllib.parse.urlencode(
+            {
+                "csrf_token": token,
+                "name": "Әлия Қасымқызы",
+                "email": email,
+                "country": "KZ",
+                "city": "Алматы",
+                "consent": "y",
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{base}/petitions/{SLUG}/sign", data=form, headers={"X-Forwarded-For": address}
+        )
         with opener.open(request, timeout=10) as answer:
             return answer.status
     except urllib.error.HTTPError as error:

@@ -29,7 +29,7 @@ from benchmarks.faults.common import (
     sign,
     status,
     wait_for,
-)  # fmt: skip
+)
 
 PG_PORT, APP_PORT = 5499, 5098
 
@@ -45,8 +45,9 @@ def confirm_all(app) -> int:
 
         links = [written_email(m)[1] for m in db.session.scalars(sa.select(OutboxMessage))]
         tokens = [text.split("/signatures/confirm/", 1)[1].split()[0] for text in links]
-        confirmed = sum(signing.confirm(token)[0] == signing.ConfirmResult.CONFIRMED
-                        for token in tokens)  # fmt: skip
+        confirmed = sum(
+            signing.confirm(token)[0] == signing.ConfirmResult.CONFIRMED for token in tokens
+        )
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -81,14 +82,18 @@ def main() -> None:
             )
             time.sleep(2.5)  # past the public cache's lifetime
             code, text = page(APP_PORT, f"/petitions/{SLUG}")
-            check(code == 503 and "Temporarily unavailable" in text and "Traceback" not in text,
-                  "the petition page answers a readable 503")  # fmt: skip
+            check(
+                code == 503 and "Temporarily unavailable" in text and "Traceback" not in text,
+                "the petition page answers a readable 503",
+            )
             check(sign(APP_PORT, "during@example.org") in (0, 503), "signing answers 503, not 500")
             started = time.monotonic()
             start_pg()
-            check(wait_for(lambda: status(APP_PORT, "/healthz") == 200, 30),
-                  f"recovered by itself {time.monotonic() - started:.1f} s after PostgreSQL "
-                  "came back (no restart of gunicorn)")  # fmt: skip
+            check(
+                wait_for(lambda: status(APP_PORT, "/healthz") == 200, 30),
+                f"recovered by itself {time.monotonic() - started:.1f} s after PostgreSQL "
+                "came back (no restart of gunicorn)",
+            )
             check(status(APP_PORT, f"/petitions/{SLUG}") == 200, "the page is served again")
             check(sign(APP_PORT, "after@example.org") == 303, "signing works again")
         check(counted(app) == 20, "every signature confirmed before the outage is still counted")

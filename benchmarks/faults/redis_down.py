@@ -26,21 +26,29 @@ from benchmarks.faults.common import (
     sign,
     status,
     wait_for,
-)  # fmt: skip
+)
 
 PG_PORT, REDIS_PORT, APP_PORT = 5498, 6398, 5097
 
 
 def redis_keys(port: int) -> list[str]:
-    listed = subprocess.run(["redis-cli", "-p", str(port), "--scan", "--pattern", "LIMITS*"],
-                            capture_output=True, text=True)  # fmt: skip
+    listed = subprocess.run(
+        ["redis-cli", "-p", str(port), "--scan", "--pattern", "LIMITS*"],
+        capture_output=True,
+        text=True,
+    )
     return listed.stdout.split()
 
 
 def main() -> None:
-    with postgres(PG_PORT) as (database, _stop_pg, _start_pg), redis(REDIS_PORT) as (
-        url, stop_redis, start_redis,
-    ):  # fmt: skip
+    with (
+        postgres(PG_PORT) as (database, _stop_pg, _start_pg),
+        redis(REDIS_PORT) as (
+            url,
+            stop_redis,
+            start_redis,
+        ),
+    ):
         environment = app_environment(
             DATABASE_URL=database, RATELIMIT_STORAGE_URI=url, SIGN_RATE_LIMIT="5 per minute"
         )
@@ -59,9 +67,16 @@ def main() -> None:
             start_redis()
             time.sleep(1)
             # Flask-Limiter looks at a dead storage again after 2, 4, 8 ... seconds.
-            check(wait_for(lambda: sign(APP_PORT, f"c{time.time()}@example.org") in (303, 429)
-                           and len(redis_keys(REDIS_PORT)) >= 1, 40),
-                  "the counters are back in Redis after it returns")  # fmt: skip
+            check(
+                wait_for(
+                    lambda: (
+                        sign(APP_PORT, f"c{time.time()}@example.org") in (303, 429)
+                        and len(redis_keys(REDIS_PORT)) >= 1
+                    ),
+                    40,
+                ),
+                "the counters are back in Redis after it returns",
+            )
             log = Path(server.log_path).read_text()
             check("Rate limit storage recovered" in log, "the recovery is in the log")
 

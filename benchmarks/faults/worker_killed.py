@@ -28,7 +28,7 @@ from benchmarks.faults.common import (
     postgres,
     prepare,
     sign,
-)  # fmt: skip
+)
 
 PG_PORT, APP_PORT = 5497, 5096
 SIGNERS, SECONDS = 8, 8
@@ -80,8 +80,10 @@ def main() -> None:
                 f"     {len(results)} POSTs, {len(accepted)} answered 303, {len(failed)} other "
                 f"(codes {sorted(set(failed))}); worker {victim} killed after {killed_at}"
             )
-            check(victim not in workers_of(server.pid) and len(workers_of(server.pid)) == 3,
-                  "the master replaced the killed worker")  # fmt: skip
+            check(
+                victim not in workers_of(server.pid) and len(workers_of(server.pid)) == 3,
+                "the master replaced the killed worker",
+            )
             check(len(accepted) > killed_at, "signing went on after the kill")
         from petitions.crypto import Keyring
         from petitions.services.privacy import canonical_email

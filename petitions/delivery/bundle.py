@@ -112,9 +112,13 @@ def build_bundle(
     target = _target(Path(output), petition, export, overwrite)
     summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day))
     plan = plan_document(
-        petition, export, summary, labels or LABELS[petition.language],
-        development=key.development, rows_per_volume=rows_per_volume,
-    )  # fmt: skip
+        petition,
+        export,
+        summary,
+        labels or LABELS[petition.language],
+        development=key.development,
+        rows_per_volume=rows_per_volume,
+    )
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as name:
         work = Path(name)
         volumes = _volumes(plan, key, timestamping, workers, work)
@@ -184,9 +188,15 @@ def _write_csv(
     with path.open("w", encoding="utf-8-sig", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(
-            [labels.number, labels.name, labels.city, labels.country_code, labels.country,
-             labels.signed_at_csv]
-        )  # fmt: skip
+            [
+                labels.number,
+                labels.name,
+                labels.city,
+                labels.country_code,
+                labels.country,
+                labels.signed_at_csv,
+            ]
+        )
         tally = _read_rows(plan, rows, writer, volumes, progress)
     _check_tally(plan.summary, tally)
     volumes.complete()
@@ -207,9 +217,15 @@ def _read_rows(
         local = signed_at.astimezone(zone).isoformat(timespec="seconds")
         name, city, country = clean_text(name or ""), clean_text(city or ""), clean_text(country)
         writer.writerow(
-            (number, csv_cell(name), csv_cell(city), csv_cell(country), names.get(country, country),
-             local)
-        )  # fmt: skip
+            (
+                number,
+                csv_cell(name),
+                csv_cell(city),
+                csv_cell(country),
+                names.get(country, country),
+                local,
+            )
+        )
         page.append((number, name, city, country, local[:16].replace("T", " ")))
         tally.countries[country] += 1
         tally.days[local[:10]] += 1

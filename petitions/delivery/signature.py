@@ -145,10 +145,12 @@ def check_detached(
         with _quiet_trust_errors():
             status = asyncio.run(
                 async_validate_detached_cms(
-                    data, signed_data, signer_validation_context=_context(certificate),
+                    data,
+                    signed_data,
+                    signer_validation_context=_context(certificate),
                     key_usage_settings=_USAGE,
                 )
-            )  # fmt: skip
+            )
     except Exception:  # a damaged signature can fail in many ways
         check.problems.append("has a signature that cannot be checked")
         return check

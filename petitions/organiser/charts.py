@@ -32,8 +32,10 @@ def _every_day(days: list[tuple[date, int]]) -> list[tuple[date, int]]:
     """Fill the days without signatures between the first and the last with zeros."""
     counts = dict(days)
     first, last = days[0][0], days[-1][0]
-    return [(first + timedelta(n), counts.get(first + timedelta(n), 0))
-            for n in range((last - first).days + 1)]  # fmt: skip
+    return [
+        (first + timedelta(n), counts.get(first + timedelta(n), 0))
+        for n in range((last - first).days + 1)
+    ]
 
 
 def day_chart(days: list[tuple[date, int]]) -> DayChart | None:
@@ -48,9 +50,14 @@ def day_chart(days: list[tuple[date, int]]) -> DayChart | None:
     bars = []
     for index, (day, count) in enumerate(filled):
         height = plot_height * count / peak
-        bars.append(Bar(
-            x=round(MARGIN_LEFT + index * step + step * 0.1, 1),
-            y=round(HEIGHT - MARGIN_BOTTOM - height, 1),
-            width=round(max(step * 0.8, 1), 1), height=round(height, 1), day=day, count=count,
-        ))  # fmt: skip
+        bars.append(
+            Bar(
+                x=round(MARGIN_LEFT + index * step + step * 0.1, 1),
+                y=round(HEIGHT - MARGIN_BOTTOM - height, 1),
+                width=round(max(step * 0.8, 1), 1),
+                height=round(height, 1),
+                day=day,
+                count=count,
+            )
+        )
     return DayChart(bars=bars, peak=peak)

@@ -34,9 +34,19 @@ MAX_GOAL = 100_000_000
 YEARS = range(2000, 2101)
 ZONES = sorted(zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc"))
 #: Offered first: where petitions of this project are expected to be run from.
-USUAL_ZONES = ["Asia/Almaty", "Asia/Aqtobe", "Asia/Aqtau", "Asia/Oral", "Asia/Qostanay",
-               "Asia/Qyzylorda", "Europe/Moscow", "Asia/Tashkent", "Asia/Bishkek", "Europe/London",
-               "UTC"]  # fmt: skip
+USUAL_ZONES = [
+    "Asia/Almaty",
+    "Asia/Aqtobe",
+    "Asia/Aqtau",
+    "Asia/Oral",
+    "Asia/Qostanay",
+    "Asia/Qyzylorda",
+    "Europe/Moscow",
+    "Asia/Tashkent",
+    "Asia/Bishkek",
+    "Europe/London",
+    "UTC",
+]
 
 
 class LoginForm(Form):
@@ -93,11 +103,16 @@ class PetitionForm(Form):
         _l("Time zone"), choices=USUAL_ZONES + [z for z in ZONES if z not in USUAL_ZONES]
     )
     opens_at = DateTimeLocalField(_l("Opens at (empty: when published)"), validators=[Optional()])
-    duration = RadioField(_l("Collect signatures for"), default="5d", choices=[
-        SelectChoice("5d", _l("5 days")), SelectChoice("30d", _l("30 days")),
-        SelectChoice("6m", _l("6 months")),
-        SelectChoice("custom", _l("until the closing time below")),
-    ])  # fmt: skip
+    duration = RadioField(
+        _l("Collect signatures for"),
+        default="5d",
+        choices=[
+            SelectChoice("5d", _l("5 days")),
+            SelectChoice("30d", _l("30 days")),
+            SelectChoice("6m", _l("6 months")),
+            SelectChoice("custom", _l("until the closing time below")),
+        ],
+    )
     closes_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
 
     def validate_language(self, field: SelectField) -> None:

@@ -94,8 +94,12 @@ def login():
         if organiser is not None:
             db.session.commit()
             login_user(organiser)
-            return redirect(safe_next(request.args.get("next")) if request.args.get("next")
-                            else url_for("organiser.list_petitions"), code=303)  # fmt: skip
+            return redirect(
+                safe_next(request.args.get("next"))
+                if request.args.get("next")
+                else url_for("organiser.list_petitions"),
+                code=303,
+            )
         flash(_("The email address or the password is wrong."), "error")
         return render_template("organiser/login.html", form=form), 401
     return render_template("organiser/login.html", form=form)
@@ -119,8 +123,13 @@ def request_reset():
         if organiser is not None and organiser.is_active:
             queue_password_reset(organiser)
             db.session.commit()
-        flash(_("If an account uses this address, a link to choose a new password is on its way. "
-                "It works for one hour."), "info")  # fmt: skip
+        flash(
+            _(
+                "If an account uses this address, a link to choose a new password is on its way. "
+                "It works for one hour."
+            ),
+            "info",
+        )
         return redirect(url_for("organiser.login"), code=303)
     return render_template("organiser/request_reset.html", form=form)
 
@@ -153,10 +162,17 @@ def list_petitions():
 def _draft_from(form: PetitionForm, now: datetime) -> lifecycle.PetitionDraft:
     opens_at, closes_at = form.window(now)
     return lifecycle.PetitionDraft(
-        title=form.title.data, slug=form.slug.data or "", summary=form.summary.data,
-        body=form.body.data, recipient=form.recipient.data, language=form.language.data,
-        goal=form.goal.data, timezone=form.timezone.data, opens_at=opens_at, closes_at=closes_at,
-    )  # fmt: skip
+        title=form.title.data,
+        slug=form.slug.data or "",
+        summary=form.summary.data,
+        body=form.body.data,
+        recipient=form.recipient.data,
+        language=form.language.data,
+        goal=form.goal.data,
+        timezone=form.timezone.data,
+        opens_at=opens_at,
+        closes_at=closes_at,
+    )
 
 
 def _editor(form: PetitionForm, petition: Petition | None, status: int = 200):
@@ -167,9 +183,12 @@ def _editor(form: PetitionForm, petition: Petition | None, status: int = 200):
         and (lifecycle.has_signatures(petition))
     )
     return render_template(
-        "organiser/edit_petition.html", form=form, petition=petition, preview=preview,
+        "organiser/edit_petition.html",
+        form=form,
+        petition=petition,
+        preview=preview,
         frozen=frozen,
-    ), status  # fmt: skip
+    ), status
 
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
@@ -208,8 +227,10 @@ def edit_petition(petition_id: int):
     if petition.state != PetitionState.DRAFT:
         # Shown but not editable once published: keep them exactly, seconds included.
         draft.slug, draft.opens_at, draft.closes_at = (
-            petition.slug, petition.opens_at, petition.closes_at,
-        )  # fmt: skip
+            petition.slug,
+            petition.opens_at,
+            petition.closes_at,
+        )
     try:
         changed = lifecycle.update_petition(petition, draft, current_user)
     except lifecycle.PetitionError as error:
@@ -298,10 +319,13 @@ def _filter_from_request() -> moderation.SignatureFilter:
 
     state = values.get("state", "")
     return moderation.SignatureFilter(
-        name=values.get("name", "")[:120], email_domain=values.get("domain", "")[:254],
-        address_hash=values.get("address", "")[:64], since=moment("since"), until=moment("until"),
+        name=values.get("name", "")[:120],
+        email_domain=values.get("domain", "")[:254],
+        address_hash=values.get("address", "")[:64],
+        since=moment("since"),
+        until=moment("until"),
         state=SignatureState(state) if state in set(SignatureState) else None,
-    )  # fmt: skip
+    )
 
 
 @bp.get("/petitions/<int:petition_id>/signatures")
@@ -311,14 +335,22 @@ def list_signatures(petition_id: int):
     wanted = _filter_from_request()
     result = moderation.search(petition, wanted)
     return render_template(
-        "organiser/signatures.html", petition=petition, wanted=wanted, result=result,
-        form=ReasonForm(), confirm_form=ConfirmForm(), states=list(SignatureState),
-    )  # fmt: skip
+        "organiser/signatures.html",
+        petition=petition,
+        wanted=wanted,
+        result=result,
+        form=ReasonForm(),
+        confirm_form=ConfirmForm(),
+        states=list(SignatureState),
+    )
 
 
 def _back_to_search(petition: Petition):
-    query = {key: value for key, value in request.form.items() if key in
-             {"name", "domain", "address", "since", "until", "state"} and value}  # fmt: skip
+    query = {
+        key: value
+        for key, value in request.form.items()
+        if key in {"name", "domain", "address", "since", "until", "state"} and value
+    }
     return redirect(
         url_for("organiser.list_signatures", petition_id=petition.id, **query), code=303
     )
@@ -398,8 +430,9 @@ def export_petition(petition_id: int):
         export.queue_export(petition, current_user, utcnow())
         db.session.commit()
         flash(_("The export is being prepared. This page shows its progress."), "info")
-    return redirect(url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"),
-                    code=303)  # fmt: skip
+    return redirect(
+        url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"), code=303
+    )
 
 
 @bp.get("/petitions/<int:petition_id>/exports/<int:delivery_id>/download")
@@ -409,8 +442,13 @@ def download_export(petition_id: int, delivery_id: int):
     path = export.bundle_path(delivery)
     if path is None:
         abort(404)
-    return send_file(path, mimetype="application/zip", as_attachment=True,
-                     download_name=delivery.bundle_filename, max_age=0)  # fmt: skip
+    return send_file(
+        path,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=delivery.bundle_filename,
+        max_age=0,
+    )
 
 
 @bp.post("/petitions/<int:petition_id>/exports/<int:delivery_id>/delivered")
@@ -423,18 +461,22 @@ def record_delivery(petition_id: int, delivery_id: int):
         flash(_("Give the date of delivery."), "error")
     else:
         record = export.DeliveryRecord(
-            delivered_at=datetime.combine(form.delivered_on.data, time(12), petition.zone)
-            .astimezone(UTC),
-            delivered_to=form.delivered_to.data, method=form.method.data,
+            delivered_at=datetime.combine(
+                form.delivered_on.data, time(12), petition.zone
+            ).astimezone(UTC),
+            delivered_to=form.delivered_to.data,
+            method=form.method.data,
             reference=form.reference.data,
-        )  # fmt: skip
+        )
         try:
             export.record_delivery(delivery, record, current_user)
             db.session.commit()
-            flash(_("Delivery recorded. The public page now says the petition was delivered."),
-                  "info")  # fmt: skip
+            flash(
+                _("Delivery recorded. The public page now says the petition was delivered."), "info"
+            )
         except export.ExportError as error:
             db.session.rollback()
             flash(str(error), "error")
-    return redirect(url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"),
-                    code=303)  # fmt: skip
+    return redirect(
+        url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"), code=303
+    )

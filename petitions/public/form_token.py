@@ -37,9 +37,13 @@ def issue() -> str:
         @after_this_request
         def remember(response: Response) -> Response:
             response.set_cookie(
-                COOKIE, value, max_age=COOKIE_AGE, httponly=True, samesite="Lax",
+                COOKIE,
+                value,
+                max_age=COOKIE_AGE,
+                httponly=True,
+                samesite="Lax",
                 secure=settings.is_production,
-            )  # fmt: skip
+            )
             return response
 
     return _mac(value)

@@ -87,10 +87,16 @@ def _snapshot() -> Iterator[Session]:
 
 def _petition_info(petition: Petition) -> PetitionInfo:
     return PetitionInfo(
-        slug=petition.slug, title=petition.title, body=petition.body,
-        recipient=petition.recipient, language=petition.language, timezone=petition.timezone,
-        opens_at=petition.opens_at, closes_at=petition.closes_at, organiser=petition.organiser.name,
-    )  # fmt: skip
+        slug=petition.slug,
+        title=petition.title,
+        body=petition.body,
+        recipient=petition.recipient,
+        language=petition.language,
+        timezone=petition.timezone,
+        opens_at=petition.opens_at,
+        closes_at=petition.closes_at,
+        organiser=petition.organiser.name,
+    )
 
 
 def _summary(session: Session, petition: Petition) -> Summary:
@@ -125,19 +131,27 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
     """Build the signed bundle of a petition's counted signatures from one snapshot."""
     petition, now = request.petition, request.now
     export = ExportInfo(
-        identifier=new_bundle_identifier(petition.slug, now, petition.timezone), generated_at=now,
-        final=request.kind == DeliveryKind.FINAL, generator_version=_version(),
-    )  # fmt: skip
+        identifier=new_bundle_identifier(petition.slug, now, petition.timezone),
+        generated_at=now,
+        final=request.kind == DeliveryKind.FINAL,
+        generator_version=_version(),
+    )
     settings = current_app.config["SETTINGS"]
     with _snapshot() as session:
         summary = _summary(session, petition)
         if progress:
             progress(0, summary.total)
         return build_bundle(
-            _petition_info(petition), export, summary, _rows(session, petition), signing_key(),
-            request.output, timestamping=settings.timestamp_url, progress=progress,
+            _petition_info(petition),
+            export,
+            summary,
+            _rows(session, petition),
+            signing_key(),
+            request.output,
+            timestamping=settings.timestamp_url,
+            progress=progress,
             overwrite=request.overwrite,
-        )  # fmt: skip
+        )
 
 
 def _version() -> str:
@@ -147,9 +161,13 @@ def _version() -> str:
 
 
 def record_export(
-    petition: Petition, result: BundleResult, kind: DeliveryKind, actor: Organiser | None,
-    now: datetime, delivery: Delivery | None = None,
-) -> Delivery:  # fmt: skip
+    petition: Petition,
+    result: BundleResult,
+    kind: DeliveryKind,
+    actor: Organiser | None,
+    now: datetime,
+    delivery: Delivery | None = None,
+) -> Delivery:
     """Record a finished export: who, when, which file, its SHA-256 and how many signatures."""
     delivery = delivery or Delivery(petition=petition, kind=kind, exported_by_id=actor and actor.id)
     delivery.status = ExportStatus.DONE
@@ -161,9 +179,15 @@ def record_export(
     db.session.add(delivery)
     db.session.flush()
     audit.record(
-        "export", actor=actor, actor_label="cli", petition=petition, kind=str(kind),
-        signatures=result.signature_count, sha256=result.sha256, file=result.path.name,
-    )  # fmt: skip
+        "export",
+        actor=actor,
+        actor_label="cli",
+        petition=petition,
+        kind=str(kind),
+        signatures=result.signature_count,
+        sha256=result.sha256,
+        file=result.path.name,
+    )
     return delivery
 
 
@@ -276,7 +300,12 @@ def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser
         except InvalidTransition as error:
             raise ExportError(error.user_message) from error
     audit.record(
-        "deliver", actor=actor, petition=petition, to=record.delivered_to, how=record.method,
-        reference=record.reference, sha256=delivery.bundle_sha256,
-    )  # fmt: skip
+        "deliver",
+        actor=actor,
+        petition=petition,
+        to=record.delivered_to,
+        how=record.method,
+        reference=record.reference,
+        sha256=delivery.bundle_sha256,
+    )
     db.session.flush()

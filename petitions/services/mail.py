@@ -63,11 +63,16 @@ def enqueue(
     """
     db.session.execute(
         sa.insert(OutboxMessage).values(
-            kind=kind, recipient=recipient, subject=subject, body_text=text, body_html=html,
-            payload=json.dumps(payload) if payload is not None else None, attempts=0,
+            kind=kind,
+            recipient=recipient,
+            subject=subject,
+            body_text=text,
+            body_html=html,
+            payload=json.dumps(payload) if payload is not None else None,
+            attempts=0,
             signature_id=signature_id,
         )
-    )  # fmt: skip
+    )
 
 
 def written(message: OutboxMessage, render: Renderer | None) -> bool:
@@ -132,9 +137,13 @@ def _mark_failed(message: OutboxMessage, now: datetime, error: Exception) -> Non
     message.last_error = f"{type(error).__name__}: {error}"[:500]
     log.warning(
         "mail %s (%s) to %s failed, attempt %d, retry at %s: %s",
-        message.id, message.kind, mask_email(message.recipient), message.attempts,
-        message.next_attempt_at.isoformat(timespec="seconds"), message.last_error,
-    )  # fmt: skip
+        message.id,
+        message.kind,
+        mask_email(message.recipient),
+        message.attempts,
+        message.next_attempt_at.isoformat(timespec="seconds"),
+        message.last_error,
+    )
 
 
 @dataclass
@@ -214,9 +223,10 @@ class LogTransport:
         body = message.get_body(("plain",))
         log.warning(
             "MAIL_SERVER is not set; this email was not sent.\nTo: %s\nSubject: %s\n\n%s",
-            mask_email(str(message["To"])), message["Subject"],
+            mask_email(str(message["To"])),
+            message["Subject"],
             body.get_content() if body else "",
-        )  # fmt: skip
+        )
 
     def close(self) -> None:
         pass

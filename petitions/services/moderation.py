@@ -142,9 +142,14 @@ def invalidate(
         ).where(*conditions)
     ).rowcount
     audit.record(
-        "invalidate", actor=actor, petition=petition, count=count, reason=reason.strip(),
-        action_id=action_id, filter=_describe(wanted) if ids is None else {"ids": ids[:50]},
-    )  # fmt: skip
+        "invalidate",
+        actor=actor,
+        petition=petition,
+        count=count,
+        reason=reason.strip(),
+        action_id=action_id,
+        filter=_describe(wanted) if ids is None else {"ids": ids[:50]},
+    )
     return count, action_id
 
 
@@ -152,11 +157,13 @@ def _describe(wanted: SignatureFilter | None) -> dict[str, str]:
     if wanted is None:
         return {}
     shown = {
-        "name": wanted.name, "email_domain": wanted.email_domain,
-        "address": wanted.address_hash[:12], "state": str(wanted.state or ""),
+        "name": wanted.name,
+        "email_domain": wanted.email_domain,
+        "address": wanted.address_hash[:12],
+        "state": str(wanted.state or ""),
         "since": wanted.since.isoformat() if wanted.since else "",
         "until": wanted.until.isoformat() if wanted.until else "",
-    }  # fmt: skip
+    }
     return {key: value for key, value in shown.items() if value}
 
 

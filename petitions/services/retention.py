@@ -100,12 +100,19 @@ def purge(petition: Petition, now: datetime, actor_label: str = "system") -> Pur
         sa.update(Signature)
         .where(Signature.petition_id == petition.id, Signature.email_hash.is_not(None))
         .values(
-            name=PLACEHOLDER_NAME, email=None, email_hash=None, email_domain_hash=None,
-            ip_hash=None, city="", comment=None, show_name=False, token_nonce=None,
+            name=PLACEHOLDER_NAME,
+            email=None,
+            email_hash=None,
+            email_domain_hash=None,
+            ip_hash=None,
+            city="",
+            comment=None,
+            show_name=False,
+            token_nonce=None,
             invalidation_reason=None,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    ).rowcount
     _scrub_moderation_log(petition)
     petition.purged_at = now
     audit.record(

@@ -102,9 +102,20 @@ def database_now() -> datetime:
 
 #: The columns a new signature's INSERT fills from the request, in `_values`' order.
 _COLUMNS = (
-    "email_hash", "email_domain_hash", "petition_id", "name", "email", "country", "city",
-    "comment", "show_name", "ip_hash", "locale", "state", "token_nonce",
-)  # fmt: skip
+    "email_hash",
+    "email_domain_hash",
+    "petition_id",
+    "name",
+    "email",
+    "country",
+    "city",
+    "comment",
+    "show_name",
+    "ip_hash",
+    "locale",
+    "state",
+    "token_nonce",
+)
 
 
 @functools.cache

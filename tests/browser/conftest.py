@@ -104,9 +104,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     password_file = folder / "password"
     password_file.write_text(PASSWORD)
     site.command(
-        "organisers", "create", ORGANISER_EMAIL, "--name", "Browser organiser",
-        "--password-file", str(password_file),
-    )  # fmt: skip
+        "organisers",
+        "create",
+        ORGANISER_EMAIL,
+        "--name",
+        "Browser organiser",
+        "--password-file",
+        str(password_file),
+    )
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -33,10 +33,15 @@ class Audit:
         page.add_script_tag(path=str(self.script))
         result = page.evaluate("async () => await axe.run(document)")
         blocking = [
-            {"rule": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result["violations"] if v["impact"] in BLOCKING
-        ]  # fmt: skip
+            {
+                "rule": v["id"],
+                "impact": v["impact"],
+                "help": v["help"],
+                "nodes": [n["target"] for n in v["nodes"]][:5],
+            }
+            for v in result["violations"]
+            if v["impact"] in BLOCKING
+        ]
         if blocking:
             self.found[f"{name} ({page.url})"] = blocking
         if minor := [v["id"] for v in result["violations"] if v["impact"] not in BLOCKING]:

@@ -35,9 +35,10 @@ def _flood(client, slug, count, address=lambda n: "198.51.100.7", domain="exampl
     for number in range(count):
         email = f"bot{number}-{uuid.uuid4().hex[:6]}@{domain}"
         response = client.post(
-            f"/petitions/{slug}/sign", data=signing_data(csrf_token=token, email=email),
+            f"/petitions/{slug}/sign",
+            data=signing_data(csrf_token=token, email=email),
             headers={"X-Forwarded-For": address(number)},
-        )  # fmt: skip
+        )
         codes.append(response.status_code)
     return codes
 
@@ -76,10 +77,11 @@ def test_the_dashboard_shows_one_domains_cluster_and_invalidates_it(
     assert "Invalidate all from this domain" in page
     since = re.search(r'name="since" value="([^"]+)"', page).group(1)
     response = post_form(
-        client, f"/organiser/petitions/{petition.id}/signatures/invalidate",
+        client,
+        f"/organiser/petitions/{petition.id}/signatures/invalidate",
         {"scope": "all", "domain": "fake-mail.test", "since": since, "reason": "bot flood"},
         form_page=dashboard,
-    )  # fmt: skip
+    )
     assert response.status_code == 303
     counts = queries.state_counts(petition)
     assert counts[SignatureState.INVALIDATED] == OVERALL

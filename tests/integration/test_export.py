@@ -68,8 +68,11 @@ def test_cli_export_writes_only_confirmed_signatures_in_signing_order(
 
 
 def test_a_closed_petition_exports_final(runner, tmp_path, make_petition, make_signature):
-    closed = make_petition(PetitionState.CLOSED, opens_at=utcnow() - timedelta(days=6),
-                           closes_at=utcnow() - timedelta(days=1))  # fmt: skip
+    closed = make_petition(
+        PetitionState.CLOSED,
+        opens_at=utcnow() - timedelta(days=6),
+        closes_at=utcnow() - timedelta(days=1),
+    )
     make_signature(closed)
     result = runner.invoke(args=["petitions", "export", closed.slug, "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -113,9 +116,12 @@ def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
     app, client, db, runner, make_account, make_petition, make_signature
 ):
     organiser = make_account("exporter@example.org")
-    closed = make_petition(PetitionState.CLOSED, organiser=organiser,
-                           opens_at=utcnow() - timedelta(days=6),
-                           closes_at=utcnow() - timedelta(days=1))  # fmt: skip
+    closed = make_petition(
+        PetitionState.CLOSED,
+        organiser=organiser,
+        opens_at=utcnow() - timedelta(days=6),
+        closes_at=utcnow() - timedelta(days=1),
+    )
     make_signature(closed, name="Әлия Қасымқызы Үмбетова")
     login(client, organiser.email, PASSWORD)
     dashboard = f"/organiser/petitions/{closed.id}"
@@ -128,8 +134,10 @@ def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
     delivery = db.session.scalars(sa.select(Delivery)).one()
     db.session.refresh(delivery)
     assert (delivery.status, delivery.kind, delivery.signature_count) == (
-        ExportStatus.DONE, DeliveryKind.FINAL, 1,
-    )  # fmt: skip
+        ExportStatus.DONE,
+        DeliveryKind.FINAL,
+        1,
+    )
     download = client.get(f"{dashboard}/exports/{delivery.id}/download")
     assert download.status_code == 200
     assert hashlib.sha256(download.data).hexdigest() == delivery.bundle_sha256
@@ -139,10 +147,16 @@ def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
     assert delivery.bundle_filename == f"{closed.slug}-{local_day:%Y%m%d}.zip"
     download.close()
     token = csrf_token(client, dashboard)
-    recorded = client.post(f"{dashboard}/exports/{delivery.id}/delivered", data={
-        "csrf_token": token, "delivered_on": "2021-09-21", "delivered_to": "Akorda reception",
-        "method": "by hand", "reference": "ЖТ-1234",
-    })  # fmt: skip
+    recorded = client.post(
+        f"{dashboard}/exports/{delivery.id}/delivered",
+        data={
+            "csrf_token": token,
+            "delivered_on": "2021-09-21",
+            "delivered_to": "Akorda reception",
+            "method": "by hand",
+            "reference": "ЖТ-1234",
+        },
+    )
     assert recorded.status_code == 303
     db.session.refresh(closed)
     assert closed.state == PetitionState.DELIVERED
@@ -160,9 +174,13 @@ def test_an_interim_export_cannot_be_recorded_as_delivered(
     client.post(f"{dashboard}/exports", data={"csrf_token": csrf_token(client, dashboard)})
     runner.invoke(args=["exports", "worker", "--rounds", "1", "--interval", "0"])
     delivery = db.session.scalars(sa.select(Delivery)).one()
-    response = client.post(f"{dashboard}/exports/{delivery.id}/delivered", data={
-        "csrf_token": csrf_token(client, dashboard), "delivered_on": "2021-09-21",
-    })  # fmt: skip
+    response = client.post(
+        f"{dashboard}/exports/{delivery.id}/delivered",
+        data={
+            "csrf_token": csrf_token(client, dashboard),
+            "delivered_on": "2021-09-21",
+        },
+    )
     assert "Only a finished final export" in client.get(response.headers["Location"]).get_data(
         as_text=True
     )

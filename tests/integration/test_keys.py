@@ -33,7 +33,9 @@ def test_rotation_keeps_old_rows_readable_and_reencrypt_moves_them(
     with only_new.app_context():
         signature = _db.session.scalars(sa.select(Signature)).one()
         assert (signature.name, signature.email, signature.comment) == (
-            "Әлия", "aliya@example.org", "Free him",
-        )  # fmt: skip
+            "Әлия",
+            "aliya@example.org",
+            "Free him",
+        )
         _db.session.remove()
         _db.engine.dispose()

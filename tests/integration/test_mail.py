@@ -21,8 +21,11 @@ def smtp_port():
 
 @pytest.fixture
 def app_overrides(smtp_port):
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port),
-            "MAIL_DEFAULT_SENDER": "petitions@example.org"}  # fmt: skip
+    return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "MAIL_DEFAULT_SENDER": "petitions@example.org",
+    }
 
 
 @pytest.fixture

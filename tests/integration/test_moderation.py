@@ -22,12 +22,28 @@ def setup(client, db, make_account, make_petition, make_signature):
     petition = make_petition(organiser=organiser)
     now = utcnow()
     for number in range(6):
-        make_signature(petition, name=f"Bot {number}", email=f"bot{number}@spam.example",
-                       ip_hash=FLOOD, created_at=now - timedelta(minutes=number))  # fmt: skip
-    make_signature(petition, name="Әлия Қасымқызы", email="aliya@mail.kz", ip_hash=HOME,
-                   created_at=now - timedelta(days=1))  # fmt: skip
-    make_signature(petition, SignatureState.PENDING, name="Pending Bot", email="bot9@spam.example",
-                   ip_hash=FLOOD, created_at=now)  # fmt: skip
+        make_signature(
+            petition,
+            name=f"Bot {number}",
+            email=f"bot{number}@spam.example",
+            ip_hash=FLOOD,
+            created_at=now - timedelta(minutes=number),
+        )
+    make_signature(
+        petition,
+        name="Әлия Қасымқызы",
+        email="aliya@mail.kz",
+        ip_hash=HOME,
+        created_at=now - timedelta(days=1),
+    )
+    make_signature(
+        petition,
+        SignatureState.PENDING,
+        name="Pending Bot",
+        email="bot9@spam.example",
+        ip_hash=FLOOD,
+        created_at=now,
+    )
     return client, petition
 
 
@@ -64,9 +80,17 @@ def test_invalidating_everything_from_one_address_in_an_hour_drops_the_count_at_
     client, petition = setup
     assert _count(client, petition) == 7
     since = (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    response = _post(client, petition, "invalidate", {
-        "scope": "all", "address": FLOOD.hex(), "since": since, "reason": "flood from one address",
-    })  # fmt: skip
+    response = _post(
+        client,
+        petition,
+        "invalidate",
+        {
+            "scope": "all",
+            "address": FLOOD.hex(),
+            "since": since,
+            "reason": "flood from one address",
+        },
+    )
     assert response.status_code == 303
     assert _count(client, petition) == 1
     states = dict(db.session.execute(sa.select(Signature.name, Signature.state)).all())

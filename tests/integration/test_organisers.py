@@ -51,15 +51,29 @@ def test_organisers_create_reads_the_password_from_a_file(runner, db, tmp_path):
     secret = tmp_path / "password"
     secret.write_text("a long enough password\n", encoding="utf-8")
     result = runner.invoke(
-        args=["organisers", "create", "Aigul@Example.org", "--name", "Aigul",
-              "--password-file", str(secret)]
-    )  # fmt: skip
+        args=[
+            "organisers",
+            "create",
+            "Aigul@Example.org",
+            "--name",
+            "Aigul",
+            "--password-file",
+            str(secret),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "created organiser aigul@example.org" in result.output
     again = runner.invoke(
-        args=["organisers", "create", "aigul@example.org", "--name", "A",
-              "--password-file", str(secret)]
-    )  # fmt: skip
+        args=[
+            "organisers",
+            "create",
+            "aigul@example.org",
+            "--name",
+            "A",
+            "--password-file",
+            str(secret),
+        ]
+    )
     assert again.exit_code == 1
     assert "already exists" in again.output
 
@@ -181,11 +195,16 @@ def test_every_organiser_form_needs_its_csrf_token(app, signed_in, organiser, ma
 
 def _petition_form(**fields):
     data = {
-        "title": "Қамаудағы ақынға рақымшылық", "summary": "Free the poet.",
+        "title": "Қамаудағы ақынға рақымшылық",
+        "summary": "Free the poet.",
         "body": "## Appeal\n\nWe **ask**.\n\n<script>alert(1)</script>",
-        "recipient": "President of the Republic of Kazakhstan", "language": "kk",
-        "goal": "2500", "timezone": "Asia/Almaty", "duration": "5d", "save": "1",
-    }  # fmt: skip
+        "recipient": "President of the Republic of Kazakhstan",
+        "language": "kk",
+        "goal": "2500",
+        "timezone": "Asia/Almaty",
+        "duration": "5d",
+        "save": "1",
+    }
     data.update(fields)
     return data
 
@@ -222,9 +241,15 @@ def test_editor_errors_are_shown_at_their_fields(signed_in, db):
 
 
 def test_custom_window_is_read_in_the_petitions_time_zone(signed_in, db):
-    post_form(signed_in, "/organiser/petitions/new", _petition_form(
-        duration="custom", opens_at="2099-09-15T09:00", closes_at="2099-09-20T18:00",
-    ))  # fmt: skip
+    post_form(
+        signed_in,
+        "/organiser/petitions/new",
+        _petition_form(
+            duration="custom",
+            opens_at="2099-09-15T09:00",
+            closes_at="2099-09-20T18:00",
+        ),
+    )
     petition = db.session.scalars(sa.select(Petition)).one()
     assert petition.opens_at.isoformat() == "2099-09-15T04:00:00+00:00"
     assert petition.closes_at.isoformat() == "2099-09-20T13:00:00+00:00"
@@ -245,10 +270,11 @@ def test_publishing_checks_the_window(
 
     zone = ZoneInfo("Asia/Almaty")
     petition = make_petition(
-        PetitionState.DRAFT, organiser=organiser,
+        PetitionState.DRAFT,
+        organiser=organiser,
         opens_at=datetime.fromisoformat(opens).replace(tzinfo=zone),
         closes_at=datetime.fromisoformat(closes).replace(tzinfo=zone),
-    )  # fmt: skip
+    )
     dashboard = f"/organiser/petitions/{petition.id}"
     response = post_form(signed_in, f"{dashboard}/publish", form_page=dashboard)
     assert response.status_code == 303
@@ -270,22 +296,52 @@ def test_publish_opens_the_petition(signed_in, db, organiser, make_petition):
 def test_the_text_is_frozen_once_anyone_has_signed(signed_in, client, db, organiser, make_petition):
     petition = make_petition(organiser=organiser, title="Original words")
     edit = f"/organiser/petitions/{petition.id}/edit"
-    changed = post_form(signed_in, edit, _petition_form(title="Edited before anyone signed",
-                        duration="custom", opens_at=_local(petition.opens_at),
-                        closes_at=_local(petition.closes_at), language="en"), edit)  # fmt: skip
+    changed = post_form(
+        signed_in,
+        edit,
+        _petition_form(
+            title="Edited before anyone signed",
+            duration="custom",
+            opens_at=_local(petition.opens_at),
+            closes_at=_local(petition.closes_at),
+            language="en",
+        ),
+        edit,
+    )
     assert changed.status_code == 303
     sign(client, petition.slug)
-    refused = post_form(signed_in, edit, _petition_form(title="Sneaky new words", duration="custom",
-                        opens_at=_local(petition.opens_at), closes_at=_local(petition.closes_at),
-                        language="en"), edit)  # fmt: skip
+    refused = post_form(
+        signed_in,
+        edit,
+        _petition_form(
+            title="Sneaky new words",
+            duration="custom",
+            opens_at=_local(petition.opens_at),
+            closes_at=_local(petition.closes_at),
+            language="en",
+        ),
+        edit,
+    )
     assert refused.status_code == 409
     assert "they agreed to these words" in refused.get_data(as_text=True)
     db.session.refresh(petition)
     assert petition.title == "Edited before anyone signed"
-    goal = post_form(signed_in, edit, _petition_form(title=petition.title, goal="5000",
-                     summary=petition.summary, body=petition.body, recipient=petition.recipient,
-                     duration="custom", opens_at=_local(petition.opens_at),
-                     closes_at=_local(petition.closes_at), language="en"), edit)  # fmt: skip
+    goal = post_form(
+        signed_in,
+        edit,
+        _petition_form(
+            title=petition.title,
+            goal="5000",
+            summary=petition.summary,
+            body=petition.body,
+            recipient=petition.recipient,
+            duration="custom",
+            opens_at=_local(petition.opens_at),
+            closes_at=_local(petition.closes_at),
+            language="en",
+        ),
+        edit,
+    )
     assert goal.status_code == 303
     db.session.refresh(petition)
     assert petition.goal == 5000

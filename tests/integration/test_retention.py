@@ -42,14 +42,24 @@ def old(db, make_petition, make_signature) -> Petition:
     invalidated, one withdrawn, and an email about the first signature."""
     petition = _ended(make_petition, 40, slug="old-appeal")
     for country in ("KZ", "KZ", "RU"):
-        make_signature(petition, country=country, comment="Free him", ip_hash=b"i" * 32,
-                       show_name=True, token_nonce="n" * 32)  # fmt: skip
+        make_signature(
+            petition,
+            country=country,
+            comment="Free him",
+            ip_hash=b"i" * 32,
+            show_name=True,
+            token_nonce="n" * 32,
+        )
     make_signature(petition, SignatureState.PENDING)
     make_signature(petition, SignatureState.INVALIDATED, invalidation_reason="Signer 5 twice")
     make_signature(petition, SignatureState.WITHDRAWN)
     first = db.session.scalars(sa.select(Signature).order_by(Signature.id)).first()
-    mail.enqueue("confirm", first.email, payload={"signature_id": first.id, "base_url": "x"},
-                 signature_id=first.id)  # fmt: skip
+    mail.enqueue(
+        "confirm",
+        first.email,
+        payload={"signature_id": first.id, "base_url": "x"},
+        signature_id=first.id,
+    )
     db.session.commit()
     return petition
 
@@ -158,8 +168,9 @@ def test_a_purged_address_can_sign_a_new_petition_and_counts_are_independent(
     fresh = make_petition()
     make_signature(fresh, email="signer1@example.org")
     assert queries.state_counts(fresh)[SignatureState.CONFIRMED] == 1
-    hashes = db.session.scalars(sa.select(Signature.email_hash).where(
-        Signature.petition_id == fresh.id)).all()  # fmt: skip
+    hashes = db.session.scalars(
+        sa.select(Signature.email_hash).where(Signature.petition_id == fresh.id)
+    ).all()
     assert hashes == [keyring().keyed_hash("email", "signer1@example.org")]
 
 
@@ -192,8 +203,9 @@ def test_purging_one_petition_that_is_not_due_says_when_it_will_be(runner, make_
 def test_a_petition_whose_export_is_being_built_waits(runner, db, old):
     from petitions.models import Delivery, DeliveryKind, ExportStatus
 
-    db.session.add(Delivery(petition_id=old.id, kind=DeliveryKind.FINAL,
-                            status=ExportStatus.RUNNING))  # fmt: skip
+    db.session.add(
+        Delivery(petition_id=old.id, kind=DeliveryKind.FINAL, status=ExportStatus.RUNNING)
+    )
     db.session.commit()
     assert "0 petition(s)" in runner.invoke(args=["signatures", "purge"]).output
 

@@ -45,8 +45,10 @@ def _sample(client, petition) -> dict[str, object]:
     """One response of each kind: pages, errors, JSON, static files, a 413 and a 429."""
     slug = petition.slug
     token = csrf_token(client, f"/petitions/{slug}")
-    sign = [client.post(f"/petitions/{slug}/sign", data=signing_data(csrf_token=token))
-            for _ in range(2)]  # fmt: skip
+    sign = [
+        client.post(f"/petitions/{slug}/sign", data=signing_data(csrf_token=token))
+        for _ in range(2)
+    ]
     return {
         "home": client.get("/"),
         "petition": client.get(f"/petitions/{slug}"),
@@ -67,10 +69,19 @@ def test_every_kind_of_response_carries_the_headers(client, make_petition, envir
     responses = _sample(client, make_petition())
     statuses = {name: response.status_code for name, response in responses.items()}
     assert statuses == {
-        "home": 200, "petition": 200, "login": 200, "not found": 404, "method not allowed": 405,
-        "json": 200, "json 404": 404, "css": 200, "font": 200, "too large": 413, "signed": 303,
+        "home": 200,
+        "petition": 200,
+        "login": 200,
+        "not found": 404,
+        "method not allowed": 405,
+        "json": 200,
+        "json 404": 404,
+        "css": 200,
+        "font": 200,
+        "too large": 413,
+        "signed": 303,
         "rate limited": 429,
-    }  # fmt: skip
+    }
     for name, response in responses.items():
         headers = response.headers
         assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, name

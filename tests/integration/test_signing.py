@@ -210,15 +210,22 @@ def test_the_database_refuses_a_signature_after_closing_whatever_the_app_believe
     petition = make_petition()
     # Another host closes the window; this process still holds the petition as it was.
     db.session.execute(
-        sa.update(Petition).where(Petition.id == petition.id)
+        sa.update(Petition)
+        .where(Petition.id == petition.id)
         .values(closes_at=signing.database_now() - timedelta(seconds=1))
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     assert petition.accepts_signatures_at(utcnow()), "the app's copy still says open"
     details = signing.SignatureDetails(
-        name="Late Signer", email="late@example.org", country="KZ", city="Almaty",
-        comment=None, show_name=False, locale="en", client_address="192.0.2.1",
-    )  # fmt: skip
+        name="Late Signer",
+        email="late@example.org",
+        country="KZ",
+        city="Almaty",
+        comment=None,
+        show_name=False,
+        locale="en",
+        client_address="192.0.2.1",
+    )
     with app.test_request_context(), pytest.raises(signing.PetitionNotSignable):
         signing.sign(queries.PetitionSnapshot.of(petition), details)
     db.session.rollback()

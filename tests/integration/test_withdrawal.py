@@ -86,8 +86,9 @@ def test_withdrawing_twice_answers_the_same_and_changes_nothing(
     token = csrf_token(client, link)
     first, second = (client.post(link, data={"csrf_token": token}) for _ in range(2))
     assert (first.status_code, first.headers["Location"]) == (
-        second.status_code, second.headers["Location"],
-    )  # fmt: skip
+        second.status_code,
+        second.headers["Location"],
+    )
     assert _count(client, petition.slug) == 0
 
 

@@ -4,9 +4,13 @@ import pytest
 
 from tests import audit_pins
 
-VULNERABLE = {"name": "jinja2", "version": "2.10", "vulns": [
-    {"id": "PYSEC-2019-217", "fix_versions": ["2.10.1"], "aliases": ["CVE-2019-10906"]},
-]}  # fmt: skip
+VULNERABLE = {
+    "name": "jinja2",
+    "version": "2.10",
+    "vulns": [
+        {"id": "PYSEC-2019-217", "fix_versions": ["2.10.1"], "aliases": ["CVE-2019-10906"]},
+    ],
+}
 CLEAN = {"name": "flask", "version": "3.1.3", "vulns": []}
 UNANSWERED = {
     "name": "babel",

@@ -94,10 +94,24 @@ def test_recipient_tools_accept_the_bundle(bundle, tmp_path):
         in (files / "manifest.json").read_text()
     )
     cms = run(
-        "openssl", "cms", "-verify", "-binary", "-inform", "DER",
-        "-in", files / "manifest.json.p7s", "-content", files / "manifest.json",
-        "-CAfile", files / "signer.pem", "-purpose", "any", "-out", os.devnull, check=False,
-    )  # fmt: skip
+        "openssl",
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        files / "manifest.json.p7s",
+        "-content",
+        files / "manifest.json",
+        "-CAfile",
+        files / "signer.pem",
+        "-purpose",
+        "any",
+        "-out",
+        os.devnull,
+        check=False,
+    )
     assert cms.returncode == 0, cms.stderr
     assert "Signature is Valid." in run("pdfsig", files / "petition.pdf").stdout
     assert KAZAKH_NAME in run("pdftotext", files / "petition.pdf", "-").stdout
@@ -201,8 +215,9 @@ def test_rows_that_disagree_with_the_summary_fail_and_leave_nothing(tmp_path, ke
     petition = make_petition()
     rows = make_rows(5)
     right = summary_of(rows, petition)
-    summary = Summary(**{"total": right.total, "by_country": right.by_country,
-                         "by_day": right.by_day, **change})  # fmt: skip
+    summary = Summary(
+        **{"total": right.total, "by_country": right.by_country, "by_day": right.by_day, **change}
+    )
     with pytest.raises(BundleError, match=message):
         build_bundle(petition, make_export(), summary, rows, key, tmp_path, workers=0)
     assert list(tmp_path.iterdir()) == []
@@ -243,9 +258,15 @@ def test_rows_are_read_once_and_progress_ends_at_the_total(tmp_path, key):
     rows = make_rows(2150)
     calls: list[tuple[int, int]] = []
     build_bundle(
-        petition, make_export(), summary_of(rows, petition), _Once(rows), key, tmp_path,
-        workers=0, progress=lambda done, total: calls.append((done, total)),
-    )  # fmt: skip
+        petition,
+        make_export(),
+        summary_of(rows, petition),
+        _Once(rows),
+        key,
+        tmp_path,
+        workers=0,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls[0] == (1000, 2150) and calls[-1] == (2150, 2150)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
 

@@ -205,10 +205,20 @@ def test_markdown_becomes_headings_paragraphs_and_list_items():
 
 def test_every_label_set_is_complete_and_fills_in():
     fields = {
-        "page": 1, "pages": 2, "identifier": "x", "volume": 1, "volumes": 2, "recipient": "r",
-        "organiser": "o", "date": "d", "title": "t", "opens": "a", "closes": "b", "timezone": "z",
+        "page": 1,
+        "pages": 2,
+        "identifier": "x",
+        "volume": 1,
+        "volumes": 2,
+        "recipient": "r",
+        "organiser": "o",
+        "date": "d",
+        "title": "t",
+        "opens": "a",
+        "closes": "b",
+        "timezone": "z",
         "count": "3",
-    }  # fmt: skip
+    }
     for language in ("kk", "ru", "en"):
         labels = LABELS[language]
         for name in Labels.__dataclass_fields__:

@@ -87,10 +87,29 @@ def legacy_openssl_pkcs12(authority: tuple[Path, Path, Path], target: Path) -> P
     """Export the signer as NCA RK files are: certificates RC2-40, key 3DES, SHA-1 MAC."""
     root, key, certificate = authority
     run(
-        "openssl", "pkcs12", "-export", "-legacy", "-certpbe", "PBE-SHA1-RC2-40",
-        "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1", "-inkey", key, "-in", certificate,
-        "-certfile", root, "-name", "RSA256", "-out", target, "-passout", f"pass:{PASSWORD}",
-    )  # fmt: skip
+        "openssl",
+        "pkcs12",
+        "-export",
+        "-legacy",
+        "-certpbe",
+        "PBE-SHA1-RC2-40",
+        "-keypbe",
+        "PBE-SHA1-3DES",
+        "-macalg",
+        "sha1",
+        "-inkey",
+        key,
+        "-in",
+        certificate,
+        "-certfile",
+        root,
+        "-name",
+        "RSA256",
+        "-out",
+        target,
+        "-passout",
+        f"pass:{PASSWORD}",
+    )
     return target
 
 
@@ -114,8 +133,9 @@ def test_development_key_is_made_once_marked_and_reused(tmp_path):
 
 def test_legacy_rc2_pkcs12_as_nca_issues_loads_and_signs(authority, tmp_path, unsigned_pdf):
     p12 = legacy_openssl_pkcs12(authority, tmp_path / "RSA256_test.p12")
-    info = run("openssl", "pkcs12", "-info", "-noout", "-legacy", "-in", p12,
-               "-passin", f"pass:{PASSWORD}").stderr  # fmt: skip
+    info = run(
+        "openssl", "pkcs12", "-info", "-noout", "-legacy", "-in", p12, "-passin", f"pass:{PASSWORD}"
+    ).stderr
     assert "pbeWithSHA1And40BitRC2-CBC" in info
     assert "pbeWithSHA1And3-KeyTripleDES-CBC" in info
     key = load_signing_key(p12, PASSWORD)
@@ -189,11 +209,25 @@ def test_detached_signature_verifies_with_openssl_cms(development_key, tmp_path)
 
 def _openssl_verify(directory: Path, ca_file: str, *extra: str):
     return run(
-        "openssl", "cms", "-verify", "-binary", "-inform", "DER",
-        "-in", directory / "manifest.json.p7s", "-content", directory / "manifest.json",
-        "-CAfile", directory / ca_file, "-purpose", "any", "-out", os.devnull, *extra,
+        "openssl",
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        directory / "manifest.json.p7s",
+        "-content",
+        directory / "manifest.json",
+        "-CAfile",
+        directory / ca_file,
+        "-purpose",
+        "any",
+        "-out",
+        os.devnull,
+        *extra,
         check=False,
-    )  # fmt: skip
+    )
 
 
 def test_pyhanko_dummy_authority_time_stamps_the_signature(development_key, tmp_path, unsigned_pdf):
@@ -216,9 +250,14 @@ def test_bundle_time_stamped_by_a_local_http_authority(development_key, tmp_path
     petition = make_petition()
     rows = make_rows(12, [KAZAKH_NAME])
     result = build_bundle(
-        petition, make_export(), summary_of(rows, petition), iter(rows), development_key,
-        tmp_path, timestamping=url,
-    )  # fmt: skip
+        petition,
+        make_export(),
+        summary_of(rows, petition),
+        iter(rows),
+        development_key,
+        tmp_path,
+        timestamping=url,
+    )
     assert server.requests >= 1
     report = verify_bundle(result.path)
     assert report.valid, str(report)

@@ -13,11 +13,22 @@ def _run_postgres_test(ci: str):
     environment = {**os.environ, "TEST_POSTGRES_ADMIN": CLOSED_PORT, "CI": ci}
     return subprocess.run(
         [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rs",
             "tests/integration/test_pages.py::test_healthz_answers_when_the_database_does",
         ],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_postgres_tests_skip_with_a_reason_when_the_server_is_missing():
