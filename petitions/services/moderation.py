@@ -21,7 +21,7 @@ from petitions.models import (
     SignatureState,
 )
 from petitions.services import audit
-from petitions.services.privacy import keyring
+from petitions.services.privacy import domain_hash
 
 #: Name searches decrypt each candidate; past this many candidates the search stops and says so.
 NAME_SCAN_LIMIT = 20_000
@@ -42,10 +42,7 @@ class SignatureFilter:
         """Turn the filter into SQL conditions (all but the name, which is encrypted)."""
         found = [Signature.petition_id == petition.id]
         if self.email_domain:
-            domain = self.email_domain.strip().lower().lstrip("@")
-            found.append(
-                Signature.email_domain_hash == keyring().keyed_hash("email-domain", domain)
-            )
+            found.append(Signature.email_domain_hash == domain_hash(self.email_domain))
         if self.address_hash:
             found.append(Signature.ip_hash == _hash_bytes(self.address_hash))
         if self.since:

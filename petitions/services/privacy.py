@@ -24,11 +24,21 @@ def canonical_email(address: str) -> str:
     if not at or not local or not domain:
         raise ValueError("not an email address")
     local = local.split("+", 1)[0]
-    domain = domain.rstrip(".")
-    if domain in DOTLESS_DOMAINS:
-        domain = DOTLESS_DOMAINS[domain]
+    domain = canonical_domain(domain)
+    if domain in DOTLESS_DOMAINS.values():
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def canonical_domain(domain: str) -> str:
+    """Return the form of an email domain that signatures are grouped and searched by."""
+    domain = unicodedata.normalize("NFC", domain.strip()).lower().lstrip("@").rstrip(".")
+    return DOTLESS_DOMAINS.get(domain, domain)
+
+
+def domain_hash(domain: str, ring: Keyring | None = None) -> bytes:
+    """Hash an email domain as signatures store it, whatever form the moderator typed."""
+    return (ring or keyring()).keyed_hash("email-domain", canonical_domain(domain))
 
 
 def keyring() -> Keyring:
@@ -51,7 +61,7 @@ def email_hashes(address: str, ring: Keyring | None = None) -> EmailHashes:
     ring = ring or keyring()
     return EmailHashes(
         email=ring.keyed_hash("email", canonical),
-        domain=ring.keyed_hash("email-domain", canonical.rpartition("@")[2]),
+        domain=domain_hash(canonical.rpartition("@")[2], ring),
     )
 
 

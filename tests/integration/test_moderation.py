@@ -191,3 +191,13 @@ def test_invalidating_every_name_match_within_the_scan_limit_takes_all_and_logs_
     assert _count(client, petition) == 1
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "invalidate")).one()
     assert (event.detail["count"], event.detail["filter"]) == (7, {"name": "Bot"})
+
+
+def test_a_domain_is_found_in_any_form_that_signatures_are_grouped_by(setup, make_signature):
+    client, petition = setup
+    make_signature(petition, name="Googlemail Bot", email="g.bot@googlemail.com")
+    make_signature(petition, name="Gmail Bot", email="gbot2@GMAIL.com")
+    for typed in ("googlemail.com", "@Gmail.com", "gmail.com."):
+        page = _search(client, petition, domain=typed)
+        assert page.count('name="ids"') == 2, typed
+        assert "Googlemail Bot" in page and "Gmail Bot" in page
