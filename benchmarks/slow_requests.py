@@ -11,6 +11,7 @@ a file) and every request of every worker appends one JSON line to that file:
   gc       collections during the request and their time, ms, with the oldest generation
   render   template rendering, ms
   n        the request's ordinal in its worker (1 = the worker's first request)
+  after    what the application did once the answer was sent (not in wall), ms
 
 Then `python benchmarks/slow_requests.py FILE [--over MS]` prints the percentiles per endpoint as
 the application saw them and what the slowest requests spent their time on. Nothing here is
@@ -152,7 +153,8 @@ def wrap(flask_app: Any, log_path: str) -> Any:
             return start_response(code, headers, *rest)
 
         wall0, cpu0 = time.perf_counter(), time.thread_time()
-        body = b"".join(inner(environ, recording_start_response))
+        answer = inner(environ, recording_start_response)
+        body = b"".join(answer)
         record = {
             "t": round(time.time(), 3),
             "pid": os.getpid(),
@@ -173,10 +175,32 @@ def wrap(flask_app: Any, log_path: str) -> Any:
             "gc_gen": probe.gc_generation,
             "render": round(probe.render_ms, 2),
         }
-        log.write(json.dumps(record) + "\n")
-        return [body]
+        return _Answer(body, answer, record, log)
 
     return timed_app
+
+
+class _Answer:
+    """The body, already produced; closed by gunicorn once it is sent, like the real answer.
+
+    What the application does on close (work after the answer) is timed as "after", outside
+    the request's wall time, which is what the client waits for.
+    """
+
+    def __init__(self, body: bytes, answer: Any, record: dict, log: Any) -> None:
+        self.body, self.answer, self.record, self.log = body, answer, record, log
+
+    def __iter__(self) -> Any:
+        yield self.body
+
+    def close(self) -> None:
+        start = time.perf_counter()
+        try:
+            if hasattr(self.answer, "close"):
+                self.answer.close()
+        finally:
+            self.record["after"] = round((time.perf_counter() - start) * 1000, 2)
+            self.log.write(json.dumps(self.record) + "\n")
 
 
 def _endpoint(record: dict) -> str:
@@ -227,6 +251,12 @@ def report(path: str, over: float) -> None:
         print(
             f"{name} heartbeats over 1 ms: {len(spent)}, over {over} ms: "
             f"{sum(ms > over for ms in spent)}, longest {spent[-1]:.1f} ms"
+        )
+    after = sorted(r.get("after", 0) for r in records if r.get("after", 0) > 1)
+    if after:
+        print(
+            f"work after the answer was sent (not in wall): {len(after)} requests, "
+            f"p50 {_percentile(after, 0.5):.1f} ms, longest {after[-1]:.1f} ms"
         )
     slow = [r for r in records if r["wall"] > over]
     if not slow:
