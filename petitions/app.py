@@ -119,10 +119,17 @@ def _refuse_dead_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> 
         raise DisconnectionError("the server has ended the connection")
     idle_since = record.info.get("idle_since")
     if idle_since is not None and time.monotonic() - idle_since > POOL_PING_AFTER_IDLE_SECONDS:
+        # Outside a transaction, as SQLAlchemy's own ping: the borrower may still choose its
+        # isolation level (the export's REPEATABLE READ), which an open transaction forbids.
+        autocommit = dbapi_connection.autocommit
         try:
+            dbapi_connection.autocommit = True
             dbapi_connection.execute("SELECT 1")
         except Exception as error:  # any failure: this connection is not to be trusted
             raise DisconnectionError("the connection failed its ping") from error
+        finally:
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = autocommit
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -57,15 +57,33 @@ def test_a_page_after_the_server_ended_every_pooled_connection_answers(app, clie
     assert client.get("/petitions/open-one.json").status_code == 200
 
 
+def _last_query(pid: int) -> str:
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        return admin.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()[0]
+
+
 def test_a_recently_used_connection_is_handed_out_without_a_round_trip(app, monkeypatch):
     with app.app_context():
-        _backend_pid()
+        pid = _backend_pid()
         with db.engine.connect() as connection:
-            raw = connection.connection.dbapi_connection
-            # Nothing was sent on checkout: no ping opened a transaction.
-            assert raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
+            assert connection.connection.dbapi_connection.info.backend_pid == pid
+            assert _last_query(pid) == "COMMIT", "nothing sent on checkout"
         monkeypatch.setattr(app_module, "POOL_PING_AFTER_IDLE_SECONDS", 0.0)
         with db.engine.connect() as connection:
             raw = connection.connection.dbapi_connection
-            # Idle for longer than allowed: pinged, and the ping's transaction is open.
-            assert raw.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+            assert _last_query(pid) == "SELECT 1", "idle for longer than allowed: pinged"
+            # The ping left no transaction open, so the isolation level can still be chosen.
+            assert raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
+            assert raw.autocommit is False
+
+
+def test_an_isolation_level_can_be_chosen_after_the_ping(app, monkeypatch):
+    monkeypatch.setattr(app_module, "POOL_PING_AFTER_IDLE_SECONDS", 0.0)
+    with app.app_context():
+        _backend_pid()
+        with db.engine.connect() as connection:
+            snapshot = connection.execution_options(isolation_level="REPEATABLE READ")
+            level = snapshot.execute(sa.text("SHOW transaction_isolation")).scalar()
+            assert level == "repeatable read"
