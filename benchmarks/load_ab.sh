@@ -5,7 +5,7 @@
 # between them in short runs, A B B A, so that both see the same minutes. Each run is /livez
 # (the baseline) then signing (benchmarks/sign.lua), as in load.sh, wrk -t4 -c4.
 # Usage: benchmarks/load_ab.sh DIR_A DIR_B [rounds] [seconds-per-run]
-#   e.g. git archive main | tar -x -C /tmp/before; ln -s "$PWD/.venv" /tmp/before/.venv
+#   e.g. mkdir /tmp/before; git archive main | tar -x -C /tmp/before; ln -s "$PWD/.venv" /tmp/before/.venv
 #        benchmarks/load_ab.sh /tmp/before . 4 5
 # Each DIR needs its .venv. SLOW_REQUESTS=PREFIX also writes per-request phase timings
 # (benchmarks/slow_requests.py) to PREFIX-A.jsonl and PREFIX-B.jsonl.
