@@ -15,6 +15,15 @@ workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()
 worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
+#: The heartbeat: before every accept a sync worker writes a timestamp to a file in this directory
+#: for the master to watch. On a disk-backed /tmp that write queues behind the journal while
+#: PostgreSQL flushes its WAL to the same disk, and the worker takes no request until it returns
+#: (gunicorn's documentation says the same); in memory it never waits. It also works under
+#: systemd's ProtectSystem=strict (docs/deployment.md), which leaves /tmp read-only.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn makes its file there with mkstemp and unlinks it
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
+    _SHM if os.path.isdir(_SHM) else None
+)
 #: Recycle workers now and then, at different times, so that no slow leak can build up.
 max_requests = 1_000_000
 max_requests_jitter = 100_000

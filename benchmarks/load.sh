@@ -9,6 +9,8 @@
 # Usage: benchmarks/load.sh [seconds-per-endpoint] [signing-seconds]
 # Needs: .venv (make run), wrk (apt-get install -y wrk), PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust) and Redis on 127.0.0.1:6379. Creates and drops the database petitions_load.
+# SLOW_REQUESTS=FILE serves the application with per-request phase timings appended to FILE
+# (benchmarks/slow_requests.py; read them with `python benchmarks/slow_requests.py FILE`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
@@ -30,22 +32,35 @@ export DATA_KEYS=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"d"
 export GUNICORN_BIND=127.0.0.1:$port GUNICORN_LOGLEVEL=warning
 .venv/bin/flask --app wsgi db upgrade >/dev/null 2>&1
 .venv/bin/flask --app wsgi petitions demo >/dev/null 2>&1
-.venv/bin/gunicorn -c gunicorn.conf.py wsgi:app 2>"$work/gunicorn.log" &
+app=wsgi:app
+if [ -n "${SLOW_REQUESTS:-}" ]; then app=benchmarks.slow_requests:app; export SLOW_REQUESTS; fi
+.venv/bin/gunicorn -c gunicorn.conf.py "$app" 2>"$work/gunicorn.log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)"; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/livez" >/dev/null && break; sleep 0.2; done
 echo "gunicorn workers: $(grep -c . <(pgrep -P $server)); wrk -t$threads -c$threads"
 
+cpu_waited() {  # microseconds in which some task waited for a core, since boot (PSI)
+  awk '/^some/ {sub("total=", "", $5); print $5}' /proc/pressure/cpu 2>/dev/null || echo 0
+}
 measure() {  # label, wrk arguments...
   local label=$1; shift
+  local waited_before started
+  waited_before=$(cpu_waited) started=$(date +%s%N)
+  if [ -n "${SLOW_REQUESTS:-}" ]; then echo "{\"phase\": \"$label\"}" >> "$SLOW_REQUESTS"; fi
   wrk -t"$threads" -c"$threads" --latency "$@" > "$work/wrk.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
   errors=$(grep -E "Non-2xx|Socket errors" "$work/wrk.txt" | tr -s ' ' | tr '\n' ' ' || true)
-  printf '%-12s %9s req/s  p50 %8s  p99 %8s  %s\n' "$label" "$rps" "$p50" "$p99" "$errors"
+  # How busy the machine was: the share of the run in which something waited for a core.
+  local pressure
+  pressure=$(( ($(cpu_waited) - waited_before) * 100000 / ($(date +%s%N) - started) ))
+  printf '%-12s %9s req/s  p50 %8s  p99 %8s  cpu wait %3s%%  %s\n' "$label" "$rps" "$p50" "$p99" \
+    "$pressure" "$errors"
   grep -E "^signatures" "$work/wrk.txt" || true
+  if [ -n "${SLOW_REQUESTS:-}" ]; then grep -E "^ +(50|75|90|99)%" "$work/wrk.txt" | tr -s ' ' | tr '\n' ' '; echo; fi
 }
 url=http://127.0.0.1:$port
 measure "(a) livez" -d"${seconds}s" "$url/livez"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import select
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from dotenv import dotenv_values
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from petitions.crypto import Keyring, use_keyring
@@ -42,8 +46,8 @@ def _configure(app: Flask, settings: Settings) -> None:
             {"connect_args": {"timeout": 15}}
             if database_is_sqlite
             else {
-                # A connection that died (PostgreSQL restarted) is replaced, not handed out.
-                "pool_pre_ping": True,
+                # A connection that died (PostgreSQL restarted) is replaced, not handed out:
+                # see _refuse_dead_connection, which does it without a round trip per request.
                 "pool_size": settings.database_pool_size,
                 "max_overflow": settings.database_max_overflow,
                 "pool_timeout": 10,
@@ -80,6 +84,53 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+#: A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
+POOL_PING_AFTER_IDLE_SECONDS = 1.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _refuse_dead_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Hand out no PostgreSQL connection that the server has closed; the pool makes a new one.
+
+    SQLAlchemy's pool_pre_ping asks the server on every checkout: one round trip more on every
+    request, and under load each round trip is a wait for a core on a busy machine (measured in
+    docs/benchmarks.md). An idle connection is sent nothing, unless the server ends it (restart,
+    shutdown, pg_terminate_backend, idle timeout): then its last words or its end of file make
+    the socket readable, which a poll with no timeout tells without asking. Only a connection
+    idle for a while (it may have outlived the server's host, which says nothing when it dies)
+    is pinged as before.
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:  # SQLite: a file in this process, nothing to lose.
+        return
+    from psycopg import pq
+
+    if dbapi_connection.closed or pgconn.status != pq.ConnStatus.OK:
+        raise DisconnectionError("the connection is closed")
+    poll = select.poll()
+    poll.register(pgconn.socket, select.POLLIN | select.POLLPRI)
+    if poll.poll(0):
+        raise DisconnectionError("the server has ended the connection")
+    idle_since = record.info.get("idle_since")
+    if idle_since is not None and time.monotonic() - idle_since > POOL_PING_AFTER_IDLE_SECONDS:
+        # Outside a transaction, as SQLAlchemy's own ping: the borrower may still choose its
+        # isolation level (the export's REPEATABLE READ), which an open transaction forbids.
+        autocommit = dbapi_connection.autocommit
+        try:
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute("SELECT 1")
+        except Exception as error:  # any failure: this connection is not to be trusted
+            raise DisconnectionError("the connection failed its ping") from error
+        finally:
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = autocommit
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

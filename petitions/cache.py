@@ -39,12 +39,20 @@ class TTLCache:
             if found is not None and found[0] > now:
                 return found[1]
         value = compute()
+        self._store(key, now + ttl, value)
+        return value
+
+    def put(self, key: Hashable, ttl: float, value: Any) -> None:
+        """Store `value` under `key` for `ttl` seconds from now, replacing what was there."""
+        if ttl > 0:
+            self._store(key, time.monotonic() + ttl, value)
+
+    def _store(self, key: Hashable, expires: float, value: Any) -> None:
         with self._lock:
-            self._entries[key] = (now + ttl, value)
+            self._entries[key] = (expires, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-        return value
 
     def clear(self) -> None:
         """Forget everything."""

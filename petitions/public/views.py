@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 
-from flask import abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    after_this_request,
+    copy_current_request_context,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
+from markupsafe import Markup
 
 from petitions import cache
 from petitions.errors import DATABASE_OUTAGES, render_error
@@ -33,6 +48,29 @@ def _petition_or_404(slug: str) -> PetitionSnapshot:
     return petition
 
 
+#: How long an empty signing form, rendered once, is reused for the shared page.
+SIGN_FORM_SECONDS = 3600
+
+
+def _empty_sign_form(petition: Petition, form: SignPetitionForm) -> Markup:
+    """Render the shared page's signing form once per language and petition, not every time.
+
+    Empty and with the token's placeholder, it depends only on what the key names (the labels,
+    the country names, the action and the recipient in the consent), yet it was a third of the
+    time of rendering the whole page.
+    """
+    key = ("sign-form", str(get_locale() or "en"), petition.slug, petition.recipient)
+    return cache.public.get(
+        key,
+        SIGN_FORM_SECONDS,
+        lambda: Markup(  # noqa: S704 - our own template's output, escaped by it
+            render_template(
+                "public/_sign_form.html", petition=petition, form=form, sign_form_token=CSRF_MARKER
+            )
+        ),
+    )
+
+
 def _render_petition(
     petition: PetitionSnapshot, form: SignPetitionForm, status: int = 200, token: str | None = None
 ):
@@ -41,6 +79,8 @@ def _render_petition(
         "public/show_petition.html",
         petition=petition,
         form=form,
+        # The shared page's form is empty; a form sent back with errors is rendered in full.
+        sign_form_html=_empty_sign_form(petition, form) if token == CSRF_MARKER else None,
         body=render_markdown(petition.body),
         count=queries.confirmed_count(petition),
         recent_signers=queries.recent_public_signers(petition),
@@ -55,19 +95,46 @@ def _render_petition(
     return page, status
 
 
+#: A cached page older than this share of its lifetime is rendered anew after the answer is sent.
+REFRESH_AFTER = 0.9
+
+
 def _cached_page(name: str, render: Callable[[], str | None]) -> str | None:
-    """Serve a public page from the short cache, keyed by everything that changes its HTML."""
+    """Serve a public page from the short cache, keyed by everything that changes its HTML.
+
+    Each worker process renders its own copy, ten times the work of serving one; done inside a
+    visitor's request, that render was most of the signing path's slowest hundredth
+    (docs/benchmarks.md, 2026-12-03). So a copy near the end of its lifetime is still served,
+    and rendered again once this answer has been sent: the visitor does not wait for it, and no
+    copy is ever served older than its lifetime (an expired one is rendered in the request, as
+    before).
+    """
     key = (name, str(get_locale() or "en"), request.host, request.full_path)
     ttl = _cache_seconds()
 
-    def shared_render() -> str | None:
+    def shared_render() -> tuple[float, str | None]:
         g.shared_render = True  # base.html then leaves this visitor's flash messages out
         try:
-            return render()
+            return time.monotonic(), render()
         finally:
             g.shared_render = False
 
-    return cache.public.get(key, ttl, shared_render)
+    rendered_at, page = cache.public.get(key, ttl, shared_render)
+    if ttl > 0 and time.monotonic() - rendered_at > ttl * REFRESH_AFTER:
+
+        @copy_current_request_context
+        def refresh() -> None:
+            try:
+                cache.public.put(key, ttl, shared_render())
+            except Exception:  # the answer is gone; the copy expires and is rendered in a request
+                logging.getLogger(__name__).exception("rendering %s again failed", name)
+
+        @after_this_request
+        def refresh_when_sent(response: Response) -> Response:
+            response.call_on_close(refresh)
+            return response
+
+    return page
 
 
 @bp.get("/")
