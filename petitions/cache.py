@@ -45,7 +45,7 @@ class TTLCache:
     def put(self, key: Hashable, ttl: float, value: Any) -> None:
         """Store `value` under `key` for `ttl` seconds from now, replacing what was there."""
         if ttl > 0:
-            self._store(key, time.monotonic() + ttl, value)
+            self._store(key, self.clock() + ttl, value)
 
     def _store(self, key: Hashable, expires: float, value: Any) -> None:
         with self._lock:

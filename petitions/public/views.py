@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from flask import (
@@ -115,12 +114,12 @@ def _cached_page(name: str, render: Callable[[], str | None]) -> str | None:
     def shared_render() -> tuple[float, str | None]:
         g.shared_render = True  # base.html then leaves this visitor's flash messages out
         try:
-            return time.monotonic(), render()
+            return cache.public.clock(), render()
         finally:
             g.shared_render = False
 
     rendered_at, page = cache.public.get(key, ttl, shared_render)
-    if ttl > 0 and time.monotonic() - rendered_at > ttl * REFRESH_AFTER:
+    if ttl > 0 and cache.public.clock() - rendered_at > ttl * REFRESH_AFTER:
 
         @copy_current_request_context
         def refresh() -> None:

@@ -11,7 +11,8 @@ from petitions import app as app_module
 from petitions.extensions import db
 from tests.conftest import POSTGRES_ADMIN
 
-pytestmark = pytest.mark.postgres
+# The pool itself is under test: sessions must take real connections from it, not the test's own.
+pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
 
 @pytest.fixture

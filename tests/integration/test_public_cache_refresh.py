@@ -3,7 +3,6 @@ sent, so that no visitor waits for the render; none is ever served older than it
 shared page's empty signing form is rendered once and reused, to the same bytes."""
 
 import re
-import time
 
 import pytest
 
@@ -30,8 +29,8 @@ def _shown_count(client, slug: str) -> str:
 
 
 def _later(monkeypatch, seconds: float) -> None:
-    real = time.monotonic
-    monkeypatch.setattr(time, "monotonic", lambda: real() + seconds)
+    real = cache.public.clock
+    monkeypatch.setattr(cache.public, "clock", lambda: real() + seconds)
 
 
 def test_a_page_near_its_end_is_served_then_rendered_again(
