@@ -20,6 +20,12 @@ def backend() -> str:
     return "postgres"
 
 
+@pytest.fixture
+def app_overrides():
+    """An app of its own, whose pool holds one connection: the one each test follows."""
+    return {"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0"}
+
+
 def _backend_pid() -> int:
     pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
     db.session.commit()  # back to the pool, as at the end of a request
