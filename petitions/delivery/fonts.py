@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from arabic_reshaper import ArabicReshaper
@@ -95,15 +95,16 @@ def _to_unicode_cmap(font_name: str, subset: Sequence[int]) -> str:
     )
 
 
-def register_fonts() -> None:
-    """Register every font of the chains with ReportLab, once per process."""
+def register_fonts(names: Iterable[str] = (REGULAR, BOLD)) -> None:
+    """Register fonts with ReportLab once per process: by default the first of each chain."""
     # ReportLab writes an emoji's code point as five hex digits in the ToUnicode map, which
     # readers take for a different character; the PDF specification wants UTF-16 there. For the
     # characters below U+10000 this map is the same as ReportLab's, byte for byte.
     ttfonts.makeToUnicodeCMap = _to_unicode_cmap
     registered = set(pdfmetrics.getRegisteredFontNames())
-    for name, (filename, index) in _FILES.items():
+    for name in names:
         if name not in registered:
+            filename, index = _FILES[name]
             # asciiReadable: printable ASCII keeps its own codes; ColumnText relies on it.
             font = TTFont(name, str(FONT_DIR / filename), subfontIndex=index, asciiReadable=True)
             pdfmetrics.registerFont(font)
@@ -148,35 +149,74 @@ class _Widths(dict[str, float]):
         return self.default
 
 
+class _Settings:
+    """The reshaper's settings, read once: it asks configparser for six on every text."""
+
+    def __init__(self, section: Mapping[str, str]) -> None:
+        self._text = dict(section)
+        self._flags = {
+            key: value.lower() in ("1", "yes", "true", "on") for key, value in self._text.items()
+        }
+
+    def get(self, key: str) -> str:
+        """Return one setting as text."""
+        return self._text[key.lower()]
+
+    def getboolean(self, key: str) -> bool:
+        """Return one setting as a flag."""
+        return self._flags[key.lower()]
+
+
 class Chain:
-    """One face as a chain of fonts: which font draws each character, and how wide it is."""
+    """One face as a chain of fonts: which font draws each character, and how wide it is.
+
+    The fonts after the first are read only when a text needs one of them: the CJK font alone
+    adds about 45 MB to a process, which a list in Latin and Cyrillic letters never pays.
+    """
 
     def __init__(self, face: str) -> None:
-        register_fonts()
         self.names = CHAINS[face]
-        fonts = [pdfmetrics.getFont(name) for name in self.names]
-        self.primary = frozenset(map(chr, fonts[0].face.charWidths))
+        register_fonts(self.names[:1])
+        first = pdfmetrics.getFont(self.names[0]).face
+        self.primary = frozenset(map(chr, first.charWidths))
+        self.covered = self.primary
+        self.widths = _Widths(first.defaultWidth)
+        self.widths.update((chr(code), width) for code, width in first.charWidths.items())
+        #: Index in the chain of the font that draws each character the first font lacks.
         self.font_of: dict[str, int] = {}
-        self.widths = _Widths(fonts[0].face.defaultWidth)
-        # The last font first, so that an earlier font of the chain overwrites a later one.
-        for index in range(len(fonts) - 1, -1, -1):
-            for code, width in fonts[index].face.charWidths.items():
-                char = chr(code)
-                self.font_of[char] = index
-                self.widths[char] = width
-        self.covered = frozenset(self.font_of)
+        self.loaded = False
         self.reshaper = ArabicReshaper(configuration=self._reshaping())
+        self.reshaper.configuration = _Settings(self.reshaper.configuration)
+        #: Cities and common names repeat: each is joined once.
+        self.reshape = functools.lru_cache(maxsize=4096)(self.reshaper.reshape)
+
+    def _load(self) -> None:
+        if self.loaded:
+            return
+        register_fonts(self.names[1:])
+        # The last font first, so that an earlier font of the chain overwrites a later one.
+        for index in range(len(self.names) - 1, 0, -1):
+            for code, width in pdfmetrics.getFont(self.names[index]).face.charWidths.items():
+                char = chr(code)
+                if char not in self.primary:
+                    self.font_of[char] = index
+                    self.widths[char] = width
+        self.covered = self.primary | frozenset(self.font_of)
+        self.loaded = True
 
     def _reshaping(self) -> dict[str, bool]:
         # Keep the vowel marks (harakat): nothing a signer typed is dropped. A ligature is used
-        # only when the chain can draw it (DejaVu Sans lacks the word ligature of "Allah").
+        # only when the first font has it (DejaVu Sans lacks the word ligature of "Allah").
         config = {"delete_harakat": False, "support_ligatures": True}
         for name, (_, forms) in LIGATURES:
-            config[name] = self.covered.issuperset("".join(forms))
+            config[name] = self.primary.issuperset("".join(forms))
         return config
 
     def drawable(self, text: str) -> str:
         """Return `text` with what no font of the chain has shown as code points or left out."""
+        if self.primary.issuperset(text):
+            return text
+        self._load()
         if self.covered.issuperset(text):
             return text
         return "".join(map(self._drawable_char, text))
@@ -193,12 +233,13 @@ class Chain:
         text = self.drawable(text)
         if text.isascii() or not _ARABIC.search(text):
             return text
-        return self.reshaper.reshape(text)
+        return self.reshape(text)
 
     def runs(self, text: str) -> list[tuple[str, str]]:
         """Split a drawable text into (font name, text) runs, each drawn with one font."""
         if self.primary.issuperset(text):
             return [(self.names[0], text)]
+        self._load()
         runs: list[tuple[str, str]] = []
         current, start = -1, 0
         for position, char in enumerate(text):
@@ -336,8 +377,8 @@ class ColumnText:
 
     def __init__(self, canvas: Canvas, font_name: str, size: float, leading: float) -> None:
         self.chain = chain(font_name)
-        self.fonts = {name: pdfmetrics.getFont(name) for name in self.chain.names}
-        self.font = self.fonts[font_name]
+        self.font = pdfmetrics.getFont(font_name)
+        self.fonts = {font_name: self.font}  # the others once a text needs them
         # Subset assignments live per document; ReportLab's own text objects use the same.
         self.doc = canvas._doc
         self.size, self.leading = size, leading
@@ -353,7 +394,8 @@ class ColumnText:
             return ((self.first, f"<{text.translate(self.codes).encode('latin-1').hex()}> Tj"),)
         pieces: list[tuple[str, str]] = []
         for name, run in self.chain.runs(text):
-            split = self.fonts[name].splitString(run, self.doc)
+            font = self.fonts.get(name) or self.fonts.setdefault(name, pdfmetrics.getFont(name))
+            split = font.splitString(run, self.doc)
             if name == self.font.fontName:
                 self._learn(run, split)
             pieces.extend(

@@ -368,3 +368,11 @@ def test_distinct_glyphs_render_distinct_pixels_not_the_same_box(tmp_path, first
     draw(same, make_rows(1, [first]))
     assert _page_image(one, tmp_path, "one") == _page_image(same, tmp_path, "same")
     assert _page_image(one, tmp_path, "one") != _page_image(two, tmp_path, "two")
+
+
+@pytest.mark.parametrize("text", ["الله محمد", "مُحَمَّد", "لا إله", "پرویز گلچین ـ", "Ali علي"])
+def test_shaping_with_settings_read_once_joins_as_the_reshaper_does(text):
+    regular = chain(REGULAR)
+    reference = arabic_reshaper.ArabicReshaper(configuration=regular._reshaping())
+    assert regular.shape(text) == reference.reshape(text)
+    assert "\u064f" in regular.shape("مُحَمَّد")  # the vowel marks stay
