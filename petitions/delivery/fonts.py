@@ -3,10 +3,11 @@
 Every text the PDF shows goes through `clean_text`, so that a control character in a name cannot
 break a line or the export. Each face is a chain of fonts, one per group of scripts: DejaVu Sans
 (Latin, Cyrillic, Greek, Arabic, Hebrew, Georgian, Armenian and many symbols), then Noto Sans
-Devanagari, WenQuanYi Micro Hei (Chinese, Japanese, Korean, fullwidth forms) and Symbola
-(monochrome emoji). Every character is drawn with the first font of the chain that has it; a
-visible character none has is drawn as its code point, "[U+E000]", and an invisible one (a format
-character or variation selector) is left out of the drawing. The CSV keeps the text as it is.
+Arabic (what DejaVu lacks of it), Noto Sans Devanagari, WenQuanYi Micro Hei (Chinese, Japanese,
+Korean, fullwidth forms) and Symbola (monochrome emoji). Every character is drawn with the first
+font of the chain that has it; a visible character none has is drawn as its code point,
+"[U+E000]", and an invisible one (a format character or variation selector) is left out of the
+drawing. The CSV keeps the text as it is.
 
 ReportLab neither shapes nor reorders: `shape` joins Arabic letters into their presentation forms
 and `visual` puts a line into the order the Unicode bidi algorithm displays it (python-bidi), the
@@ -31,6 +32,8 @@ from reportlab.pdfgen.canvas import Canvas
 FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
 REGULAR = "PetitionsSans"
 BOLD = "PetitionsSans-Bold"
+ARABIC = "PetitionsSans-Arabic"
+ARABIC_BOLD = "PetitionsSans-Arabic-Bold"
 DEVANAGARI = "PetitionsSans-Devanagari"
 DEVANAGARI_BOLD = "PetitionsSans-Devanagari-Bold"
 CJK = "PetitionsSans-CJK"
@@ -41,16 +44,19 @@ SYMBOLS = "PetitionsSans-Symbols"
 _FILES = {
     REGULAR: ("DejaVuSans.ttf", 0),
     BOLD: ("DejaVuSans-Bold.ttf", 0),
+    ARABIC: ("NotoSansArabic-Regular.ttf", 0),
+    ARABIC_BOLD: ("NotoSansArabic-Bold.ttf", 0),
     DEVANAGARI: ("NotoSansDevanagari-Regular.ttf", 0),
     DEVANAGARI_BOLD: ("NotoSansDevanagari-Bold.ttf", 0),
     CJK: ("WenQuanYiMicroHei.ttc", 0),
     SYMBOLS: ("Symbola.ttf", 0),
 }
-#: The fonts a face is drawn with, the first that has a character wins. CJK and symbols have no
-#: bold here: a bold heading shows them in the regular weight.
+#: The fonts a face is drawn with, the first that has a character wins. Noto Sans Arabic draws
+#: the letters DejaVu Sans lacks (Urdu's heh goal and yeh barree, and some joined forms). CJK and
+#: symbols have no bold here: a bold heading shows them in the regular weight.
 CHAINS = {
-    REGULAR: (REGULAR, DEVANAGARI, CJK, SYMBOLS),
-    BOLD: (BOLD, DEVANAGARI_BOLD, CJK, SYMBOLS),
+    REGULAR: (REGULAR, ARABIC, DEVANAGARI, CJK, SYMBOLS),
+    BOLD: (BOLD, ARABIC_BOLD, DEVANAGARI_BOLD, CJK, SYMBOLS),
 }
 
 ELLIPSIS = "…"
@@ -233,7 +239,14 @@ class Chain:
         text = self.drawable(text)
         if text.isascii() or not _ARABIC.search(text):
             return text
-        return self.reshape(text)
+        joined = self.reshape(text)
+        if self.covered.issuperset(joined):
+            return joined
+        # A joined form the fonts lack (DejaVu has no Urdu heh goal or yeh barree forms) is
+        # drawn as its plain letter, which `drawable` has just found in the chain.
+        return "".join(
+            char if char in self.covered else unicodedata.normalize("NFKC", char) for char in joined
+        )
 
     def runs(self, text: str) -> list[tuple[str, str]]:
         """Split a drawable text into (font name, text) runs, each drawn with one font."""

@@ -260,6 +260,7 @@ SCRIPTS = {
     "kazakh": ("әғқңөұүһі ӘҒҚҢӨҰҮҺІ", "DejaVuSans"),
     "arabic": ("محمد بن عبد الله", "DejaVuSans"),
     "persian": ("پرویز گلچین ژاله", "DejaVuSans"),
+    "urdu": ("عمران یہ ہے", "NotoSansArabic-Regular"),
     "hebrew": ("דוד בן גוריון", "DejaVuSans"),
     "georgian": ("ნინო ბერიძე", "DejaVuSans"),
     "armenian": ("Արամ Խաչատրյան", "DejaVuSans"),
