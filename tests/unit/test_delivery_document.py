@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -322,7 +323,7 @@ def test_mixed_direction_comes_out_in_the_bidi_algorithms_order(tmp_path):
     assert "1 Ali בן 123 علي Алматы Қазақстан 2021-09-14 04:00" in raw
 
 
-def test_a_right_to_left_petition_text_is_aligned_right(tmp_path):
+def test_a_right_to_left_petition_text_is_aligned_right():
     [line] = paragraph("نص العريضة")
     assert line.align == "right"
     assert line.text == get_display(arabic_reshaper.reshape("نص العريضة"))
@@ -377,3 +378,17 @@ def test_shaping_with_settings_read_once_joins_as_the_reshaper_does(text):
     reference = arabic_reshaper.ArabicReshaper(configuration=regular._reshaping())
     assert regular.shape(text) == reference.reshape(text)
     assert "\u064f" in regular.shape("مُحَمَّد")  # the vowel marks stay
+
+
+def test_a_list_in_latin_and_cyrillic_never_reads_the_fallback_fonts(tmp_path):
+    # In a fresh process: the CJK font alone is about 45 MB, which such a list must not pay.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from reportlab.pdfbase import pdfmetrics\n"
+        "from tests.unit.test_delivery_document import draw\n"
+        "from tests.delivery_fixtures import make_rows\n"
+        "draw(Path(sys.argv[1]), make_rows(60, ['Әлия Қасымқызы', 'John Smith']))\n"
+        "print(sorted(pdfmetrics.getRegisteredFontNames()))\n"
+    )
+    output = run(sys.executable, "-c", script, tmp_path / "p.pdf").stdout
+    assert output.strip() == "['PetitionsSans', 'PetitionsSans-Bold']"
