@@ -1,11 +1,12 @@
 """Time and memory of the signed bundle for 10,000, 100,000 and 1,000,000 signatures.
 
-    .venv/bin/python benchmarks/export.py [--naive] [--workers N] [--verify] [SIZE ...]
+    .venv/bin/python benchmarks/export.py [--naive] [--workers N] [--verify] [--scripts] [SIZE ...]
 
 Each size runs in a fresh process, so its peak memory is its own. Rows are synthetic (mixed
-Kazakh, Russian and Latin names, ten cities) and produced by a generator, as a database cursor
-would produce them; the summary is counted in a first pass that is not timed. The signing key is a
-development key, made once under the system temporary directory.
+Kazakh, Russian and Latin names, ten cities; with `--scripts`, names and cities in twelve scripts
+in turn, Arabic, Hebrew, Chinese and emoji among them) and produced by a generator, as a database
+cursor would produce them; the summary is counted in a first pass that is not timed. The signing
+key is a development key, made once under the system temporary directory.
 
 Memory is reported three ways: the highest sum of RSS over this process and its workers, the
 highest sum of PSS (shared pages divided among the processes that share them: the physical
@@ -41,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # this script again (multiprocessing's spawn), and should cost no more than under `flask`.
 
 SIZES = (10_000, 100_000, 1_000_000)
+#: Set by `--scripts`: rows in twelve scripts instead of Kazakh, Russian and Latin.
+SCRIPT_ROWS = "--scripts" in sys.argv
 OPENS_AT = datetime(2021, 9, 14, 4, 0, tzinfo=UTC)
 WINDOW = timedelta(days=5)
 KAZAKH = [
@@ -70,10 +73,38 @@ CITIES = [
     ("Berlin", "DE"),
     ("Bishkek", "KG"),
 ]
+#: (name, city) in twelve scripts, for `--scripts`.
+SCRIPTS = [
+    ("Zoë Łukasiewicz", "Kraków"),
+    ("Әлия Ғалымқызы", "Өскемен"),
+    ("محمد بن عبد الله", "القاهرة"),
+    ("پرویز گلچین", "تهران"),
+    ("דוד בן גוריון", "תל אביב"),
+    ("ნინო ბერიძე", "თბილისი"),
+    ("Արամ Խաչատրյան", "Երևան"),
+    ("अमित कुमार", "दिल्ली"),
+    ("王小明", "北京"),
+    ("やまだ 김민준", "東京"),
+    ("Emoji 🎉👍", "Almaty"),
+    ("Ali علي 123 בן", "Almaty"),
+]
+
+
+def script_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
+    """Yield `count` rows in signing order whose names and cities take twelve scripts in turn."""
+    step = WINDOW / max(count, 1)
+    for index in range(count):
+        name, city = SCRIPTS[index % len(SCRIPTS)]
+        if index % 3 == 0:
+            name = f"{name} {index}"
+        yield index + 1, name, city, CITIES[(index * 3) % len(CITIES)][1], OPENS_AT + step * index
 
 
 def synthetic_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
     """Yield `count` rows in signing order, six in ten Kazakh names, three Russian, one Latin."""
+    if SCRIPT_ROWS:
+        yield from script_rows(count)
+        return
     step = WINDOW / max(count, 1)
     for index in range(count):
         kind = index % 10
@@ -257,7 +288,7 @@ def run_one(count: int, naive: bool, workers: int | None, verify: bool) -> dict:
             ).path
         result = {"rows": count, "mode": mode, "seconds": round(time.perf_counter() - started, 1)}
         result |= sampler.stop()
-        result["zip_mb"] = round(path.stat().st_size / 2**20, 1)
+        result["zip_mb"] = round(path.stat().st_size / 2**20, 2)
         if verify and not naive:
             started = time.perf_counter()
             result["verify_valid"] = verify_bundle(path).valid
@@ -272,6 +303,7 @@ def main() -> None:
     parser.add_argument("--naive", action="store_true", help="the one-canvas baseline")
     parser.add_argument("--workers", type=int, default=None, help="worker processes")
     parser.add_argument("--verify", action="store_true", help="also time verify_bundle")
+    parser.add_argument("--scripts", action="store_true", help="names in twelve scripts")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.single:
@@ -282,6 +314,7 @@ def main() -> None:
         command = [sys.executable, __file__, "--single", str(size)]
         command += ["--naive"] if arguments.naive else []
         command += ["--verify"] if arguments.verify else []
+        command += ["--scripts"] if arguments.scripts else []
         if arguments.workers is not None:
             command += ["--workers", str(arguments.workers)]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

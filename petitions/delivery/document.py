@@ -37,8 +37,11 @@ from petitions.delivery.fonts import (
     REGULAR,
     ColumnText,
     clean_text,
+    draw_text,
     measure,
     register_fonts,
+    right_to_left,
+    visual,
 )
 from petitions.delivery.model import ExportInfo, Labels, PetitionInfo, Summary
 
@@ -181,11 +184,10 @@ class Line:
 
     def draw(self, canvas: Canvas, top: float) -> None:
         """Draw the line with its top at `top`."""
-        canvas.setFont(self.font, self.size)
+        x = MARGIN + self.x
         if self.align == "right":
-            canvas.drawRightString(MARGIN + CONTENT_WIDTH, top - self.size, self.text)
-        else:
-            canvas.drawString(MARGIN + self.x, top - self.size, self.text)
+            x = MARGIN + CONTENT_WIDTH - measure(self.font, self.size).width(self.text)
+        draw_text(canvas, x, top - self.size, self.text, self.font, self.size)
 
 
 @dataclass
@@ -201,10 +203,10 @@ class Cells:
 
     def draw(self, canvas: Canvas, top: float) -> None:
         """Draw the cells with their top at `top`."""
-        canvas.setFont(self.font, self.size)
+        metrics = measure(self.font, self.size)
         for text, x, right in self.cells:
-            draw = canvas.drawRightString if right else canvas.drawString
-            draw(MARGIN + x, top - self.size, text)
+            left = MARGIN + x - (metrics.width(text) if right else 0.0)
+            draw_text(canvas, left, top - self.size, text, self.font, self.size)
 
 
 @dataclass
@@ -260,21 +262,28 @@ def paragraph(
     space_before: float = 7.0,
     prefix: str = "",
 ) -> list[Item]:
-    """Wrap text into lines; a prefix such as "• " hangs in front of the first line."""
+    """Wrap text into lines; a prefix such as "• " hangs in front of the first line.
+
+    Lines are wrapped in logical order, then each is put in visual order; a paragraph whose
+    first strong character is right to left is aligned right, as a browser shows it.
+    """
     metrics = measure(font, size)
     hang = metrics.width(prefix)
-    text = "\n".join(clean_text(part) for part in text.split("\n"))  # keep hard line breaks
+    # Keep hard line breaks; shaping joins Arabic letters before they are measured.
+    text = "\n".join(metrics.chain.shape(clean_text(part)) for part in text.split("\n"))
     lines = metrics.wrap(text, CONTENT_WIDTH - indent - hang)
+    align = "right" if right_to_left(text) else "left"
     items: list[Item] = []
     for number, line in enumerate(lines):
         first = number == 0
         items.append(
             Line(
-                text=(prefix + line) if first else line,
+                text=visual((prefix + line) if first else line),
                 font=font,
                 size=size,
                 height=leading,
                 x=indent if first else indent + hang,
+                align=align,
                 space_before=space_before if first else 0.0,
             )
         )
@@ -477,14 +486,14 @@ def country_table(plan: DocumentPlan) -> list[Item]:
         space_before=4,
         keep_with_next=True,
     )
-    fit = measure(REGULAR, 9).fit
+    cell = measure(REGULAR, 9).cell
     ordered = sorted(plan.summary.by_country.items(), key=lambda pair: (-pair[1], pair[0]))
     rows: list[Item] = [head]
     for code, count in ordered:
-        name = fit(clean_text(plan.countries.get(code, code)), 290)
+        name = cell(clean_text(plan.countries.get(code, code)), 290)
         cells = [
             (name, 0, False),
-            (clean_text(code), 300, False),
+            (cell(clean_text(code), 100), 300, False),
             (count_text(plan, count), 420, True),
         ]
         rows.append(Cells(cells))
@@ -552,7 +561,7 @@ class PageFurniture:
         plan, labels, small = self.plan, self.plan.labels, self.small
         metrics = measure(REGULAR, 7.5)
         kind = labels.final if plan.export.final else labels.interim
-        title = metrics.fit(
+        title = metrics.cell(
             clean_text(plan.petition.title), CONTENT_WIDTH - metrics.width(kind) - 16
         )
         right = MARGIN + CONTENT_WIDTH
@@ -568,7 +577,7 @@ class PageFurniture:
         return _grey(" ".join(texts) + " " + rules)
 
     def _list_frame(self) -> str:
-        labels, fit = self.plan.labels, measure(BOLD, ROW_SIZE).fit
+        labels, fit = self.plan.labels, measure(BOLD, ROW_SIZE).cell
         titles = (labels.number, labels.name, labels.city, labels.country, labels.signed_at)
         headings = [
             self.bold.line(x, LIST_HEADINGS_Y, fit(title, width - CELL_PADDING))
@@ -591,7 +600,7 @@ class _Countries(dict[str, str]):
     def __init__(self, names: Mapping[str, str]) -> None:
         super().__init__()
         self._names = names
-        self._fit = measure(REGULAR, ROW_SIZE).fit
+        self._fit = measure(REGULAR, ROW_SIZE).cell
 
     def __missing__(self, code: str) -> str:
         name = self._fit(clean_text(self._names.get(code, code)), COLUMN_WIDTHS[3] - CELL_PADDING)
@@ -603,7 +612,7 @@ def list_columns(
     rows: Sequence[DisplayRow], countries: _Countries
 ) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
     """Return the five columns of a page of rows, each cell cut to fit its column."""
-    fit = measure(REGULAR, ROW_SIZE).fit
+    fit = measure(REGULAR, ROW_SIZE).cell
     name_width = COLUMN_WIDTHS[1] - CELL_PADDING
     city_width = COLUMN_WIDTHS[2] - CELL_PADDING
     return (

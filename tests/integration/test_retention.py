@@ -244,6 +244,6 @@ def test_organisers_read_the_purges_placeholders_in_their_language(client, db, o
     assert login(client, owner.email, PASSWORD).status_code == 303
 
     listed = client.get(f"/organiser/petitions/{old.id}/signatures").get_data(as_text=True)
-    assert "<td>(имя удалено)</td>" in listed and "(anonymous)" not in listed
+    assert "<td><bdi>(имя удалено)</bdi></td>" in listed and "(anonymous)" not in listed
     dashboard = client.get(f"/organiser/petitions/{old.id}").get_data(as_text=True)
     assert "Причина: (удалено)" in dashboard and "(removed)" not in dashboard

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
+import unicodedata
 from pathlib import Path
 
+import arabic_reshaper
 import pytest
+from bidi import get_display
 
 from petitions.delivery.document import (
     CELL_PADDING,
@@ -15,9 +19,17 @@ from petitions.delivery.document import (
     DocumentPlan,
     VolumeWriter,
     markdown_items,
+    paragraph,
     plan_document,
 )
-from petitions.delivery.fonts import ELLIPSIS, REGULAR, clean_text, measure
+from petitions.delivery.fonts import (
+    ELLIPSIS,
+    REGULAR,
+    chain,
+    clean_text,
+    measure,
+    right_to_left,
+)
 from petitions.delivery.model import LABELS, Labels
 from tests.delivery_fixtures import (
     KAZAKH_NAME,
@@ -159,10 +171,11 @@ def test_names_in_any_script_never_break_the_pdf(tmp_path):
     assert "No syntax or stream encoding errors" in run("qpdf", "--check", path).stdout
     text = run("pdftotext", path, "-").stdout
     assert KAZAKH_NAME in text
-    assert "RTL override" in text
-    assert "محمد" in text or "دمحم" in text  # DejaVu has Arabic letters (unjoined)
+    # The override reverses the line, as a browser shows it; the control itself is not drawn.
+    assert "edirrevo LTR" in text
+    assert "\u202e" not in text
     assert "Line break and tab" in text
-    # Every row is there; characters the font lacks (王小明) are drawn as its empty box.
+    # Every row is there.
     assert all(f"\n{number}\n" in text for number in range(1, len(rows) + 1))
 
 
@@ -237,3 +250,145 @@ def test_delivery_library_imports_neither_flask_nor_the_database():
                 names = [node.module or ""]
             for name in names:
                 assert not name.startswith(forbidden), f"{module.name} imports {name}"
+
+
+# Every script through the PDF: the fonts that draw it, what pdftotext reads back, the pixels.
+
+#: (name, the font that must draw it). pdftotext gives right-to-left text back in logical order,
+#: Arabic as presentation forms: compare after NFKC with the direction marks it adds stripped.
+SCRIPTS = {
+    "latin": ("Zoë O'Brien-Łukasiewicz", "DejaVuSans"),
+    "kazakh": ("әғқңөұүһі ӘҒҚҢӨҰҮҺІ", "DejaVuSans"),
+    "arabic": ("محمد بن عبد الله", "DejaVuSans"),
+    "persian": ("پرویز گلچین ژاله", "DejaVuSans"),
+    "urdu": ("عمران یہ ہے", "NotoSansArabic-Regular"),
+    "hebrew": ("דוד בן גוריון", "DejaVuSans"),
+    "georgian": ("ნინო ბერიძე", "DejaVuSans"),
+    "armenian": ("Արամ Խաչատրյան", "DejaVuSans"),
+    "devanagari": ("अमित कुमार", "NotoSansDevanagari-Regular"),
+    "chinese": ("王小明", "WenQuanYiMicroHei-0"),
+    "japanese_korean_fullwidth": ("やまだ 김민준 ＡＢＣ１２３", "WenQuanYiMicroHei-0"),
+    "emoji": ("Emoji 🎉👍", "Symbola"),
+}
+_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))
+
+
+def comparable(text: str) -> str:
+    """Return text as compared: NFKC, direction marks stripped, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_DIRECTION_MARKS).split())
+
+
+def fonts_of(path: Path) -> list[str]:
+    """Return the base names of the embedded fonts, subset prefix dropped."""
+    lines = run("pdffonts", path).stdout.splitlines()[2:]
+    for line in lines:
+        assert re.search(r"\byes\s+yes\s+yes\b", line), f"not embedded: {line}"
+    return [line.split()[0].split("+", 1)[1] for line in lines]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_is_drawn_with_a_font_that_has_it_and_reads_back(tmp_path, script):
+    name, font = SCRIPTS[script]
+    path = tmp_path / "p.pdf"
+    draw(path, make_rows(2, [name]))
+    assert font in fonts_of(path)
+    lines = [comparable(line) for line in run("pdftotext", path, "-").stdout.splitlines()]
+    assert comparable(name) in lines
+
+
+def test_latin_and_cyrillic_only_embed_dejavu(kazakh_pdf):
+    path, _ = kazakh_pdf
+    assert sorted(fonts_of(path)) == ["DejaVuSans", "DejaVuSans-Bold"]
+
+
+def test_arabic_is_drawn_joined(tmp_path):
+    path = tmp_path / "p.pdf"
+    draw(path, make_rows(1, ["محمد"]))
+    text = run("pdftotext", path, "-").stdout
+    # Initial, medial, medial, final forms of meem, hah, meem, dal: joined, not isolated letters.
+    assert "\ufee3\ufea4\ufee4\ufeaa" in text
+    assert "محمد" not in text
+
+
+def test_mixed_direction_comes_out_in_the_bidi_algorithms_order(tmp_path):
+    path = tmp_path / "p.pdf"
+    draw(path, make_rows(1, ["Ali علي 123 בן"]))
+    # pdftotext -raw keeps the drawing order of words but gives each right-to-left word back in
+    # logical order. The bidi algorithm displays the line as "Ali", "בן", "123", "علي": drawn in
+    # logical order it would read "Ali علي 123 בן".
+    display = get_display(arabic_reshaper.reshape("Ali علي 123 בן")).split(" ")
+    words = [word[::-1] if right_to_left(word) else word for word in display]
+    assert [comparable(word) for word in words] == ["Ali", "בן", "123", "علي"]
+    raw = [comparable(line) for line in run("pdftotext", "-raw", path, "-").stdout.splitlines()]
+    assert "1 Ali בן 123 علي Алматы Қазақстан 2021-09-14 04:00" in raw
+
+
+def test_a_right_to_left_petition_text_is_aligned_right():
+    [line] = paragraph("نص العريضة")
+    assert line.align == "right"
+    assert line.text == get_display(arabic_reshaper.reshape("نص العريضة"))
+    [latin] = paragraph("Petition text")
+    assert latin.align == "left"
+
+
+def test_a_character_no_font_has_is_drawn_as_its_code_point(tmp_path):
+    path = tmp_path / "p.pdf"
+    draw(path, make_rows(2, ["Private \ue000 use \U0010fffd", "Tag\U000e0041 invisible\U000e0100"]))
+    text = run("pdftotext", path, "-").stdout
+    assert "Private [U+E000] use [U+10FFFD]" in text
+    # Format characters and variation selectors nobody has are invisible: left out, not boxes.
+    assert "Tag invisible\n" in text
+
+
+def test_drawable_keeps_covered_text_and_marks_the_rest():
+    regular = chain(REGULAR)
+    assert regular.drawable(KAZAKH_NAME) is KAZAKH_NAME
+    assert regular.drawable("a\ue000b") == "a[U+E000]b"
+    assert regular.runs("Ali 王 🎉!") == [
+        ("PetitionsSans", "Ali "),
+        ("PetitionsSans-CJK", "王"),
+        ("PetitionsSans", " "),
+        ("PetitionsSans-Symbols", "🎉"),
+        ("PetitionsSans", "!"),
+    ]
+
+
+def _page_image(path: Path, tmp_path: Path, name: str) -> bytes:
+    run("pdftoppm", "-f", "4", "-l", "4", "-r", "60", "-gray", path, tmp_path / name)
+    [image] = tmp_path.glob(f"{name}*.pgm")
+    return image.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "first, second", [("王小明", "李大龙"), ("🎉👍", "😺🌍"), ("अमित", "सुनील")]
+)
+def test_distinct_glyphs_render_distinct_pixels_not_the_same_box(tmp_path, first, second):
+    # Were these drawn as the font's empty box, both pages would be the same image.
+    one, two, same = tmp_path / "1.pdf", tmp_path / "2.pdf", tmp_path / "3.pdf"
+    draw(one, make_rows(1, [first]))
+    draw(two, make_rows(1, [second]))
+    draw(same, make_rows(1, [first]))
+    assert _page_image(one, tmp_path, "one") == _page_image(same, tmp_path, "same")
+    assert _page_image(one, tmp_path, "one") != _page_image(two, tmp_path, "two")
+
+
+@pytest.mark.parametrize("text", ["الله محمد", "مُحَمَّد", "لا إله", "پرویز گلچین ـ", "Ali علي"])
+def test_shaping_with_settings_read_once_joins_as_the_reshaper_does(text):
+    regular = chain(REGULAR)
+    reference = arabic_reshaper.ArabicReshaper(configuration=regular._reshaping())
+    assert regular.shape(text) == reference.reshape(text)
+    assert "\u064f" in regular.shape("مُحَمَّد")  # the vowel marks stay
+
+
+def test_a_list_in_latin_and_cyrillic_never_reads_the_fallback_fonts(tmp_path):
+    # In a fresh process: the CJK font alone is about 45 MB, which such a list must not pay.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from reportlab.pdfbase import pdfmetrics\n"
+        "from tests.unit.test_delivery_document import draw\n"
+        "from tests.delivery_fixtures import make_rows\n"
+        "draw(Path(sys.argv[1]), make_rows(60, ['Әлия Қасымқызы', 'John Smith']))\n"
+        "print(sorted(pdfmetrics.getRegisteredFontNames()))\n"
+    )
+    output = run(sys.executable, "-c", script, tmp_path / "p.pdf").stdout
+    assert output.strip() == "['PetitionsSans', 'PetitionsSans-Bold']"
