@@ -51,6 +51,9 @@ def _configure(app: Flask, settings: Settings) -> None:
                 "connect_args": {"connect_timeout": 5},
             }
         ),
+        # A request naming another host is refused with 400 before any view runs: no page, link
+        # or email is ever built on a Host header an attacker chose.
+        TRUSTED_HOSTS=list(settings.trusted_hosts),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         # X-RateLimit-* on every answer would cost a storage round trip per limit; the 429 page
         # sets Retry-After itself.
@@ -99,6 +102,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["INSTANCE_PATH"] = str(instance)
     if test_config is not None:
         app.config.update(test_config)
+        # The setting shares Flask's name: keep the validated list, not the test's raw text.
+        app.config["TRUSTED_HOSTS"] = list(settings.trusted_hosts)
     app.extensions["petitions.keyring"] = Keyring(settings.hash_key, settings.data_keys)
     # Encrypted columns sit below Flask: they are told how to find the current app's keyring.
     use_keyring(keyring)

@@ -11,7 +11,7 @@ from petitions import cache
 from petitions.errors import DATABASE_OUTAGES, render_error
 from petitions.extensions import csrf, db, limiter
 from petitions.models import Petition, utcnow
-from petitions.notifications import queue_signature_notice
+from petitions.notifications import external_url, queue_signature_notice
 from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
@@ -48,7 +48,7 @@ def _render_petition(
         ended_at=petition.collection_ended_at(now),
         not_yet_open=petition.opens_at > now,
         time_left=petition.closes_at - now,
-        page_url=url_for("public.show_petition", slug=petition.slug, _external=True),
+        page_url=external_url("public.show_petition", slug=petition.slug),
         grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
         sign_form_token=token or form_token.issue(),
     )
