@@ -11,11 +11,12 @@ from typing import Any
 from dotenv import dotenv_values
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from petitions.crypto import Keyring, use_keyring
 from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
+from petitions.files import private_file
 from petitions.services.privacy import keyring
 from petitions.settings import Settings, load_settings
 
@@ -85,6 +86,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _create_sqlite_file_privately(database_url: str) -> None:
+    """Create a missing SQLite database file 0600 before SQLite does, as it would make it 0644.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow. A missing
+    directory is left missing: SQLite's own error then names the wrong path.
+    """
+    url = make_url(database_url)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or url.query.get("uri"):
+        return  # a URI filename: SQLite's to interpret
+    path = Path(name)
+    if path.parent.is_dir():
+        private_file(path)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, or from `test_config` alone in tests."""
     app = Flask(
@@ -96,6 +114,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH", app.instance_path))
     settings = load_settings(_environment(test_config), instance)
     _configure(app, settings)
+    _create_sqlite_file_privately(settings.database_url)
     # Drop the newlines and indentation around block tags: smaller pages, same text.
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -19,6 +19,8 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from petitions.files import private_directory
+
 ENVIRONMENTS = ("development", "production")
 DEFAULT_SIGN_RATE_LIMIT = "20 per minute;1000 per day"
 DEFAULT_GLOBAL_SIGN_LIMIT = "600 per minute"
@@ -169,7 +171,7 @@ def _kept_secret(path: Path) -> str | None:
 
 def _keep_new_secret(path: Path, make: Callable[[], str]) -> str:
     """Create a development secret in `instance/`, readable by its owner alone, exactly once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
