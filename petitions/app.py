@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from petitions.crypto import Keyring, use_keyring
 from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
 from petitions.files import private_file
+from petitions.proxies import watch_trusted_proxies
 from petitions.services.privacy import keyring
 from petitions.settings import Settings, load_settings
 
@@ -133,6 +134,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             x_proto=settings.trusted_proxies,
             x_host=settings.trusted_proxies,
         )
+    watch_trusted_proxies(app, settings.trusted_proxies)
     _init_extensions(app)
     _register(app)
     _configure_logging()
