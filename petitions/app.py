@@ -13,13 +13,15 @@ from typing import Any
 from dotenv import dotenv_values
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from petitions.crypto import Keyring, use_keyring
 from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
+from petitions.files import private_file
+from petitions.proxies import watch_trusted_proxies
 from petitions.services.privacy import keyring
 from petitions.settings import Settings, load_settings
 
@@ -55,6 +57,9 @@ def _configure(app: Flask, settings: Settings) -> None:
                 "connect_args": {"connect_timeout": 5},
             }
         ),
+        # A request naming another host is refused with 400 before any view runs: no page, link
+        # or email is ever built on a Host header an attacker chose.
+        TRUSTED_HOSTS=list(settings.trusted_hosts),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         # X-RateLimit-* on every answer would cost a storage round trip per limit; the 429 page
         # sets Retry-After itself.
@@ -133,6 +138,23 @@ def _refuse_dead_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> 
                 dbapi_connection.autocommit = autocommit
 
 
+def _create_sqlite_file_privately(database_url: str) -> None:
+    """Create a missing SQLite database file 0600 before SQLite does, as it would make it 0644.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow. A missing
+    directory is left missing: SQLite's own error then names the wrong path.
+    """
+    url = make_url(database_url)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or url.query.get("uri"):
+        return  # a URI filename: SQLite's to interpret
+    path = Path(name)
+    if path.parent.is_dir():
+        private_file(path)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, or from `test_config` alone in tests."""
     app = Flask(
@@ -144,12 +166,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH", app.instance_path))
     settings = load_settings(_environment(test_config), instance)
     _configure(app, settings)
+    _create_sqlite_file_privately(settings.database_url)
     # Drop the newlines and indentation around block tags: smaller pages, same text.
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.config["INSTANCE_PATH"] = str(instance)
     if test_config is not None:
         app.config.update(test_config)
+        # The setting shares Flask's name: keep the validated list, not the test's raw text.
+        app.config["TRUSTED_HOSTS"] = list(settings.trusted_hosts)
     app.extensions["petitions.keyring"] = Keyring(settings.hash_key, settings.data_keys)
     # Encrypted columns sit below Flask: they are told how to find the current app's keyring.
     use_keyring(keyring)
@@ -160,6 +185,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             x_proto=settings.trusted_proxies,
             x_host=settings.trusted_proxies,
         )
+    watch_trusted_proxies(app, settings.trusted_proxies)
     _init_extensions(app)
     _register(app)
     _configure_logging()

@@ -18,6 +18,7 @@ from petitions.security import safe_next
 LANGUAGE_COOKIE = "lang"
 #: Each language named in itself, as a switcher shows it.
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+#: How long a language is kept when the visitor asks for it; otherwise it ends with the browser.
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 #: Two-letter CLDR territories that are not ISO 3166-1 countries (regions, reserved codes).
 NOT_COUNTRIES = frozenset(
@@ -39,13 +40,17 @@ def select_locale() -> str:
 
 @bp.get("/language/<code>")
 def choose_language(code: str):
-    """Remember the chosen language in a cookie and go back to the page."""
+    """Remember the chosen language until the browser closes, or a year if asked, and go back.
+
+    A cookie that outlives the visit is a trace of it on the device, which matters to a signer
+    whose phone may be searched: it is kept only when the visitor follows "remember" (`keep=1`).
+    """
     response = redirect(safe_next(request.args.get("next")), code=303)
     if code in LANGUAGES:
         response.set_cookie(
             LANGUAGE_COOKIE,
             code,
-            max_age=LANGUAGE_COOKIE_AGE,
+            max_age=LANGUAGE_COOKIE_AGE if request.args.get("keep") == "1" else None,
             samesite="Lax",
             httponly=True,
             secure=current_app.config["SETTINGS"].is_production,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -24,11 +24,8 @@ from petitions.services.signing import (
 
 
 def external_url(endpoint: str, **values: object) -> str:
-    """Return an absolute link, on BASE_URL when it is set (behind proxies, from workers)."""
-    base_url = current_app.config["SETTINGS"].base_url
-    if base_url:
-        return base_url.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    """Return an absolute link on BASE_URL, whatever host the request named."""
+    return links_on(current_app.config["SETTINGS"].base_url)(endpoint, **values)
 
 
 def links_on(base_url: str) -> Callable[..., str]:
@@ -59,7 +56,7 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
     """
     if outcome.notice == Notice.NONE:
         return
-    base_url = current_app.config["SETTINGS"].base_url or request.host_url
+    base_url = current_app.config["SETTINGS"].base_url
     mail.enqueue(
         str(outcome.notice),
         outcome.email,

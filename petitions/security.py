@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
+from werkzeug.exceptions import SecurityError
 
 #: Only our own origin may supply scripts, styles, images, fonts and form targets.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -83,9 +84,22 @@ class RedactClientAddress(logging.Filter):
 _LEADING_ADDRESS = re.compile(r"^[0-9A-Fa-f:.]+(?= - - \[)")
 
 
+def refuse_unknown_host() -> Response | None:
+    """Answer a plain 400 to a request whose Host is not one of TRUSTED_HOSTS, before all else.
+
+    Flask could not bind the URL map to such a host, so nothing that builds a link may run:
+    no limiter, no view, no error page.
+    """
+    if isinstance(request.routing_exception, SecurityError):
+        return Response(_("Bad request"), status=400, mimetype="text/plain")
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Attach the headers to every response, and keep addresses out of the request log."""
     app.after_request(add_security_headers)
+    # First of all the before-request functions, the limiter's too.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unknown_host)
     app.before_request(refuse_nul_characters)
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, RedactClientAddress) for f in werkzeug_log.filters):

@@ -12,11 +12,14 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from petitions.files import private_directory
 
 ENVIRONMENTS = ("development", "production")
 DEFAULT_SIGN_RATE_LIMIT = "20 per minute;1000 per day"
@@ -56,7 +59,8 @@ class Settings:
     signing_key_password: str | None
     timestamp_url: str | None
     retention_days: int
-    base_url: str | None
+    base_url: str
+    trusted_hosts: tuple[str, ...]
     export_dir: str | None
     public_cache_seconds: float
     database_pool_size: int
@@ -107,6 +111,57 @@ class _Reader:
         return default
 
 
+def _base_url(reader: _Reader, production: bool) -> str:
+    """Read the one address every absolute link is built on; never taken from a request."""
+    # The address `make run` serves on, so that development links work without a setting.
+    default = f"http://{reader.text('HOST', '127.0.0.1')}:{reader.text('PORT', '5000')}"
+    raw = reader.text("BASE_URL")
+    if raw is None:
+        if production:
+            reader.problems.append(
+                "BASE_URL: required in production: the address signers reach the site at "
+                "(e.g. https://petitions.example.org); every link in emails is built on it"
+            )
+        return default
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        reader.problems.append(
+            f"BASE_URL: expected an address such as https://petitions.example.org, got {raw!r}"
+        )
+        return default
+    return raw.rstrip("/")
+
+
+def _trusted_hosts(reader: _Reader, base_url: str, production: bool) -> tuple[str, ...]:
+    """Name the hosts whose requests are answered: BASE_URL's, TRUSTED_HOSTS, and locally ours."""
+    hosts = [urlsplit(base_url).hostname or ""]
+    for part in (reader.text("TRUSTED_HOSTS") or "").split(","):
+        host = part.strip().lower()
+        if not host:
+            continue
+        if "/" in host or ":" in host or " " in host:
+            reader.problems.append(
+                f"TRUSTED_HOSTS: expected host names separated by commas "
+                f"(e.g. www.example.org,.example.org), got {part.strip()!r}"
+            )
+            continue
+        hosts.append(host)
+    if not production:
+        hosts += ["localhost", "127.0.0.1"]
+    return tuple(dict.fromkeys(host for host in hosts if host))
+
+
 def _kept_secret(path: Path) -> str | None:
     """Return a development secret kept in `instance/`, or None when there is none yet."""
     if not path.exists():
@@ -116,7 +171,7 @@ def _kept_secret(path: Path) -> str | None:
 
 def _keep_new_secret(path: Path, make: Callable[[], str]) -> str:
     """Create a development secret in `instance/`, readable by its owner alone, exactly once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
@@ -310,6 +365,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         environment = "development"
     production = environment == "production"
     found_secrets = _read_secrets(reader, instance_path, production)
+    base_url = _base_url(reader, production)
     secret_key, hash_key, data_keys = _decode_secrets(reader, found_secrets)
     settings = Settings(
         environment=environment,
@@ -332,7 +388,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         signing_key_password=reader.text("SIGNING_KEY_PASSWORD"),
         timestamp_url=reader.text("TIMESTAMP_URL"),
         retention_days=reader.integer("RETENTION_DAYS", 90, 1, 3650),
-        base_url=reader.text("BASE_URL"),
+        base_url=base_url,
+        trusted_hosts=_trusted_hosts(reader, base_url, production),
         export_dir=reader.text("EXPORT_DIR"),
         public_cache_seconds=reader.integer("PUBLIC_CACHE_SECONDS", 2, 0, 60),
         database_pool_size=reader.integer("DATABASE_POOL_SIZE", 5, 1, 100),
@@ -343,5 +400,10 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
     if production:
         settings.warnings.extend(_production_warnings(settings))
         return settings
+    if reader.text("BASE_URL") is None:
+        settings.warnings.append(
+            f"BASE_URL is not set: links in emails and pages point at {settings.base_url}; "
+            "set BASE_URL to the address visitors use"
+        )
     # Only a start whose every setting is accepted writes anything: the development secrets.
     return _generate_missing_secrets(settings, found_secrets, instance_path)

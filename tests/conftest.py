@@ -116,6 +116,8 @@ def make_test_app(database_url: str, instance_path: str, **overrides: Any) -> Fl
         "HASH_KEY": TEST_HASH_KEY,
         "DATA_KEYS": TEST_DATA_KEY,
         "INSTANCE_PATH": instance_path,
+        # The test client's own host: links in pages and emails are built on it.
+        "BASE_URL": "http://localhost",
         "TESTING": True,
         "RATELIMIT_ENABLED": False,
         # Tests must see every change at once; the cache has tests of its own.

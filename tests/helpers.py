@@ -19,6 +19,14 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     return match.group(1)
 
 
+def link_form_token(client: FlaskClient) -> str:
+    """Return a good token for the confirm and withdraw buttons, as their pages would give."""
+    from petitions.public import form_token
+
+    with client.application.test_request_context():
+        return form_token.issue(form_token.LINK)
+
+
 def signing_data(**fields: Any) -> dict[str, Any]:
     data = {
         "name": "Әлия Қасымқызы Үмбетова",

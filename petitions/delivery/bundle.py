@@ -142,6 +142,8 @@ def _target(output: Path, petition: PetitionInfo, export: ExportInfo, overwrite:
 
 
 def _publish(partial: Path, target: Path) -> None:
+    # Names and cities in clear: the bundle is its owner's alone, wherever it is written.
+    os.chmod(partial, 0o600)
     with partial.open("rb") as file:
         os.fsync(file.fileno())
     os.replace(partial, target)

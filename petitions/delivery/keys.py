@@ -86,7 +86,7 @@ def ensure_development_key(directory: Path | str) -> Path:
     path = Path(directory) / DEVELOPMENT_KEY_FILE
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = _development_pkcs12()
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".signing-key-")
     try:

@@ -25,7 +25,7 @@ from petitions import cache
 from petitions.errors import DATABASE_OUTAGES, render_error
 from petitions.extensions import csrf, db, limiter
 from petitions.models import Petition, utcnow
-from petitions.notifications import queue_signature_notice
+from petitions.notifications import external_url, queue_signature_notice
 from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
@@ -87,9 +87,9 @@ def _render_petition(
         ended_at=petition.collection_ended_at(now),
         not_yet_open=petition.opens_at > now,
         time_left=petition.closes_at - now,
-        page_url=url_for("public.show_petition", slug=petition.slug, _external=True),
+        page_url=external_url("public.show_petition", slug=petition.slug),
         grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
-        sign_form_token=token or form_token.issue(),
+        sign_form_token=token or form_token.issue(form_token.SIGN),
     )
     return page, status
 
@@ -167,7 +167,7 @@ def show_petition(slug: str):
     page = _cached_page("petition", render)
     if page is None:
         abort(404)
-    return page.replace(CSRF_MARKER, form_token.issue())
+    return page.replace(CSRF_MARKER, form_token.issue(form_token.SIGN))
 
 
 def _sign_limit() -> str:
@@ -201,7 +201,7 @@ def _closed_answer(petition: PetitionSnapshot):
 @limiter.limit(_global_sign_limit, key_func=_petition_only, scope="sign-all-clients")
 def sign_petition(slug: str):
     """Take a signature; a new and a repeated one get exactly the same answer."""
-    if not form_token.accepted(request.form.get("csrf_token")):
+    if not form_token.accepted(request.form.get("csrf_token"), form_token.SIGN):
         return render_error(400)
     petition = _petition_or_404(slug)
     if not petition.accepts_signatures_at(utcnow()):
@@ -257,13 +257,18 @@ def confirm_signature_page(token: str):
     if signature is None:
         return render_template("public/confirm_invalid.html"), 404
     return render_template(
-        "public/confirm_signature.html", signature=signature, petition=signature.petition
+        "public/confirm_signature.html",
+        signature=signature,
+        petition=signature.petition,
+        link_form_token=form_token.issue(form_token.LINK),
     )
 
 
 @bp.post("/signatures/confirm/<rest:token>")
 def confirm_signature(token: str):
     """Confirm the signature behind the link, once."""
+    if not form_token.accepted(request.form.get("csrf_token"), form_token.LINK):
+        return render_error(400)
     result, signature = signing.confirm(token)
     db.session.commit()
     if result == signing.ConfirmResult.INVALID:
@@ -281,7 +286,11 @@ def withdraw_signature_page(token: str):
         return render_template("public/confirm_invalid.html"), 404
     if not signature.petition.accepts_signatures_at(utcnow()):
         return _withdrawal_closed(signature.petition)
-    return render_template("public/withdraw_signature.html", petition=signature.petition)
+    return render_template(
+        "public/withdraw_signature.html",
+        petition=signature.petition,
+        link_form_token=form_token.issue(form_token.LINK),
+    )
 
 
 def _withdrawal_closed(petition: Petition):
@@ -292,6 +301,8 @@ def _withdrawal_closed(petition: Petition):
 @bp.post("/signatures/withdraw/<rest:token>")
 def withdraw_signature(token: str):
     """Withdraw the signature behind the link, while the petition is open."""
+    if not form_token.accepted(request.form.get("csrf_token"), form_token.LINK):
+        return render_error(400)
     result, signature = signing.withdraw(token)
     db.session.commit()
     if result == signing.WithdrawResult.INVALID:
@@ -333,3 +344,9 @@ def healthz():
     except DATABASE_OUTAGES:
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
+
+
+# These forms carry form_token's cookie-less token (the link's own signed token is the authority):
+# opening the link writes no session cookie on the signer's device.
+csrf.exempt(confirm_signature)
+csrf.exempt(withdraw_signature)

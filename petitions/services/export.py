@@ -24,6 +24,7 @@ from petitions.delivery.bundle import BundleResult, build_bundle
 from petitions.delivery.keys import SigningKey, ensure_development_key, load_signing_key
 from petitions.delivery.model import ExportInfo, PetitionInfo, Summary, new_bundle_identifier
 from petitions.extensions import db
+from petitions.files import PRIVATE_DIRECTORY, private_directory
 from petitions.models import (
     COUNTED_STATES,
     UNFINISHED_EXPORT_STATES,
@@ -61,8 +62,8 @@ def export_directory() -> Path:
     """Return the directory where bundles made from the browser are kept."""
     configured = current_app.config["SETTINGS"].export_dir
     path = Path(configured) if configured else Path(current_app.config["INSTANCE_PATH"]) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    # The bundles hold signers' names and cities in clear: no other local user may list them.
+    return private_directory(path)
 
 
 def kind_of(petition: Petition, now: datetime) -> DeliveryKind:
@@ -249,7 +250,7 @@ def run_export(delivery: Delivery, now: datetime) -> Delivery:
     petition = delivery.petition
     # A directory per export keeps the bundle's own name, <slug>-<YYYYMMDD>.zip, for the download.
     output = export_directory() / str(delivery.id)
-    output.mkdir(exist_ok=True)
+    output.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
     request = ExportRequest(petition, output, delivery.kind, now, overwrite=True)
     try:
         result = build(request, _ProgressWriter(delivery.id))

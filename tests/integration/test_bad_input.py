@@ -24,7 +24,7 @@ from petitions.models import OutboxMessage, Petition, Signature
 from petitions.organiser.forms import LoginForm, PetitionForm, ResetRequestForm
 from petitions.public.forms import SignPetitionForm
 from tests.conftest import PASSWORD
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, link_form_token, login
 
 #: Function-scoped fixtures are shared by a test's examples on purpose: each example is checked
 #: against the counts before it, so what earlier examples stored does not matter.
@@ -194,7 +194,7 @@ def test_confirm_and_withdraw_links_never_fail_on_any_token(
     client, db, petition, token, body, route
 ):
     path = f"/signatures/{route}/{quote(token, safe='')}"
-    form_token = csrf_token(client, "/organiser/login")
+    form_token = link_form_token(client)
     page = client.get(path)
     assert page.status_code == (400 if _carries_nul(token) else 404)
     data = _form({"csrf_token": form_token, "extra": body})
@@ -394,12 +394,12 @@ def test_invalid_raw_bodies_at_every_form_never_fail_or_store(
 
 @pytest.mark.parametrize("value", ADDRESS_CHANGERS)
 def test_a_token_or_slug_that_changes_the_address_is_wrong_like_any_other(client, db, value):
-    token = csrf_token(client, "/organiser/login")
+    organiser_token, link_token = csrf_token(client, "/organiser/login"), link_form_token(client)
     quoted = quote(value, safe="")
-    for path in (
-        f"/signatures/confirm/{quoted}",
-        f"/signatures/withdraw/{quoted}",
-        f"/organiser/reset/{quoted}",
+    for path, token in (
+        (f"/signatures/confirm/{quoted}", link_token),
+        (f"/signatures/withdraw/{quoted}", link_token),
+        (f"/organiser/reset/{quoted}", organiser_token),
     ):
         for response in (client.get(path), client.post(path, data={"csrf_token": token})):
             assert response.status_code == 404, path

@@ -119,11 +119,19 @@ def test_production_refuses_to_start_without_secret_key():
     assert "petitions: setting SECRET_KEY: required in production" in result.stderr
 
 
+def test_production_refuses_to_start_without_base_url():
+    result = _flask("petitions", "list", PETITIONS_ENV="production")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "petitions: setting BASE_URL: required in production" in result.stderr
+
+
 def test_production_on_sqlite_and_memory_limits_warns_at_start(tmp_path):
     result = _flask(
         "petitions",
         "list",
         PETITIONS_ENV="production",
+        BASE_URL="https://petitions.example.org",
         DATABASE_URL=f"sqlite:///{tmp_path / 'absent.sqlite3'}",
     )
     assert "DATABASE_URL points at SQLite" in result.stderr

@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.delivery",
                 "petitions.rendering",
                 "petitions.catalogues",
+                "petitions.files",
             }
         ),
     ),
@@ -47,6 +48,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.i18n",
                 "petitions.forms",
                 "petitions.routing",
+                "petitions.proxies",
             }
         ),
     ),
@@ -77,6 +79,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "petitions.cache": FLASK,
     "petitions.rendering": FLASK,
     "petitions.catalogues": FLASK,
+    "petitions.files": FLASK | {"sqlalchemy", "alembic"},
     "petitions.delivery": FLASK | {"sqlalchemy", "alembic"},
 }
 #: The only imports allowed to point up, each with its reason.

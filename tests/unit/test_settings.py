@@ -15,7 +15,72 @@ def test_defaults_are_embedded_sqlite_and_memory_limits(tmp_path):
     assert settings.database_url == f"sqlite:///{tmp_path / 'petitions.sqlite3'}"
     assert settings.ratelimit_storage_uri == "memory://"
     assert settings.environment == "development"
-    assert settings.warnings == []
+    assert settings.base_url == "http://127.0.0.1:5000"
+    assert settings.trusted_hosts == ("127.0.0.1", "localhost")
+    assert settings.warnings == [
+        "BASE_URL is not set: links in emails and pages point at http://127.0.0.1:5000; "
+        "set BASE_URL to the address visitors use"
+    ]
+
+
+def test_development_s_default_base_url_follows_make_run_s_host_and_port(tmp_path):
+    settings = load_settings({"HOST": "192.168.1.20", "PORT": "8080"}, tmp_path)
+    assert settings.base_url == "http://192.168.1.20:8080"
+    quiet = load_settings({"BASE_URL": "http://petitions.test:8000/"}, tmp_path)
+    assert quiet.base_url == "http://petitions.test:8000"
+    assert quiet.warnings == []
+
+
+PRODUCTION = {"PETITIONS_ENV": "production", "SECRET_KEY": "x" * 48, "HASH_KEY": KEY}
+
+
+def test_production_refuses_to_start_without_base_url(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**PRODUCTION, "DATA_KEYS": KEY}, tmp_path)
+    assert raised.value.problems == [
+        "BASE_URL: required in production: the address signers reach the site at "
+        "(e.g. https://petitions.example.org); every link in emails is built on it"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "petitions.example.org",
+        "ftp://petitions.example.org",
+        "https://",
+        "https://a.org/?x=1",
+        "https://a.org:99999",
+        "https://user@a.org",
+    ],
+)
+def test_a_base_url_that_is_no_site_address_is_refused(tmp_path, value):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"BASE_URL": value}, tmp_path)
+    assert raised.value.problems == [
+        f"BASE_URL: expected an address such as https://petitions.example.org, got {value!r}"
+    ]
+
+
+def test_production_answers_base_url_s_host_and_the_trusted_hosts_alone(tmp_path):
+    settings = load_settings(
+        {
+            **PRODUCTION,
+            "DATA_KEYS": KEY,
+            "BASE_URL": "https://Petitions.Example.org/kz/",
+            "TRUSTED_HOSTS": " www.example.org,.mirror.example.net,, ",
+        },
+        tmp_path,
+    )
+    assert settings.base_url == "https://Petitions.Example.org/kz"
+    assert settings.trusted_hosts == (
+        "petitions.example.org",
+        "www.example.org",
+        ".mirror.example.net",
+    )
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"TRUSTED_HOSTS": "https://www.example.org"}, tmp_path)
+    assert raised.value.problems[0].startswith("TRUSTED_HOSTS: expected host names")
 
 
 def test_development_secrets_are_generated_once_and_kept_private(tmp_path):
@@ -84,7 +149,7 @@ def test_the_first_of_two_starts_keeps_its_secret(tmp_path):
 
 
 def test_production_refuses_data_keys_made_of_commas_alone(tmp_path):
-    environ = {"PETITIONS_ENV": "production", "SECRET_KEY": "x" * 48, "HASH_KEY": KEY}
+    environ = {**PRODUCTION, "BASE_URL": "https://petitions.example.org"}
     with pytest.raises(SettingsError) as raised:
         load_settings({**environ, "DATA_KEYS": " , ,"}, tmp_path)
     assert raised.value.problems == ["DATA_KEYS: expected one or more keys separated by commas"]
@@ -98,6 +163,7 @@ def test_production_warns_about_sqlite_and_memory_limits(tmp_path):
             "SECRET_KEY": "x" * 48,
             "HASH_KEY": key,
             "DATA_KEYS": key,
+            "BASE_URL": "https://petitions.example.org",
         },
         tmp_path,
     )

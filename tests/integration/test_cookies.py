@@ -1,0 +1,84 @@
+"""Reading the site leaves nothing on the device; a language is kept only when asked."""
+
+import re
+
+import sqlalchemy as sa
+
+from petitions.models import OutboxMessage, PetitionState
+from tests.helpers import confirm_path, csrf_token, sign, written_email
+
+
+def _links_of_a_signature(client, db, slug: str) -> tuple[str, str]:
+    assert sign(client, slug).status_code == 303
+    message = db.session.scalars(sa.select(OutboxMessage)).one()
+    text = written_email(message)[1]
+    withdraw = re.search(r"https?://[^/\s]+(/signatures/withdraw/\S+)", text)[1]
+    return confirm_path(text), withdraw
+
+
+def test_no_public_page_sets_a_cookie(app, db, make_petition):
+    petition = make_petition(slug="pardon")
+    closed = make_petition(PetitionState.CLOSED, slug="closed-one")
+    confirm, withdraw = _links_of_a_signature(app.test_client(), db, petition.slug)
+    pages = [
+        "/",
+        "/petitions/pardon",
+        "/petitions/pardon/check-email",
+        confirm,
+        withdraw,
+        "/petitions/pardon/thank-you",
+        "/petitions/pardon/withdrawn",
+        f"/petitions/{closed.slug}",
+        "/signatures/confirm/not-a-token",
+        "/petitions/none-such",
+        "/livez",
+        "/healthz",
+    ]
+    answers = {}
+    for path in pages:
+        response = app.test_client().get(path)  # a visitor with no cookie yet
+        answers[path] = (response.status_code < 500, response.headers.getlist("Set-Cookie"))
+    assert answers == {path: (True, []) for path in pages}
+
+
+def test_confirming_and_withdrawing_from_the_link_write_no_cookie(app, db, make_petition):
+    petition = make_petition()
+    confirm, withdraw = _links_of_a_signature(app.test_client(), db, petition.slug)
+    visitor = app.test_client()
+    own = {"Sec-Fetch-Site": "same-origin"}
+    token = {"csrf_token": csrf_token(visitor, confirm)}
+    confirmed = visitor.post(confirm, data=token, headers=own)
+    assert confirmed.status_code == 303
+    token = {"csrf_token": csrf_token(visitor, withdraw)}
+    withdrawn = visitor.post(withdraw, data=token, headers=own)
+    assert withdrawn.status_code == 303
+    assert confirmed.headers.getlist("Set-Cookie") == withdrawn.headers.getlist("Set-Cookie") == []
+
+
+def test_a_link_s_form_sent_from_another_site_is_refused(app, db, make_petition):
+    petition = make_petition()
+    confirm, withdraw = _links_of_a_signature(app.test_client(), db, petition.slug)
+    for path in (confirm, withdraw):
+        client = app.test_client()
+        token = {"csrf_token": csrf_token(client, path)}
+        answer = client.post(path, data=token, headers={"Sec-Fetch-Site": "cross-site"})
+        assert answer.status_code == 400, path
+
+
+def test_the_language_lasts_the_visit_unless_the_visitor_keeps_it(client):
+    (chosen,) = client.get("/language/ru?next=/").headers.getlist("Set-Cookie")
+    assert chosen.startswith("lang=ru;")
+    assert "Expires" not in chosen and "Max-Age" not in chosen
+    (kept,) = client.get("/language/kk?next=/&keep=1").headers.getlist("Set-Cookie")
+    assert kept.startswith("lang=kk;")
+    assert "Max-Age=31536000" in kept and "Expires=" in kept
+
+
+def test_the_switcher_offers_to_keep_the_current_language(client, make_petition):
+    petition = make_petition(slug="pardon")
+    client.set_cookie("lang", "ru")
+    page = client.get("/petitions/pardon").get_data(as_text=True)
+    assert (
+        'class="language-switcher__keep" href="/language/ru?next=/petitions/pardon&amp;keep=1"'
+    ) in page
+    assert petition.slug in page
