@@ -415,3 +415,145 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(client, petition):
     )
     assert response.status_code == 413
     assert "Too much data" in response.get_data(as_text=True)
+
+
+#: Every field name the application's forms read: each is sent as a file in the test below.
+FORM_FIELDS = [
+    "name",
+    "email",
+    "country",
+    "city",
+    "comment",
+    "show_name",
+    "consent",
+    "website",
+    "password",
+    "repeat",
+    "title",
+    "slug",
+    "summary",
+    "body",
+    "recipient",
+    "language",
+    "goal",
+    "timezone",
+    "opens_at",
+    "duration",
+    "closes_at",
+    "reason",
+    "delivered_on",
+    "delivered_to",
+    "method",
+    "reference",
+    "confirm",
+    "extra",
+]
+
+
+def _post_routes(app, petition) -> list[str]:
+    """Every POST route of the application, with the given petition in its arguments."""
+    adapter = app.url_map.bind("localhost")
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        values = {}
+        for argument in rule.arguments:
+            converter = type(rule._converters[argument]).__name__
+            values[argument] = petition.id if converter == "IntegerConverter" else petition.slug
+        paths.append(adapter.build(rule.endpoint, values))
+    return paths
+
+
+def test_a_file_where_text_is_expected_is_refused_at_every_post_route(
+    organiser_client, db, make_petition
+):
+    from io import BytesIO
+
+    from petitions.models import Organiser
+
+    client = organiser_client
+    owner = db.session.scalars(sa.select(Organiser)).one()
+    petition = make_petition(organiser=owner)
+    paths = _post_routes(client.application, petition)
+    assert f"/petitions/{petition.slug}/sign" in paths and "/organiser/login" in paths
+    token = csrf_token(client, "/organiser/petitions/new")
+    before = (_count(db, Signature), _count(db, Petition), _count(db, OutboxMessage))
+    for path in paths:
+        data = {"csrf_token": token, **{f: (BytesIO(b"Aliya"), "name.txt") for f in FORM_FIELDS}}
+        response = client.post(path, data=data, content_type="multipart/form-data")
+        assert response.status_code == 400, path
+        assert "This form takes no files" in response.get_data(as_text=True), path
+    assert (_count(db, Signature), _count(db, Petition), _count(db, OutboxMessage)) == before
+
+
+def test_the_signing_form_sent_as_multipart_text_is_still_read(client, db, petition):
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    data = {
+        "csrf_token": token,
+        "name": "Әлия",
+        "email": "aliya@example.org",
+        "country": "KZ",
+        "city": "Алматы",
+        "consent": "y",
+    }
+    response = client.post(
+        f"/petitions/{petition.slug}/sign", data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 303
+    assert [s.name for s in db.session.scalars(sa.select(Signature))] == ["Әлия"]
+
+
+def _signing_body(token: str, name: bytes) -> bytes:
+    from urllib.parse import urlencode
+
+    fields = {"email": "aliya@example.org", "country": "KZ", "city": "Алматы", "consent": "y"}
+    return urlencode({"csrf_token": token, **fields}).encode() + b"&name=" + name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"%FF%FE%C3", b"%ff%fe%c3", b"Ali%C3ya", b"\xff\xfe\xc3", b"%ED%A0%80", b"%C0%AF"],
+    ids=["percent", "lower-case", "cut-short", "raw", "surrogate", "overlong"],
+)
+def test_text_that_is_not_utf8_is_refused_raw_or_percent_encoded(client, db, petition, name):
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    response = client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=_signing_body(token, name),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert _count(db, Signature) == 0
+
+
+def test_valid_percent_encoded_text_is_still_read(client, db, petition):
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    response = client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=_signing_body(token, b"%D3%98%D0%BB%D0%B8%D1%8F+%C3%81"),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 303
+    assert [s.name for s in db.session.scalars(sa.select(Signature))] == ["Әлия Á"]
+
+
+def test_a_query_or_multipart_field_that_is_not_utf8_is_refused(organiser_client, db, petition):
+    client = organiser_client
+    response = client.get("/?q=%FF%FE%C3")
+    assert response.status_code == 400
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    body = (
+        b'--x\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+        + token.encode()
+        + b'\r\n--x\r\nContent-Disposition: form-data; name="name"\r\n\r\n\xff\xfe\xc3\r\n--x--\r\n'
+    )
+    response = client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=body,
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert _count(db, Signature) == 0
