@@ -47,7 +47,7 @@ from petitions.organiser.forms import (
 )
 from petitions.rendering import render_markdown
 from petitions.security import safe_next
-from petitions.services import accounts, export, lifecycle, moderation, queries
+from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
@@ -366,7 +366,14 @@ def _back_to_search(petition: Petition):
 
 
 def _chosen_ids() -> list[int]:
-    return [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    # ASCII digits only ("²" is a digit to Python, but not to int()), and no more than a row id
+    # has: int() refuses thousands of digits, and the database a number past 64 bits.
+    return [
+        int(value)
+        for value in request.form.getlist("ids")
+        if value.isascii() and value.isdigit() and len(value) <= 19
+        if 0 < int(value) <= tokens.MAX_ROW_ID
+    ]
 
 
 @bp.post("/petitions/<int:petition_id>/signatures/invalidate")

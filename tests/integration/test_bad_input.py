@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from werkzeug.routing import IntegerConverter
 from werkzeug.test import EnvironBuilder
 
 from petitions.app import MAX_CONTENT_LENGTH
@@ -459,8 +460,8 @@ def _post_routes(app, petition) -> list[str]:
             continue
         values = {}
         for argument in rule.arguments:
-            converter = type(rule._converters[argument]).__name__
-            values[argument] = petition.id if converter == "IntegerConverter" else petition.slug
+            numeric = isinstance(rule._converters[argument], IntegerConverter)
+            values[argument] = petition.id if numeric else petition.slug
         paths.append(adapter.build(rule.endpoint, values))
     return paths
 
@@ -557,3 +558,41 @@ def test_a_query_or_multipart_field_that_is_not_utf8_is_refused(organiser_client
     assert response.status_code == 400
     assert "not valid UTF-8" in response.get_data(as_text=True)
     assert _count(db, Signature) == 0
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999", str(2**31), "0", "١٢", "²"])
+def test_an_id_out_of_range_in_any_address_is_a_404(organiser_client, db, make_petition, number):
+    from petitions.models import Organiser
+
+    client = organiser_client
+    owner = db.session.scalars(sa.select(Organiser)).one()
+    petition = make_petition(organiser=owner)
+    adapter = client.application.url_map.bind("localhost")
+    rules = [rule for rule in client.application.url_map.iter_rules() if "int" in str(rule)]
+    assert len(rules) >= 8
+    for rule in rules:
+        values = dict.fromkeys(rule.arguments, petition.id)
+        path = adapter.build(rule.endpoint, values).replace(str(petition.id), quote(number), 1)
+        method = "GET" if "GET" in rule.methods else "POST"
+        response = client.open(path, method=method, data={"csrf_token": "x"})
+        assert response.status_code == 404, path
+
+
+@pytest.mark.parametrize("chosen", [["9" * 30], ["9" * 5000], ["²"], ["١٢"], [str(2**63)], ["-1"]])
+@pytest.mark.parametrize("action", ["invalidate", "restore"])
+def test_chosen_signature_ids_out_of_range_choose_nothing(
+    organiser_client, db, make_petition, make_signature, chosen, action
+):
+    from petitions.models import Organiser
+
+    client = organiser_client
+    petition = make_petition(organiser=db.session.scalars(sa.select(Organiser)).one())
+    make_signature(petition)
+    token = csrf_token(client, f"/organiser/petitions/{petition.id}/signatures")
+    response = client.post(
+        f"/organiser/petitions/{petition.id}/signatures/{action}",
+        data={"csrf_token": token, "ids": chosen, "reason": "x"},
+    )
+    assert response.status_code == 303
+    states = db.session.scalars(sa.select(Signature.state)).all()
+    assert [str(state) for state in states] == ["confirmed"]
