@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -458,6 +459,15 @@ class Petition(db.Model):
         self.DELIVER.apply(self, now)
 
 
+#: 16 random bytes in URL-safe base64, without padding.
+PUBLIC_ID_LENGTH = 22
+
+
+def new_public_id() -> str:
+    """Draw a signature's public id: 128 random bits, safe in a URL."""
+    return secrets.token_urlsafe(16)
+
+
 class Signature(db.Model):
     __tablename__ = "signatures"
     __table_args__ = (
@@ -467,6 +477,11 @@ class Signature(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: Random, and what the emailed links name instead of the row id: a link tells its holder
+    #: nothing about how many others have signed.
+    public_id: Mapped[str] = mapped_column(
+        sa.String(PUBLIC_ID_LENGTH), unique=True, index=True, default=new_public_id
+    )
     petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id"))
     name: Mapped[str] = mapped_column(EncryptedText("signature.name"))
     #: Null once the retention purge has removed it.

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from werkzeug.routing import BaseConverter
+from typing import Any
+
+from werkzeug.routing import BaseConverter, IntegerConverter
+
+#: The largest id a 32-bit integer column holds: petitions' and deliveries' ids are such columns.
+MAX_URL_ID = 2**31 - 1
 
 
 class RestOfPathConverter(BaseConverter):
@@ -18,3 +23,19 @@ class RestOfPathConverter(BaseConverter):
     regex = r"(?s:.*)"
     # The value may span several path segments, so it is matched against the rest as a whole.
     part_isolating = False
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: an id from 1 to the largest a row can have.
+
+    Werkzeug's own converter takes any number of digits, and a number past the column's range
+    reached the database as an overflow (a 500); outside the range no route matches (a 404).
+    """
+
+    #: ASCII digits: Python's \d would also take other scripts' digits.
+    regex = r"[0-9]+"
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_URL_ID)
+        super().__init__(map, *args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
@@ -72,6 +72,44 @@ def refuse_nul_characters() -> Response | None:
     return None
 
 
+def _is_utf8(encoded: bytes) -> bool:
+    """Tell whether a query string or form body decodes, once unquoted, as valid UTF-8."""
+    try:
+        unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _refusal(status: int, message: str) -> Response:
+    from petitions.errors import render_error
+
+    return render_error(status, message)
+
+
+def refuse_unreadable_input() -> Response | None:
+    """Refuse text that is not valid UTF-8, and files, on every route, before any view.
+
+    Werkzeug decodes the address and the form with errors="replace": bytes that are not UTF-8,
+    whether raw or percent-encoded, would reach the forms as U+FFFD and be stored so. The bytes
+    are judged here, before parsing. No route takes a file: a file part where text is expected
+    would reach the text filters as a file object.
+    """
+    if not _is_utf8(request.query_string):
+        return _refusal(400, _("The request was not valid UTF-8 text, which we never accept."))
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Cached: the form is parsed from the same bytes afterwards.
+        if not _is_utf8(request.get_data(cache=True)):
+            return _refusal(400, _("The request was not valid UTF-8 text, which we never accept."))
+    elif request.files:
+        return _refusal(400, _("This form takes no files: please send text only."))
+    elif any("\ufffd" in value for _key, value in request.form.items(multi=True)):
+        # A multipart part's bytes are decoded by Werkzeug before we see them: a replacement
+        # character there is the only trace of bytes that were not UTF-8.
+        return _refusal(400, _("The request was not valid UTF-8 text, which we never accept."))
+    return None
+
+
 class RedactClientAddress(logging.Filter):
     """Drop the client address that the development server puts at the start of each line."""
 
@@ -98,8 +136,11 @@ def refuse_unknown_host() -> Response | None:
 def init_app(app: Flask) -> None:
     """Attach the headers to every response, and keep addresses out of the request log."""
     app.after_request(add_security_headers)
-    # First of all the before-request functions, the limiter's too.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unknown_host)
+    # Before the CSRF check parses the form: the body's bytes are still unread.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unreadable_input)
+    # First of all the before-request functions, the limiter's too: for an untrusted host Flask
+    # binds no URL map, so nothing after this could even draw its error page.
+    app.before_request_funcs[None].insert(0, refuse_unknown_host)
     app.before_request(refuse_nul_characters)
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, RedactClientAddress) for f in werkzeug_log.filters):

@@ -25,6 +25,7 @@ from petitions.i18n import LANGUAGE_NAMES
 from petitions.models import LANGUAGES, window_problem
 from petitions.public.forms import clean_text, plain_text
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
+from petitions.services.lifecycle import SLUG_PATTERN, slugify
 
 #: Durations an organiser can pick instead of typing a closing time.
 PRESETS = {"5d": timedelta(days=5), "30d": timedelta(days=30), "6m": timedelta(days=182)}
@@ -77,6 +78,19 @@ class PetitionForm(Form):
         filters=[lambda v: clean_text(v).lower()],
         validators=[Optional(), Length(max=80)],
     )
+
+    def validate_slug(self, field: StringField) -> None:
+        # An address the organiser typed is theirs to correct: replacing it without a word would
+        # publish the petition somewhere other than where they announced it.
+        if field.data and not SLUG_PATTERN.match(field.data):
+            raise ValidationError(
+                _l(
+                    "Use only a-z, 0-9 and single hyphens, for example “%(example)s”; or leave "
+                    "it empty to make one from the title.",
+                    example=slugify(field.data),
+                )
+            )
+
     summary = TextAreaField(
         _l("Summary"),
         filters=[clean_text],

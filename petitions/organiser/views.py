@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
 
 from flask import (
     abort,
@@ -46,7 +47,7 @@ from petitions.organiser.forms import (
 )
 from petitions.rendering import render_markdown
 from petitions.security import safe_next
-from petitions.services import accounts, export, lifecycle, moderation, queries
+from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
@@ -304,40 +305,48 @@ def show_petition(petition_id: int):
     )
 
 
-def _filter_from_request() -> moderation.SignatureFilter:
+def _local_moment(text: str, zone: ZoneInfo) -> datetime | None:
+    """Read a time typed in the petition's zone (as its table shows them) as an instant in UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one at the edge of the calendar
+        return None
+
+
+def _filter_from_request(petition: Petition) -> moderation.SignatureFilter:
     values = request.values
-
-    def moment(name: str) -> datetime | None:
-        try:
-            return (
-                datetime.fromisoformat(values[name]).replace(tzinfo=UTC)
-                if values.get(name)
-                else None
-            )
-        except ValueError:
-            return None
-
+    zone = petition.zone
     state = values.get("state", "")
     return moderation.SignatureFilter(
         name=values.get("name", "")[:120],
         email_domain=values.get("domain", "")[:254],
         address_hash=values.get("address", "")[:64],
-        since=moment("since"),
-        until=moment("until"),
+        since=_local_moment(values.get("since", ""), zone),
+        until=_local_moment(values.get("until", ""), zone),
         state=SignatureState(state) if state in set(SignatureState) else None,
     )
+
+
+def _local_inputs(wanted: moderation.SignatureFilter, zone: ZoneInfo) -> dict[str, str]:
+    """Give the filter's times back as the form's fields hold them: in the petition's zone."""
+    return {
+        name: moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
+        for name, moment in (("since", wanted.since), ("until", wanted.until))
+    }
 
 
 @bp.get("/petitions/<int:petition_id>/signatures")
 def list_signatures(petition_id: int):
     """Search a petition's signatures to find fraud."""
     petition = _own_petition(petition_id)
-    wanted = _filter_from_request()
+    wanted = _filter_from_request(petition)
     result = moderation.search(petition, wanted)
     return render_template(
         "organiser/signatures.html",
         petition=petition,
         wanted=wanted,
+        local=_local_inputs(wanted, petition.zone),
         result=result,
         form=ReasonForm(),
         confirm_form=ConfirmForm(),
@@ -357,7 +366,14 @@ def _back_to_search(petition: Petition):
 
 
 def _chosen_ids() -> list[int]:
-    return [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    # ASCII digits only ("²" is a digit to Python, but not to int()), and no more than a row id
+    # has: int() refuses thousands of digits, and the database a number past 64 bits.
+    return [
+        int(value)
+        for value in request.form.getlist("ids")
+        if value.isascii() and value.isdigit() and len(value) <= 19
+        if 0 < int(value) <= tokens.MAX_ROW_ID
+    ]
 
 
 @bp.post("/petitions/<int:petition_id>/signatures/invalidate")
@@ -380,7 +396,7 @@ def invalidate_signatures(petition_id: int):
             form.reason.data,
             utcnow(),
             ids=ids,
-            wanted=_filter_from_request() if everything else None,
+            wanted=_filter_from_request(petition) if everything else None,
         )
     except moderation.ScanLimitReached as error:
         db.session.rollback()

@@ -22,25 +22,108 @@ from petitions.services.privacy import canonical_email
 URL_PATTERN = re.compile(r"(://|www\.|\w\.(com|ru|kz|org|net|info|io|me|xyz|top)\b)", re.I)
 #: A leading character that a spreadsheet would take for the start of a formula.
 FORMULA_STARTS = ("=", "+", "-", "@")
-#: Directional overrides and isolates can make a name read differently from what it is.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Bidirectional classes of the controls that reorder the text around them (embeddings,
+#: overrides, isolates): a name holding one reads differently from what it is. Nobody types them
+#: by accident, so they are refused, where other format characters are removed.
+REORDERING_CLASSES = frozenset({"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+#: Zero-width non-joiner and joiner: part of the spelling in Persian, Indic scripts and emoji
+#: sequences, so kept between two characters of a word; anywhere else they are removed.
+JOINERS = frozenset("\u200c\u200d")
+#: Categories a joiner may stand after: letters, marks, digits, and emoji (symbols, modifiers).
+_JOINED_BEFORE = ("L", "M", "N", "So", "Sk")
+_JOINED_AFTER = ("L", "M", "N", "So")
+#: The waving black flag, whose tag characters spell a region's flag (England, Scotland, Wales).
+TAG_FLAG = "\U0001f3f4"
+#: More combining marks than this on one base character only stack over the lines around them;
+#: real spelling after NFC needs at most three (Hebrew with points and a cantillation mark).
+MAX_MARKS_PER_BASE = 4
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+def _reorders(character: str) -> bool:
+    return unicodedata.bidirectional(character) in REORDERING_CLASSES
+
+
+def _is_tag(character: str) -> bool:
+    return "\U000e0020" <= character <= "\U000e007f"
+
+
+def _joins(before: str, after: str) -> bool:
+    """Tell whether a joiner between these two characters belongs to the spelling."""
+    return unicodedata.category(before).startswith(_JOINED_BEFORE) and unicodedata.category(
+        after
+    ).startswith(_JOINED_AFTER)
+
+
+def _kept(value: str, index: int, kept: list[str]) -> bool:
+    """Tell whether the format character at `index` stays in the stored text."""
+    character = value[index]
+    if _reorders(character):
+        return True  # left for the validators to refuse, with a message
+    if character in JOINERS:
+        return bool(kept) and index + 1 < len(value) and _joins(kept[-1], value[index + 1])
+    # Tags spell a flag only right after the black flag or after another tag.
+    return _is_tag(character) and bool(kept) and (kept[-1] == TAG_FLAG or _is_tag(kept[-1]))
+
+
+def without_format_characters(value: str) -> str:
+    """Remove the invisible format characters (Unicode category Cf) that carry no spelling.
+
+    Zero-width spaces, word joiners, byte-order marks, soft hyphens, directional marks and the
+    like change nothing a reader sees, yet would let a name look empty or dodge the rules below.
+    """
+    kept: list[str] = []
+    for index, character in enumerate(value):
+        if unicodedata.category(character) != "Cf" or _kept(value, index, kept):
+            kept.append(character)
+    return "".join(kept)
+
+
 def clean_text(value: str | None) -> str:
-    """Normalise to NFC and trim; the same person's name is stored one way."""
-    return unicodedata.normalize("NFC", value or "").strip()
+    """Normalise to NFC, drop format characters and trim; the same name is stored one way."""
+    return without_format_characters(unicodedata.normalize("NFC", value or "")).strip()
 
 
 def _refuse_invisible(value: str) -> None:
     for character in value:
-        if unicodedata.category(character) == "Cc" or character in BIDI_CONTROLS:
+        if unicodedata.category(character) == "Cc" or _reorders(character):
             raise ValidationError(_l("Please remove invisible or control characters."))
 
 
+def _is_mark(character: str) -> bool:
+    # Mn and Me draw over the base before them; Mc takes its own space.
+    return unicodedata.category(character) in ("Mn", "Me")
+
+
+def _refuse_stacked_marks(value: str) -> None:
+    """Refuse a combining mark that stands on no letter, and more marks than one letter needs."""
+    run, base = 0, False
+    for character in value:
+        if character in JOINERS:
+            continue  # a joiner kept inside a word neither ends nor starts a letter
+        if not _is_mark(character):
+            run, base = 0, not unicodedata.category(character).startswith(("Z", "C"))
+            continue
+        if not base:
+            raise ValidationError(_l("Please remove the accent or mark that stands on no letter."))
+        run += 1
+        if run > MAX_MARKS_PER_BASE:
+            raise ValidationError(
+                _l(
+                    "Please remove the stacked accents or marks: at most %(count)d on one letter.",
+                    count=MAX_MARKS_PER_BASE,
+                )
+            )
+
+
+def _refuse_text_rules(value: str) -> None:
+    _refuse_invisible(value)
+    _refuse_stacked_marks(value)
+
+
 def valid_name(_form: FlaskForm, field: StringField) -> None:
-    """Refuse names that carry links, formulas or invisible characters."""
-    _refuse_invisible(field.data)
+    """Refuse names that carry links, formulas, invisible characters or stacked marks."""
+    _refuse_text_rules(field.data)
     if field.data.startswith(FORMULA_STARTS):
         raise ValidationError(_l("A name cannot begin with =, +, - or @."))
     if URL_PATTERN.search(field.data):
@@ -49,7 +132,7 @@ def valid_name(_form: FlaskForm, field: StringField) -> None:
 
 def plain_text(_form: FlaskForm, field: StringField) -> None:
     """Refuse invisible and control characters (line breaks are allowed in comments)."""
-    _refuse_invisible((field.data or "").replace("\n", "").replace("\r", ""))
+    _refuse_text_rules((field.data or "").replace("\n", " ").replace("\r", " "))
 
 
 def valid_email(_form: FlaskForm, field: EmailField) -> None:

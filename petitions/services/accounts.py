@@ -91,7 +91,11 @@ def reset_token(organiser: Organiser) -> str:
 def organiser_for_reset_token(token: str) -> Organiser | None:
     """Return the organiser a valid, unexpired, unused reset token names."""
     organiser = tokens.redeem(
-        _RESET_SALT, token, RESET_LINK_AGE, Organiser, lambda found: found.session_stamp
+        _RESET_SALT,
+        token,
+        RESET_LINK_AGE,
+        tokens.by_row_id(Organiser),
+        lambda found: found.session_stamp,
     )
     return organiser if organiser is not None and organiser.is_active else None
 

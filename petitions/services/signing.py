@@ -20,10 +20,12 @@ from sqlalchemy.orm import contains_eager
 
 from petitions.extensions import db
 from petitions.models import (
+    PUBLIC_ID_LENGTH,
     RESIGNABLE_STATES,
     Petition,
     Signature,
     SignatureState,
+    new_public_id,
     utcnow,
 )
 from petitions.services import tokens
@@ -115,6 +117,7 @@ _COLUMNS = (
     "locale",
     "state",
     "token_nonce",
+    "public_id",
 )
 
 
@@ -159,6 +162,7 @@ def _values(petition: PetitionSnapshot, details: SignatureDetails) -> dict[str, 
         "locale": details.locale,
         "state": SignatureState.PENDING,
         "token_nonce": secrets.token_hex(16),
+        "public_id": new_public_id(),
     }
 
 
@@ -233,15 +237,28 @@ def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     return SignOutcome(signature.id, signature.petition_id, notice, signature.email)
 
 
+_signature_by_row_id = tokens.by_row_id(Signature)
+
+
+def _signature_named(key: object) -> Signature | None:
+    """Find the signature a link names: by its public id, or, in a link emailed before public
+    ids, by its row id (still accepted while such links live; see docs/signing.md)."""
+    if not isinstance(key, str):
+        return _signature_by_row_id(key)
+    if len(key) != PUBLIC_ID_LENGTH:
+        return None
+    return db.session.scalars(sa.select(Signature).where(Signature.public_id == key)).one_or_none()
+
+
 def confirmation_token(signature: Signature) -> str:
     """Make the token of the signature's newest confirmation link."""
-    return tokens.issue(_TOKEN_SALT, signature.id, signature.token_nonce)
+    return tokens.issue(_TOKEN_SALT, signature.public_id, signature.token_nonce)
 
 
 def signature_for_token(token: str) -> Signature | None:
     """Return the signature a valid, unexpired, newest link points to, or None."""
     return tokens.redeem(
-        _TOKEN_SALT, token, CONFIRMATION_LINK_AGE, Signature, lambda found: found.token_nonce
+        _TOKEN_SALT, token, CONFIRMATION_LINK_AGE, _signature_named, lambda found: found.token_nonce
     )
 
 
@@ -277,13 +294,17 @@ def confirm(token: str) -> tuple[ConfirmResult, Signature | None]:
 
 def withdrawal_token(signature: Signature) -> str:
     """Make the token of the link that withdraws the signature."""
-    return tokens.issue(_WITHDRAW_SALT, signature.id, signature.token_nonce)
+    return tokens.issue(_WITHDRAW_SALT, signature.public_id, signature.token_nonce)
 
 
 def signature_for_withdrawal(token: str) -> Signature | None:
     """Return the signature a valid withdrawal link points to, or None."""
     return tokens.redeem(
-        _WITHDRAW_SALT, token, WITHDRAWAL_LINK_AGE, Signature, lambda found: found.token_nonce
+        _WITHDRAW_SALT,
+        token,
+        WITHDRAWAL_LINK_AGE,
+        _signature_named,
+        lambda found: found.token_nonce,
     )
 
 

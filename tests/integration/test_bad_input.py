@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from werkzeug.routing import IntegerConverter
 from werkzeug.test import EnvironBuilder
 
 from petitions.app import MAX_CONTENT_LENGTH
@@ -415,3 +416,183 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(client, petition):
     )
     assert response.status_code == 413
     assert "Too much data" in response.get_data(as_text=True)
+
+
+#: Every field name the application's forms read: each is sent as a file in the test below.
+FORM_FIELDS = [
+    "name",
+    "email",
+    "country",
+    "city",
+    "comment",
+    "show_name",
+    "consent",
+    "website",
+    "password",
+    "repeat",
+    "title",
+    "slug",
+    "summary",
+    "body",
+    "recipient",
+    "language",
+    "goal",
+    "timezone",
+    "opens_at",
+    "duration",
+    "closes_at",
+    "reason",
+    "delivered_on",
+    "delivered_to",
+    "method",
+    "reference",
+    "confirm",
+    "extra",
+]
+
+
+def _post_routes(app, petition) -> list[str]:
+    """Every POST route of the application, with the given petition in its arguments."""
+    adapter = app.url_map.bind("localhost")
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        values = {}
+        for argument in rule.arguments:
+            numeric = isinstance(rule._converters[argument], IntegerConverter)
+            values[argument] = petition.id if numeric else petition.slug
+        paths.append(adapter.build(rule.endpoint, values))
+    return paths
+
+
+def test_a_file_where_text_is_expected_is_refused_at_every_post_route(
+    organiser_client, db, make_petition
+):
+    from io import BytesIO
+
+    from petitions.models import Organiser
+
+    client = organiser_client
+    owner = db.session.scalars(sa.select(Organiser)).one()
+    petition = make_petition(organiser=owner)
+    paths = _post_routes(client.application, petition)
+    assert f"/petitions/{petition.slug}/sign" in paths and "/organiser/login" in paths
+    token = csrf_token(client, "/organiser/petitions/new")
+    before = (_count(db, Signature), _count(db, Petition), _count(db, OutboxMessage))
+    for path in paths:
+        data = {"csrf_token": token, **{f: (BytesIO(b"Aliya"), "name.txt") for f in FORM_FIELDS}}
+        response = client.post(path, data=data, content_type="multipart/form-data")
+        assert response.status_code == 400, path
+        assert "This form takes no files" in response.get_data(as_text=True), path
+    assert (_count(db, Signature), _count(db, Petition), _count(db, OutboxMessage)) == before
+
+
+def test_the_signing_form_sent_as_multipart_text_is_still_read(client, db, petition):
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    data = {
+        "csrf_token": token,
+        "name": "Әлия",
+        "email": "aliya@example.org",
+        "country": "KZ",
+        "city": "Алматы",
+        "consent": "y",
+    }
+    response = client.post(
+        f"/petitions/{petition.slug}/sign", data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 303
+    assert [s.name for s in db.session.scalars(sa.select(Signature))] == ["Әлия"]
+
+
+def _signing_body(token: str, name: bytes) -> bytes:
+    from urllib.parse import urlencode
+
+    fields = {"email": "aliya@example.org", "country": "KZ", "city": "Алматы", "consent": "y"}
+    return urlencode({"csrf_token": token, **fields}).encode() + b"&name=" + name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"%FF%FE%C3", b"%ff%fe%c3", b"Ali%C3ya", b"\xff\xfe\xc3", b"%ED%A0%80", b"%C0%AF"],
+    ids=["percent", "lower-case", "cut-short", "raw", "surrogate", "overlong"],
+)
+def test_text_that_is_not_utf8_is_refused_raw_or_percent_encoded(client, db, petition, name):
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    response = client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=_signing_body(token, name),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert _count(db, Signature) == 0
+
+
+def test_valid_percent_encoded_text_is_still_read(client, db, petition):
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    response = client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=_signing_body(token, b"%D3%98%D0%BB%D0%B8%D1%8F+%C3%81"),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 303
+    assert [s.name for s in db.session.scalars(sa.select(Signature))] == ["Әлия Á"]
+
+
+def test_a_query_or_multipart_field_that_is_not_utf8_is_refused(organiser_client, db, petition):
+    client = organiser_client
+    response = client.get("/?q=%FF%FE%C3")
+    assert response.status_code == 400
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    body = (
+        b'--x\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+        + token.encode()
+        + b'\r\n--x\r\nContent-Disposition: form-data; name="name"\r\n\r\n\xff\xfe\xc3\r\n--x--\r\n'
+    )
+    response = client.post(
+        f"/petitions/{petition.slug}/sign",
+        data=body,
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert _count(db, Signature) == 0
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999", str(2**31), "0", "١٢", "²"])
+def test_an_id_out_of_range_in_any_address_is_a_404(organiser_client, db, make_petition, number):
+    from petitions.models import Organiser
+
+    client = organiser_client
+    owner = db.session.scalars(sa.select(Organiser)).one()
+    petition = make_petition(organiser=owner)
+    adapter = client.application.url_map.bind("localhost")
+    rules = [rule for rule in client.application.url_map.iter_rules() if "int" in str(rule)]
+    assert len(rules) >= 8
+    for rule in rules:
+        values = dict.fromkeys(rule.arguments, petition.id)
+        path = adapter.build(rule.endpoint, values).replace(str(petition.id), quote(number), 1)
+        method = "GET" if "GET" in rule.methods else "POST"
+        response = client.open(path, method=method, data={"csrf_token": "x"})
+        assert response.status_code == 404, path
+
+
+@pytest.mark.parametrize("chosen", [["9" * 30], ["9" * 5000], ["²"], ["١٢"], [str(2**63)], ["-1"]])
+@pytest.mark.parametrize("action", ["invalidate", "restore"])
+def test_chosen_signature_ids_out_of_range_choose_nothing(
+    organiser_client, db, make_petition, make_signature, chosen, action
+):
+    from petitions.models import Organiser
+
+    client = organiser_client
+    petition = make_petition(organiser=db.session.scalars(sa.select(Organiser)).one())
+    make_signature(petition)
+    token = csrf_token(client, f"/organiser/petitions/{petition.id}/signatures")
+    response = client.post(
+        f"/organiser/petitions/{petition.id}/signatures/{action}",
+        data={"csrf_token": token, "ids": chosen, "reason": "x"},
+    )
+    assert response.status_code == 303
+    states = db.session.scalars(sa.select(Signature.state)).all()
+    assert [str(state) for state in states] == ["confirmed"]

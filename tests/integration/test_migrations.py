@@ -1,5 +1,6 @@
 """The schema exists only through migrations, and the migrations match the models."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from petitions.extensions import db
-from petitions.models import Delivery, ExportStatus
+from petitions.models import Delivery, ExportStatus, Signature
 
 # Alembic works on a connection of its own, and the schema it changes is shared by the run.
 pytestmark = pytest.mark.committed
@@ -100,3 +101,78 @@ def test_a_running_export_keeps_its_sign_of_life_across_the_heartbeat_migration(
         ).all()
         == deliveries
     )
+
+
+def _old_petition(connection, opens_at: datetime, closes_at: datetime) -> int:
+    tables = db.metadata.tables
+    organiser = connection.execute(
+        tables["organisers"].insert().values(email="o@example.org", name="O", password_hash="x")
+    ).inserted_primary_key[0]
+    return connection.execute(
+        tables["petitions"]
+        .insert()
+        .values(
+            slug="p",
+            title="P",
+            summary="S",
+            body="B",
+            recipient="R",
+            language="en",
+            timezone="Asia/Almaty",
+            opens_at=opens_at,
+            closes_at=closes_at,
+            state="open",
+            organiser_id=organiser,
+        )
+    ).inserted_primary_key[0]
+
+
+def test_every_signature_gets_its_own_random_public_id_in_the_migration(app, db):
+    """Rows signed before public ids get one each, distinct, URL-safe and 22 characters long."""
+    downgrade(revision="767c4615f10c")
+    signed = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    # The table as it stood before the migration: the model's has public_id already.
+    old_signatures = sa.table(
+        "signatures",
+        *(sa.column(name) for name in ("petition_id", "name", "email", "email_hash", "country")),
+        *(sa.column(name) for name in ("city", "show_name", "locale", "state", "created_at")),
+    )
+    with db.engine.begin() as connection:
+        petition = _old_petition(connection, signed, datetime(2027, 1, 1, tzinfo=UTC))
+        connection.execute(
+            old_signatures.insert(),
+            [
+                {
+                    "petition_id": petition,
+                    "name": b"n",
+                    "email": b"e",
+                    "email_hash": number.to_bytes(32, "big"),
+                    "country": "KZ",
+                    "city": b"c",
+                    "show_name": False,
+                    "locale": "en",
+                    "state": "pending",
+                    "created_at": signed,
+                }
+                for number in range(2500)
+            ],
+        )
+    upgrade()
+    public_ids = db.session.scalars(sa.select(Signature.public_id)).all()
+    db.session.rollback()
+    assert len(public_ids) == 2500 and len(set(public_ids)) == 2500
+    assert {len(key) for key in public_ids} == {22}
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", key) for key in public_ids)
+    with db.engine.connect() as connection:
+        indexes = sa.inspect(connection).get_indexes("signatures")
+        column = next(
+            c for c in sa.inspect(connection).get_columns("signatures") if c["name"] == "public_id"
+        )
+    index = next(i for i in indexes if i["name"] == "ix_signatures_public_id")
+    assert (index["column_names"], bool(index["unique"])) == (["public_id"], True)
+    assert column["nullable"] is False
+    downgrade(revision="767c4615f10c")
+    with db.engine.connect() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("signatures")}
+    assert "public_id" not in columns
+    upgrade()

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date, format_time
 
 from petitions.models import AuditEvent, Signature, SignatureState, utcnow
 from petitions.services import moderation
@@ -47,6 +48,11 @@ def setup(client, db, make_account, make_petition, make_signature):
     return client, petition
 
 
+def _local(moment, petition) -> str:
+    """A time as the moderation form takes and shows it: in the petition's zone, to the minute."""
+    return moment.astimezone(petition.zone).strftime("%Y-%m-%dT%H:%M")
+
+
 def _count(client, petition):
     return client.get(f"/petitions/{petition.slug}.json").json["signature_count"]
 
@@ -71,7 +77,7 @@ def test_search_by_domain_address_name_and_dates(setup):
     by_address = _search(client, petition, address=HOME.hex())
     assert "Әлия Қасымқызы" in by_address and "Bot 1" not in by_address
     assert "Әлия" in _search(client, petition, name="қасым")
-    since = (utcnow() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    since = _local(utcnow() - timedelta(hours=2), petition)
     assert "Әлия" not in _search(client, petition, since=since)
     assert "Bot 3" not in _search(client, petition, state="pending")
 
@@ -79,7 +85,7 @@ def test_search_by_domain_address_name_and_dates(setup):
 def test_invalidating_everything_from_one_address_in_an_hour_drops_the_count_at_once(setup, db):
     client, petition = setup
     assert _count(client, petition) == 7
-    since = (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    since = _local(utcnow() - timedelta(hours=1), petition)
     response = _post(
         client,
         petition,
@@ -102,6 +108,29 @@ def test_invalidating_everything_from_one_address_in_an_hour_drops_the_count_at_
     assert event.detail["reason"] == "flood from one address"
     dashboard = client.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True)
     assert "flood from one address" in dashboard
+
+
+@pytest.mark.parametrize("zone", ["Asia/Almaty", "America/New_York", "UTC"])
+def test_the_date_filter_reads_and_shows_times_in_the_petitions_zone(setup, db, zone):
+    client, petition = setup
+    petition.timezone = zone
+    db.session.commit()
+    aliya = db.session.scalars(sa.select(Signature).where(Signature.email_hash.is_not(None)))
+    signed = next(s for s in aliya if s.name == "Әлия Қасымқызы").created_at
+    # A minute after Әлия signed, in the petition's zone: she is left out; a minute before, in.
+    after, before = _local(signed + timedelta(minutes=1), petition), _local(signed, petition)
+    assert "Әлия" not in _search(client, petition, since=after, address=HOME.hex())
+    page = _search(client, petition, since=before, until=after, address=HOME.hex())
+    assert "Әлия" in page
+    names = {"Asia/Almaty": "Almaty", "America/New_York": "New York", "UTC": "UTC"}
+    assert f"Signed from ({names[zone]} time)" in page
+    assert f"Signed before ({names[zone]} time)" in page
+    assert f"Signed ({names[zone]} time)" in page
+    assert f'name="since" type="datetime-local" class="field__input" value="{before}"' in page
+    assert f'<input type="hidden" name="until" value="{after}">' in page
+    shown = signed.astimezone(petition.zone)
+    when = f"{format_date(shown, 'long', locale='en')}, {format_time(shown, 'short', locale='en')}"
+    assert f"<td>{when}</td>" in page
 
 
 def test_undo_restores_a_whole_action_and_each_signature_to_its_state(setup, db):

@@ -222,6 +222,32 @@ def test_create_a_draft_with_a_preset_window_and_a_derived_slug(signed_in, db, o
     assert actions == ["create"]
 
 
+@pytest.mark.parametrize(
+    ("typed", "example"),
+    [("петиция-тест", "petitsiya-test"), ("../../etc", "etc"), ("a b c", "a-b-c"), ("a--b", "a-b")],
+)
+def test_an_invalid_slug_is_refused_at_its_field_with_a_correction(
+    signed_in, db, organiser, typed, example
+):
+    response = post_form(signed_in, "/organiser/petitions/new", _petition_form(slug=typed))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="slug-error"' in page
+    assert (
+        f"Use only a-z, 0-9 and single hyphens, for example “{example}”; or leave it empty to "
+        "make one from the title."
+    ) in page
+    assert db.session.scalars(sa.select(Petition)).all() == []
+
+
+def test_a_valid_typed_slug_is_kept_and_upper_case_is_lowered(signed_in, db, organiser):
+    response = post_form(
+        signed_in, "/organiser/petitions/new", _petition_form(slug="Free-The-Poet")
+    )
+    assert response.status_code == 303
+    assert db.session.scalars(sa.select(Petition.slug)).one() == "free-the-poet"
+
+
 def test_preview_shows_sanitised_markdown_without_saving(signed_in, db):
     response = post_form(signed_in, "/organiser/petitions/new", _petition_form(preview="1"))
     page = response.get_data(as_text=True)

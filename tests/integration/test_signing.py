@@ -259,6 +259,15 @@ def test_the_honeypot_catches_bots_silently(client, db, make_petition):
         ({"name": "-Aliya"}, "name", "cannot begin with"),
         ({"name": "@aliya"}, "name", "cannot begin with"),
         ({"name": "Ali\u202eya"}, "name", "invisible or control characters"),
+        ({"name": "\u200b"}, "name", "Enter your name."),
+        ({"name": "\u200b\u2060\ufeff"}, "name", "Enter your name."),
+        ({"name": "\u200b=SUM(1+1)"}, "name", "cannot begin with"),
+        ({"name": "\u200f+77011234567"}, "name", "cannot begin with"),
+        ({"name": "Z" + "\u0336\u0334\u0335" * 30}, "name", "stacked accents or marks"),
+        ({"name": "\u0301\u0301"}, "name", "stands on no letter"),
+        ({"city": "\u200b"}, "city", "Enter your city or town."),
+        ({"city": "Al\u2066maty"}, "city", "invisible or control characters"),
+        ({"comment": "a" + "\u0489" * 40}, "comment", "stacked accents or marks"),
         ({"email": "not-an-email"}, "email", "Enter an email address"),
         ({"email": "a@b"}, "email", "Enter an email address"),
         ({"country": "XX"}, "country", "Choose a country from the list."),
@@ -294,6 +303,22 @@ def test_names_in_any_script_are_accepted(client, db, make_petition):
             == 303
         )
     assert sorted(s.name for s in _signatures(db)) == sorted(names)
+
+
+def test_invisible_characters_are_removed_and_joiners_kept_where_they_spell(
+    client, db, make_petition
+):
+    petition = make_petition()
+    typed = {
+        "\u200fمحمد علي\u200f": "محمد علي",
+        "Ali\u200bya\u00ad Qasym": "Aliya Qasym",
+        "می\u200cخواهم": "می\u200cخواهم",
+        "Ali \U0001f469\U0001f3fd\u200d\U0001f4bb": "Ali \U0001f469\U0001f3fd\u200d\U0001f4bb",
+    }
+    for number, name in enumerate(typed):
+        response = sign(client, petition.slug, name=name, email=f"s{number}@example.org")
+        assert response.status_code == 303
+    assert sorted(s.name for s in _signatures(db)) == sorted(typed.values())
 
 
 def test_recent_signers_show_only_those_who_agreed(client, make_petition, make_signature):
