@@ -1,5 +1,6 @@
 """Organisers: accounts, authorisation on every route, the editor, the lifecycle, the dashboard."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -188,6 +189,16 @@ def test_every_organiser_form_needs_its_csrf_token(app, signed_in, organiser, ma
     for rule in posts:
         response = signed_in.post(_path(rule, mine.id), data={"reason": "x", "action": "y"})
         assert response.status_code == 400, rule.rule
+
+
+def test_forms_hidden_tokens_repeat_no_id_on_a_page_of_several_forms(
+    signed_in, organiser, make_petition
+):
+    open_one = make_petition(organiser=organiser)
+    page = signed_in.get(f"/organiser/petitions/{open_one.id}").get_data(as_text=True)
+    tokens = re.findall(r"<input[^>]*name=\"csrf_token\"[^>]*>", page)
+    assert len(tokens) >= 3
+    assert [token for token in tokens if "id=" in token] == []
 
 
 # Editor and lifecycle --------------------------------------------------------------------------
