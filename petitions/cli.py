@@ -24,7 +24,7 @@ from petitions.delivery.bundle import BundleError
 from petitions.delivery.keys import SigningKeyError
 from petitions.delivery.verify import verify_bundle
 from petitions.extensions import db
-from petitions.i18n import format_in_zone
+from petitions.i18n import format_in_zone, zone_name
 from petitions.models import InvalidTransition, PetitionState, utcnow
 from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
 from petitions.services.demo import load_demo
@@ -77,7 +77,8 @@ def demo_command() -> None:
     petition = result.petition
     verb = "Opened" if result.created_petition else "Already there:"
     closes = format_in_zone(petition.closes_at, petition.timezone)
-    click.echo(f"{verb} /petitions/{petition.slug} ({petition.state}, closes {closes})")
+    zone = f"{zone_name(petition.timezone)} time, {petition.timezone}"
+    click.echo(f"{verb} /petitions/{petition.slug} ({petition.state}, closes {closes}, {zone})")
 
 
 @petitions_cli.command("list")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from petitions.i18n import format_in_zone
 from petitions.models import AuditEvent, Organiser, Petition, PetitionState
 from petitions.services.accounts import password_matches
 from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY
@@ -33,6 +34,16 @@ def test_demo_creates_the_atabek_appeal_once(runner, db):
     assert "Атабек" in petition.body and "Atabek" in petition.body
     assert "## Обращение" in petition.body and "## Appeal" in petition.body
     assert db.session.scalars(sa.select(AuditEvent.action)).all() == ["publish"]
+
+
+def test_demo_names_the_zone_of_its_closing_time(app, runner, db):
+    output = runner.invoke(args=["petitions", "demo"]).output
+    petition = db.session.scalars(sa.select(Petition)).one()
+    with app.app_context():
+        closes = format_in_zone(petition.closes_at, "Asia/Almaty")
+    assert output.splitlines()[-1] == (
+        f"Opened /petitions/pardon-aron-atabek (open, closes {closes}, Almaty time, Asia/Almaty)"
+    )
 
 
 def test_the_demo_password_printed_is_the_one_that_works(runner, db):
