@@ -324,6 +324,30 @@ def organisers_create_command(email: str, name: str, password_file) -> None:
     click.echo(f"created organiser {organiser.email}")
 
 
+@organisers_cli.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the password from the first line of this file instead of a prompt.",
+)
+def organisers_set_password_command(email: str, password_file) -> None:
+    """Give an organiser a new password, ending their sessions (a forgotten demo password too)."""
+    organiser = accounts.find_organiser(email)
+    if organiser is None:
+        raise click.ClickException(f"no organiser with the email {email.strip().lower()}")
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.set_password(organiser, password)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"new password set for {organiser.email}")
+
+
 keys_cli = AppGroup("keys", help="Manage the keys that protect stored personal data.")
 
 
