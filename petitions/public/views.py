@@ -50,6 +50,7 @@ def _render_petition(
         time_left=petition.closes_at - now,
         page_url=url_for("public.show_petition", slug=petition.slug, _external=True),
         grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
+        retention_days=current_app.config["SETTINGS"].retention_days,
         sign_form_token=token or form_token.issue(),
     )
     return page, status
