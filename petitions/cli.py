@@ -24,7 +24,7 @@ from petitions.delivery.bundle import BundleError
 from petitions.delivery.keys import SigningKeyError
 from petitions.delivery.verify import verify_bundle
 from petitions.extensions import db
-from petitions.i18n import format_in_zone
+from petitions.i18n import format_in_zone, zone_name
 from petitions.models import InvalidTransition, PetitionState, utcnow
 from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
 from petitions.services.demo import load_demo
@@ -77,7 +77,8 @@ def demo_command() -> None:
     petition = result.petition
     verb = "Opened" if result.created_petition else "Already there:"
     closes = format_in_zone(petition.closes_at, petition.timezone)
-    click.echo(f"{verb} /petitions/{petition.slug} ({petition.state}, closes {closes})")
+    zone = f"{zone_name(petition.timezone)} time, {petition.timezone}"
+    click.echo(f"{verb} /petitions/{petition.slug} ({petition.state}, closes {closes}, {zone})")
 
 
 @petitions_cli.command("list")
@@ -321,6 +322,30 @@ def organisers_create_command(email: str, name: str, password_file) -> None:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"created organiser {organiser.email}")
+
+
+@organisers_cli.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the password from the first line of this file instead of a prompt.",
+)
+def organisers_set_password_command(email: str, password_file) -> None:
+    """Give an organiser a new password, ending their sessions (a forgotten demo password too)."""
+    organiser = accounts.find_organiser(email)
+    if organiser is None:
+        raise click.ClickException(f"no organiser with the email {email.strip().lower()}")
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.set_password(organiser, password)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"new password set for {organiser.email}")
 
 
 keys_cli = AppGroup("keys", help="Manage the keys that protect stored personal data.")

@@ -12,6 +12,7 @@ import functools
 from babel import support
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from wtforms import Field
 from wtforms.i18n import messages_path
 
 
@@ -39,3 +40,10 @@ class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
         def get_translations(self, form: FlaskForm) -> _CachedTranslations:
             return _TRANSLATIONS
+
+        def render_field(self, field: Field, render_kw: dict) -> str:
+            # A page may hold several forms, each with its hidden token: an id on each would
+            # repeat on the page, and nothing points at the token by id.
+            if field.type == "CSRFTokenField":
+                render_kw = {**render_kw, "id": False}
+            return super().render_field(field, render_kw)

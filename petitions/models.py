@@ -273,6 +273,11 @@ class Organiser(UserMixin, db.Model):
     #: Stored lower-cased; login compares lower-cased input.
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(120))
+    #: The name signers see on the organiser's petitions (a person's or an organisation's);
+    #: None: the page says no name was given. `name` stays private, for the audit log.
+    public_name: Mapped[str | None] = mapped_column(sa.String(120))
+    #: How signers can reach whoever runs the petition (an address, a site), shown as text.
+    public_contact: Mapped[str | None] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

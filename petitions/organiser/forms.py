@@ -55,6 +55,19 @@ class LoginForm(Form):
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
+class AccountForm(Form):
+    public_name = StringField(
+        _l("Public name"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=120), plain_text],
+    )
+    public_contact = StringField(
+        _l("Public contact"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=200), plain_text],
+    )
+
+
 class ResetRequestForm(Form):
     email = EmailField(_l("Email address"), filters=[clean_text], validators=[DataRequired()])
 

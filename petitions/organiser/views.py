@@ -37,6 +37,7 @@ from petitions.notifications import queue_password_reset
 from petitions.organiser import bp
 from petitions.organiser.charts import day_chart
 from petitions.organiser.forms import (
+    AccountForm,
     ConfirmForm,
     DeliveryForm,
     LoginForm,
@@ -148,6 +149,18 @@ def reset_password(token: str):
         flash(_("Your password has been changed. Sign in with it now."), "info")
         return redirect(url_for("organiser.login"), code=303)
     return render_template("organiser/reset_password.html", form=form)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def edit_account():
+    """Set the public name and contact that signers see before they sign."""
+    form = AccountForm(obj=current_user)
+    if form.validate_on_submit():
+        accounts.set_public_identity(current_user, form.public_name.data, form.public_contact.data)
+        db.session.commit()
+        flash(_("Saved. Your petitions' pages show this from now on."), "info")
+        return redirect(url_for("organiser.edit_account"), code=303)
+    return render_template("organiser/edit_account.html", form=form)
 
 
 @bp.get("/")

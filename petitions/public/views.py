@@ -89,6 +89,7 @@ def _render_petition(
         time_left=petition.closes_at - now,
         page_url=external_url("public.show_petition", slug=petition.slug),
         grace_hours=int(signing.CONFIRMATION_GRACE.total_seconds() // 3600),
+        retention_days=current_app.config["SETTINGS"].retention_days,
         sign_form_token=token or form_token.issue(form_token.SIGN),
     )
     return page, status

@@ -100,6 +100,13 @@ def organiser_for_reset_token(token: str) -> Organiser | None:
     return organiser if organiser is not None and organiser.is_active else None
 
 
+def set_public_identity(organiser: Organiser, name: str, contact: str) -> None:
+    """Set the name and contact signers see on the organiser's petitions; empty means none."""
+    organiser.public_name = name.strip() or None
+    organiser.public_contact = contact.strip() or None
+    db.session.flush()
+
+
 def set_password(organiser: Organiser, password: str) -> None:
     """Replace an organiser's password, which also ends their other sessions."""
     if len(password) < MIN_PASSWORD_LENGTH:

@@ -15,10 +15,13 @@ import sqlalchemy as sa
 from petitions.extensions import db
 from petitions.models import Organiser, Petition
 from petitions.services import audit
-from petitions.services.accounts import create_organiser, find_organiser
+from petitions.services.accounts import create_organiser, find_organiser, set_public_identity
 
 DEMO_ORGANISER_EMAIL = "demo-organiser@example.org"
 DEMO_ORGANISER_NAME = "Demo organiser"
+#: What signers of the demo appeal are told about who runs it: plainly a demonstration.
+DEMO_PUBLIC_NAME = "Demo organiser (a demonstration, not a real campaign)"
+DEMO_PUBLIC_CONTACT = "demo-organiser@example.org"
 DEMO_SLUG = "pardon-aron-atabek"
 #: The Almaty activists collected signatures for five days, then sent them to the President.
 DEMO_WINDOW = timedelta(days=5)
@@ -110,6 +113,8 @@ def load_demo(now: datetime) -> DemoResult:
     if organiser is None:
         password = secrets.token_urlsafe(12)
         organiser = create_organiser(DEMO_ORGANISER_EMAIL, DEMO_ORGANISER_NAME, password)
+    if organiser.public_name is None and organiser.public_contact is None:
+        set_public_identity(organiser, DEMO_PUBLIC_NAME, DEMO_PUBLIC_CONTACT)
     petition = db.session.scalar(sa.select(Petition).where(Petition.slug == DEMO_SLUG))
     created = petition is None
     if petition is None:

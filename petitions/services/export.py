@@ -148,11 +148,33 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
             summary,
             _rows(session, petition),
             signing_key(),
-            request.output,
+            _output_path(request),
             timestamping=settings.timestamp_url,
             progress=progress,
             overwrite=request.overwrite,
         )
+
+
+def _output_path(request: ExportRequest) -> Path:
+    """Name the bundle in a directory <slug>-<YYYYMMDD>.zip, then -2, -3… for the same day.
+
+    The name is what the organiser downloads: a second export of the day must not arrive under
+    the name of the first, which the browser would rename or the organiser overwrite.
+    """
+    if not request.output.is_dir():
+        return request.output
+    petition = request.petition
+    stem = f"{petition.slug}-{request.now.astimezone(petition.zone):%Y%m%d}"
+    taken = set(
+        db.session.scalars(
+            sa.select(Delivery.bundle_filename).where(Delivery.petition_id == petition.id)
+        )
+    )
+    number, name = 1, f"{stem}.zip"
+    while name in taken or (request.output / name).exists():
+        number += 1
+        name = f"{stem}-{number}.zip"
+    return request.output / name
 
 
 def _version() -> str:

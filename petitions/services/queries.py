@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from petitions import cache
 from petitions.extensions import db
@@ -34,7 +34,10 @@ from petitions.models import (
 def public_petition(slug: str) -> Petition | None:
     """Return the petition with this slug if the public may see it."""
     return db.session.scalar(
-        sa.select(Petition).where(Petition.slug == slug, Petition.state.in_(PUBLIC_STATES))
+        sa.select(Petition)
+        .where(Petition.slug == slug, Petition.state.in_(PUBLIC_STATES))
+        # The page names who runs the petition: its organiser comes in the same query.
+        .options(joinedload(Petition.organiser))
     )
 
 
@@ -45,6 +48,10 @@ def _rule_of_petition(name: str) -> Callable[..., Any]:
     """
     rule = vars(Petition)[name]
     return getattr(rule, "func", rule)  # a hybrid_method keeps its Python side in `func`
+
+
+#: The snapshot's fields read from the petition's organiser rather than the petition.
+_OF_ORGANISER = frozenset({"organiser_name", "organiser_contact"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,9 @@ class PetitionSnapshot:
     state: PetitionState
     closed_at: datetime | None
     delivered_at: datetime | None
+    #: Who runs the petition, as its organiser chose to be shown to signers (None: not given).
+    organiser_name: str | None
+    organiser_contact: str | None
 
     accepts_signatures_at = _rule_of_petition("accepts_signatures_at")
     past_deadline_at = _rule_of_petition("past_deadline_at")
@@ -78,7 +88,14 @@ class PetitionSnapshot:
     @classmethod
     def of(cls, petition: Petition) -> PetitionSnapshot:
         """Copy what a public page shows of a petition."""
-        return cls(**{field.name: getattr(petition, field.name) for field in fields(cls)})
+        names = [f.name for f in fields(cls) if f.name not in _OF_ORGANISER]
+        own = {name: getattr(petition, name) for name in names}
+        organiser = petition.organiser
+        return cls(
+            **own,
+            organiser_name=organiser.public_name,
+            organiser_contact=organiser.public_contact,
+        )
 
 
 def public_snapshot(slug: str) -> PetitionSnapshot | None:

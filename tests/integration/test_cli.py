@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from petitions.i18n import format_in_zone
 from petitions.models import AuditEvent, Organiser, Petition, PetitionState
 from petitions.services.accounts import password_matches
 from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY
+from tests.helpers import login
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +35,16 @@ def test_demo_creates_the_atabek_appeal_once(runner, db):
     assert "Атабек" in petition.body and "Atabek" in petition.body
     assert "## Обращение" in petition.body and "## Appeal" in petition.body
     assert db.session.scalars(sa.select(AuditEvent.action)).all() == ["publish"]
+
+
+def test_demo_names_the_zone_of_its_closing_time(app, runner, db):
+    output = runner.invoke(args=["petitions", "demo"]).output
+    petition = db.session.scalars(sa.select(Petition)).one()
+    with app.app_context():
+        closes = format_in_zone(petition.closes_at, "Asia/Almaty")
+    assert output.splitlines()[-1] == (
+        f"Opened /petitions/pardon-aron-atabek (open, closes {closes}, Almaty time, Asia/Almaty)"
+    )
 
 
 def test_the_demo_password_printed_is_the_one_that_works(runner, db):
@@ -136,3 +148,40 @@ def test_production_on_sqlite_and_memory_limits_warns_at_start(tmp_path):
     )
     assert "DATABASE_URL points at SQLite" in result.stderr
     assert "RATELIMIT_STORAGE_URI is memory://" in result.stderr
+
+
+def test_a_forgotten_demo_password_is_reset_from_the_command_line(runner, db, client, tmp_path):
+    first = runner.invoke(args=["petitions", "demo"]).output
+    old = first.split("write it down): ", 1)[1].split()[0]
+    secret = tmp_path / "password"
+    secret.write_text("a new demo password\n", encoding="utf-8")
+    email = "Demo-Organiser@example.org"
+    result = runner.invoke(args=["organisers", "set-password", email, "--password-file", secret])
+    assert result.exit_code == 0, result.output
+    assert result.output == "new password set for demo-organiser@example.org\n"
+    organiser = db.session.scalars(sa.select(Organiser)).one()
+    db.session.refresh(organiser)
+    assert password_matches(organiser, "a new demo password")
+    assert not password_matches(organiser, old)
+    signed_in = login(client, "demo-organiser@example.org", "a new demo password")
+    assert signed_in.status_code == 303
+
+
+def test_set_password_prompts_and_refuses_short_passwords_and_unknown_accounts(runner, db):
+    runner.invoke(args=["petitions", "demo"])
+    short = runner.invoke(
+        args=["organisers", "set-password", "demo-organiser@example.org"], input="short\nshort\n"
+    )
+    assert short.exit_code == 1
+    assert "Error: the password must have at least 12 characters" in short.output
+    prompted = runner.invoke(
+        args=["organisers", "set-password", "demo-organiser@example.org"],
+        input="typed at the prompt\ntyped at the prompt\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    organiser = db.session.scalars(sa.select(Organiser)).one()
+    db.session.refresh(organiser)
+    assert password_matches(organiser, "typed at the prompt")
+    unknown = runner.invoke(args=["organisers", "set-password", "nobody@example.org"])
+    assert unknown.exit_code == 1
+    assert "Error: no organiser with the email nobody@example.org" in unknown.output

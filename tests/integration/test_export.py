@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -242,4 +243,54 @@ def test_a_silent_running_export_is_taken_over_after_fifteen_minutes(
         ExportStatus.RUNNING,
         later,
         None,
+    )
+
+
+def test_two_exports_on_one_day_download_under_different_names(
+    client, db, runner, make_account, make_petition, make_signature
+):
+    organiser = make_account("twice@example.org")
+    closed = make_petition(
+        PetitionState.CLOSED,
+        organiser=organiser,
+        opens_at=utcnow() - timedelta(days=6),
+        closes_at=utcnow() - timedelta(days=1),
+    )
+    make_signature(closed, name="Әлия Қасымқызы Үмбетова")
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{closed.id}"
+    for _ in range(2):
+        client.post(f"{dashboard}/exports", data={"csrf_token": csrf_token(client, dashboard)})
+        worked = runner.invoke(args=["exports", "worker", "--rounds", "1", "--interval", "0"])
+        assert worked.exit_code == 0, worked.output
+    first, second = db.session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
+    day = f"{first.exported_at.astimezone(closed.zone):%Y%m%d}"
+    assert first.bundle_filename == f"{closed.slug}-{day}.zip"
+    assert second.bundle_filename == f"{closed.slug}-{day}-2.zip"
+    names = []
+    for delivery in (first, second):
+        download = client.get(f"{dashboard}/exports/{delivery.id}/download")
+        names.append(download.headers["Content-Disposition"])
+        assert hashlib.sha256(download.data).hexdigest() == delivery.bundle_sha256
+        download.close()
+    assert names == [
+        f"attachment; filename={closed.slug}-{day}.zip",
+        f"attachment; filename={closed.slug}-{day}-2.zip",
+    ]
+
+
+def test_cli_exports_into_a_directory_keep_each_bundle_of_the_day(db, runner, tmp_path, petition):
+    outputs = []
+    for _ in range(3):
+        result = runner.invoke(args=["petitions", "export", petition.slug, "-o", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output.split(":", 1)[0])
+    day = f"{utcnow().astimezone(petition.zone):%Y%m%d}"
+    assert outputs == [
+        str(tmp_path / f"{petition.slug}-{day}.zip"),
+        str(tmp_path / f"{petition.slug}-{day}-2.zip"),
+        str(tmp_path / f"{petition.slug}-{day}-3.zip"),
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        Path(output).name for output in outputs
     )

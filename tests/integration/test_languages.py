@@ -85,6 +85,8 @@ def test_public_pages_speak_the_language_chosen_in_the_cookie(
     home = client.get("/", headers=headers).get_data(as_text=True)
     assert f'<html lang="{language}">' in home
     assert words["home"] in home
+    meta = re.search(r'<p class="petition-card__meta"[^>]*>(.*?)</p>', home, re.S).group(1)
+    assert words["zone"] in meta, "the list names the zone of its closing times"
 
     page = client.get(f"/petitions/{petition.slug}", headers=headers).get_data(as_text=True)
     assert words["month"] in page, "the deadline's month is localised"

@@ -1,6 +1,7 @@
 """Organisers: accounts, authorisation on every route, the editor, the lifecycle, the dashboard."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -188,6 +189,27 @@ def test_every_organiser_form_needs_its_csrf_token(app, signed_in, organiser, ma
     for rule in posts:
         response = signed_in.post(_path(rule, mine.id), data={"reason": "x", "action": "y"})
         assert response.status_code == 400, rule.rule
+
+
+def test_the_list_names_the_zone_of_each_closing_time(signed_in, organiser, make_petition):
+    closes = datetime(2099, 9, 20, 13, 0, tzinfo=UTC)
+    make_petition(organiser=organiser, timezone="Asia/Almaty", closes_at=closes)
+    make_petition(organiser=organiser, timezone="Europe/London", closes_at=closes)
+    page = signed_in.get("/organiser/").get_data(as_text=True)
+    cells = re.findall(r"<td>([^<]*\(([A-Za-z/_]+)\))</td>", page)
+    assert sorted(zone for _cell, zone in cells) == ["Asia/Almaty", "Europe/London"]
+    assert "September 20, 2099, 6:00\u202fPM (Asia/Almaty)" in page
+    assert "September 20, 2099, 2:00\u202fPM (Europe/London)" in page
+
+
+def test_forms_hidden_tokens_repeat_no_id_on_a_page_of_several_forms(
+    signed_in, organiser, make_petition
+):
+    open_one = make_petition(organiser=organiser)
+    page = signed_in.get(f"/organiser/petitions/{open_one.id}").get_data(as_text=True)
+    tokens = re.findall(r"<input[^>]*name=\"csrf_token\"[^>]*>", page)
+    assert len(tokens) >= 3
+    assert [token for token in tokens if "id=" in token] == []
 
 
 # Editor and lifecycle --------------------------------------------------------------------------

@@ -130,6 +130,21 @@ def test_confirming_takes_a_button_press_and_counts_once(client, db, make_petiti
     assert "already confirmed" in client.get(link).get_data(as_text=True)
 
 
+def test_an_already_confirmed_link_says_so_and_offers_no_button(client, db, make_petition):
+    petition = make_petition()
+    sign(client, petition.slug)
+    link = confirm_path(written_email(_outbox(db)[0])[1])
+    client.post(link, data={"csrf_token": csrf_token(client, link)})
+    page = client.get(link, headers={"Accept-Language": "en"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<h1>Signature already confirmed</h1>" in html
+    assert "Your signature is already confirmed and counted on:" in html
+    assert "You are about to confirm" not in html
+    assert '<form method="post" action="/signatures/confirm/' not in html
+    assert 'id="confirm-button"' not in html
+
+
 def test_confirming_without_csrf_token_is_refused(client, db, make_petition):
     petition = make_petition()
     sign(client, petition.slug)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from petitions.models import Petition, PetitionState
+from petitions.models import Organiser, Petition, PetitionState
 from petitions.services.queries import PetitionSnapshot
 
 OPENS = datetime(2099, 9, 1, 4, 0, tzinfo=UTC)
@@ -30,7 +30,13 @@ def _petition(state: PetitionState) -> Petition:
         opens_at=OPENS,
         closes_at=CLOSES,
         state=state,
-        organiser_id=3,
+        organiser=Organiser(
+            id=3,
+            email="bureau@example.org",
+            name="Private name",
+            public_name="Qazaq Human Rights Bureau",
+            public_contact="+7 727 000 00 00",
+        ),
         closed_at=CLOSED_EARLY if ended else None,
         delivered_at=CLOSES if state == PetitionState.DELIVERED else None,
     )
@@ -72,6 +78,8 @@ def test_the_snapshot_copies_the_fields_and_cannot_change():
         "state": PetitionState.DELIVERED,
         "closed_at": CLOSED_EARLY,
         "delivered_at": CLOSES,
+        "organiser_name": "Qazaq Human Rights Bureau",
+        "organiser_contact": "+7 727 000 00 00",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.state = PetitionState.OPEN
