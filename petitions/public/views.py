@@ -58,13 +58,20 @@ def _empty_sign_form(petition: Petition, form: SignPetitionForm) -> Markup:
     the country names, the action and the recipient in the consent), yet it was a third of the
     time of rendering the whole page.
     """
-    key = ("sign-form", str(get_locale() or "en"), petition.slug, petition.recipient)
+    retention_days = current_app.config["SETTINGS"].retention_days
+    # Everything the form shows of the petition and of the site: the key changes with any of it.
+    shown = (petition.slug, petition.recipient, petition.organiser_name, petition.organiser_contact)
+    key = ("sign-form", str(get_locale() or "en"), *shown, retention_days)
     return cache.public.get(
         key,
         SIGN_FORM_SECONDS,
         lambda: Markup(  # noqa: S704 - our own template's output, escaped by it
             render_template(
-                "public/_sign_form.html", petition=petition, form=form, sign_form_token=CSRF_MARKER
+                "public/_sign_form.html",
+                petition=petition,
+                form=form,
+                sign_form_token=CSRF_MARKER,
+                retention_days=retention_days,
             )
         ),
     )

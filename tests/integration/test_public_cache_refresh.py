@@ -99,3 +99,19 @@ def test_the_reused_form_gives_the_same_page_as_a_form_rendered_with_it(
     assert CSRF_PATTERN.sub("TOKEN", reused) == CSRF_PATTERN.sub("TOKEN", rendered)
     assert 'action="/petitions/' + petition.slug + '/sign"' in reused
     assert "Министр &lt;юстиции&gt; &amp; «Ко»" in reused
+
+
+def test_the_reused_form_shows_the_organisers_new_public_name_once_the_page_expires(
+    app, client, db, make_organiser, make_petition, monkeypatch
+):
+    organiser = make_organiser(public_name="Almaty Rights Group")
+    petition = make_petition(organiser=organiser)
+    slug = petition.slug
+    first = client.get(f"/petitions/{slug}").get_data(as_text=True)
+    assert "Run by Almaty Rights Group." in first
+    organiser.public_name = "Kazakhstan Bureau for Human Rights"
+    db.session.commit()
+    _later(monkeypatch, LIFETIME + 1)  # the page expires; the form alone would last an hour
+    page = client.get(f"/petitions/{slug}").get_data(as_text=True)
+    assert "Run by Kazakhstan Bureau for Human Rights." in page
+    assert "Almaty Rights Group" not in page
