@@ -113,10 +113,8 @@ def test_verify_names_the_altered_file(runner, tmp_path, petition):
     assert "signatures.csv" in result.output
 
 
-def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
-    app, client, db, runner, make_account, make_petition, make_signature
-):
-    organiser = make_account("exporter@example.org")
+def _closed_with_one_signature(organiser, make_petition, make_signature):
+    """A petition of this organiser closed yesterday after five days, with one signature."""
     closed = make_petition(
         PetitionState.CLOSED,
         organiser=organiser,
@@ -124,6 +122,14 @@ def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
         closes_at=utcnow() - timedelta(days=1),
     )
     make_signature(closed, name="Әлия Қасымқызы Үмбетова")
+    return closed
+
+
+def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
+    app, client, db, runner, make_account, make_petition, make_signature
+):
+    organiser = make_account("exporter@example.org")
+    closed = _closed_with_one_signature(organiser, make_petition, make_signature)
     login(client, organiser.email, PASSWORD)
     dashboard = f"/organiser/petitions/{closed.id}"
     token = csrf_token(client, dashboard)
@@ -250,13 +256,7 @@ def test_two_exports_on_one_day_download_under_different_names(
     client, db, runner, make_account, make_petition, make_signature
 ):
     organiser = make_account("twice@example.org")
-    closed = make_petition(
-        PetitionState.CLOSED,
-        organiser=organiser,
-        opens_at=utcnow() - timedelta(days=6),
-        closes_at=utcnow() - timedelta(days=1),
-    )
-    make_signature(closed, name="Әлия Қасымқызы Үмбетова")
+    closed = _closed_with_one_signature(organiser, make_petition, make_signature)
     login(client, organiser.email, PASSWORD)
     dashboard = f"/organiser/petitions/{closed.id}"
     for _ in range(2):

@@ -42,26 +42,7 @@ def test_a_running_export_keeps_its_sign_of_life_across_the_heartbeat_migration(
     ended = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     tables = db.metadata.tables
     with db.engine.begin() as connection:
-        organiser = connection.execute(
-            tables["organisers"].insert().values(email="o@example.org", name="O", password_hash="x")
-        ).inserted_primary_key[0]
-        petition = connection.execute(
-            tables["petitions"]
-            .insert()
-            .values(
-                slug="p",
-                title="P",
-                summary="S",
-                body="B",
-                recipient="R",
-                language="en",
-                timezone="Asia/Almaty",
-                opens_at=ended,
-                closes_at=beat,
-                state="open",
-                organiser_id=organiser,
-            )
-        ).inserted_primary_key[0]
+        petition = _old_petition(connection, ended, beat)
         rows = [("running", beat), ("done", ended), ("queued", None)]
         for status, finished_at in rows:
             connection.execute(
