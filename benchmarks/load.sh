@@ -29,7 +29,7 @@ export PETITIONS_ENV=production FLASK_SKIP_DOTENV=1
 export SECRET_KEY=load-benchmark-secret-key-0123456789-abcdefghij
 export HASH_KEY=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"h"*32).decode())')
 export DATA_KEYS=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"d"*32).decode())')
-export GUNICORN_BIND=127.0.0.1:$port GUNICORN_LOGLEVEL=warning
+export GUNICORN_BIND=127.0.0.1:$port GUNICORN_LOGLEVEL=warning BASE_URL=http://127.0.0.1:$port
 .venv/bin/flask --app wsgi db upgrade >/dev/null 2>&1
 .venv/bin/flask --app wsgi petitions demo >/dev/null 2>&1
 app=wsgi:app

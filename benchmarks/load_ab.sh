@@ -40,7 +40,7 @@ for i in 0 1; do
   (
     cd "${dirs[$i]}"
     export DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/petitions_ab_$i
-    export GUNICORN_BIND=127.0.0.1:${ports[$i]}
+    export GUNICORN_BIND=127.0.0.1:${ports[$i]} BASE_URL=http://127.0.0.1:${ports[$i]}
     app=(wsgi:app)
     if [ -n "${SLOW_REQUESTS:-}" ]; then  # this checkout's code under this branch's probe
       cp "$here/benchmarks/slow_requests.py" "$work/slow_requests_probe.py"

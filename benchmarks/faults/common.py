@@ -43,6 +43,8 @@ def app_environment(**settings: str) -> dict[str, str]:
         "SECRET_KEY": "fault-check-secret-key-0123456789-abcdefghijkl",
         "HASH_KEY": key(b"h"),
         "DATA_KEYS": key(b"d"),
+        # Production requires it; the host is trusted whatever port a check serves on.
+        "BASE_URL": "http://127.0.0.1",
         **settings,
     }
 
