@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,6 +25,7 @@ from petitions.delivery.bundle import BundleError
 from petitions.delivery.keys import SigningKeyError
 from petitions.delivery.verify import verify_bundle
 from petitions.extensions import db
+from petitions.files import private_directory
 from petitions.i18n import format_in_zone, zone_name
 from petitions.models import InvalidTransition, PetitionState, utcnow
 from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
@@ -121,11 +123,17 @@ def close_command(slug: str, reason: str) -> None:
     "--output",
     "-o",
     required=True,
-    type=click.Path(dir_okay=True, path_type=Path),
-    help="The .zip to write, or a directory for the default <slug>-<YYYYMMDD>.zip.",
+    type=click.Path(dir_okay=True),
+    help="The .zip to write, or a directory (one that exists, or any path ending in /) for the "
+    "default <slug>-<YYYYMMDD>.zip.",
 )
-def export_command(slug: str, output: Path) -> None:
+def export_command(slug: str, output: str) -> None:
     """Write the signed bundle of a petition's confirmed signatures (interim while open)."""
+    target = Path(output)
+    if output.endswith(("/", os.sep)):
+        # A directory is meant: Path() forgets the slash, and the bundle would become a file of
+        # that name.
+        private_directory(target)
     petition = queries.petition_by_slug(slug)
     if petition is None or petition.state == PetitionState.DRAFT:
         raise click.ClickException(f"no published petition with the slug {slug!r}")
@@ -133,7 +141,7 @@ def export_command(slug: str, output: Path) -> None:
     kind = export.kind_of(petition, now)
     with _progress_bar() as progress:
         try:
-            result = export.build(export.ExportRequest(petition, output, kind, now), progress)
+            result = export.build(export.ExportRequest(petition, target, kind, now), progress)
         except (BundleError, SigningKeyError, OSError) as error:
             raise click.ClickException(f"export failed: {error}") from None
     export.record_export(petition, result, kind, None, utcnow())

@@ -4,6 +4,7 @@ import csv
 import hashlib
 import io
 import json
+import stat
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -294,3 +295,19 @@ def test_cli_exports_into_a_directory_keep_each_bundle_of_the_day(db, runner, tm
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         Path(output).name for output in outputs
     )
+
+
+def test_cli_export_to_a_new_path_ending_in_a_slash_makes_that_directory(
+    db, runner, tmp_path, make_petition, make_signature
+):
+    petition = make_petition()
+    make_signature(petition)
+    wanted = tmp_path / "bundles" / "today"
+    result = runner.invoke(args=["petitions", "export", petition.slug, "-o", f"{wanted}/"])
+    assert result.exit_code == 0, result.output
+    day = f"{utcnow().astimezone(petition.zone):%Y%m%d}"
+    bundle = wanted / f"{petition.slug}-{day}.zip"
+    assert result.output.splitlines()[0] == f"{bundle}: interim export, 1 signatures"
+    assert [path.name for path in wanted.iterdir()] == [bundle.name]
+    assert stat.S_IMODE(wanted.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "bundles").stat().st_mode) == 0o700
