@@ -28,6 +28,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.settings",
                 "petitions.extensions",
                 "petitions.crypto",
+                "petitions.sealing",
+                "petitions.outbox_keys",
                 "petitions.cache",
                 "petitions.delivery",
                 "petitions.rendering",
@@ -75,6 +77,9 @@ FLASK = frozenset({"flask", "flask_*", "werkzeug"})
 #: that must not pay for Flask or SQLAlchemy.
 FORBIDDEN: dict[str, frozenset[str]] = {
     "petitions.crypto": FLASK,
+    # The organiser's machine opens sealed exports with no application at all.
+    "petitions.sealing": FLASK | {"sqlalchemy", "alembic"},
+    "petitions.outbox_keys": FLASK | {"sqlalchemy", "alembic"},
     "petitions.settings": FLASK,
     "petitions.cache": FLASK,
     "petitions.rendering": FLASK,
