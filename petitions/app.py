@@ -19,6 +19,7 @@ from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from petitions.crypto import Keyring, use_keyring
+from petitions.outbox_keys import FileKeyStore, OutboxKeys, RedisKeyStore
 from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
 from petitions.files import private_file
 from petitions.proxies import watch_trusted_proxies
@@ -88,6 +89,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Deleted and overwritten rows are zeroed, not left in free pages for whoever copies the
+        # file (what the WAL still holds of a sealed petition's outbox needs its destroyed key).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 
@@ -178,6 +182,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["petitions.keyring"] = Keyring(settings.hash_key, settings.data_keys)
     # Encrypted columns sit below Flask: they are told how to find the current app's keyring.
     use_keyring(keyring)
+    app.extensions["petitions.outbox_keys"] = _outbox_keys(settings, instance)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,
@@ -192,6 +197,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for warning in settings.warnings:
         logging.getLogger("petitions").warning(warning)
     return app
+
+
+def _outbox_keys(settings: Settings, instance: Path) -> OutboxKeys:
+    """The short-lived keys of sealed petitions' outboxes, where every process finds them."""
+    if settings.outbox_key_store == "instance":
+        store = FileKeyStore(instance / "outbox-keys")
+    else:
+        import redis
+
+        store = RedisKeyStore(redis.Redis.from_url(settings.outbox_key_store))
+    return OutboxKeys(store, period_seconds=settings.outbox_key_minutes * 60)
 
 
 def _configure_logging() -> None:

@@ -383,8 +383,15 @@ class Petition(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the retention purge removed the signers' personal data; the counts remain.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A sealed petition's public key (`seal-x25519:…`): signers' names, emails, cities and
+    #: comments are encrypted to it and only the organiser's private key, offline, opens them.
+    sealing_key: Mapped[str | None] = mapped_column(sa.String(80))
 
     organiser: Mapped[Organiser] = relationship(back_populates="petitions")
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealing_key is not None
 
     def __init__(self, **fields: Any) -> None:
         fields.setdefault("state", PetitionState.DRAFT)
@@ -488,7 +495,8 @@ class Signature(db.Model):
         sa.String(PUBLIC_ID_LENGTH), unique=True, index=True, default=new_public_id
     )
     petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id"))
-    name: Mapped[str] = mapped_column(EncryptedText("signature.name"))
+    #: In a sealed petition, only a name its signer chose to show publicly; otherwise null.
+    name: Mapped[str | None] = mapped_column(EncryptedText("signature.name"))
     #: Null once the retention purge has removed it.
     email: Mapped[str | None] = mapped_column(EncryptedText("signature.email"))
     #: HMAC of the canonical email under HASH_KEY: equal for the same person, useless without it.
@@ -498,8 +506,12 @@ class Signature(db.Model):
     email_domain_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), index=True)
     #: ISO 3166-1 alpha-2, upper case.
     country: Mapped[str] = mapped_column(sa.String(2))
-    city: Mapped[str] = mapped_column(EncryptedText("signature.city"))
+    #: Null in a sealed petition, and after the purge.
+    city: Mapped[str | None] = mapped_column(EncryptedText("signature.city"))
     comment: Mapped[str | None] = mapped_column(EncryptedText("signature.comment"))
+    #: A sealed petition's name, email, city and comment, in a sealed box to its public key
+    #: (`petitions.sealing`); the server cannot open it. Null after the purge.
+    sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     #: Consent to appear by name on the public page.
     show_name: Mapped[bool] = mapped_column(default=False)
     #: HMAC of the client address; the raw address is never stored.
@@ -657,12 +669,16 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: What the message is for ("confirm", "already_signed", ...), for logs and counts.
     kind: Mapped[str] = mapped_column(sa.String(40))
-    recipient: Mapped[str] = mapped_column(EncryptedText("outbox.recipient"))
+    #: Null for a sealed petition's message, whose address is in `envelope`.
+    recipient: Mapped[str | None] = mapped_column(EncryptedText("outbox.recipient"))
     subject: Mapped[str | None] = mapped_column(EncryptedText("outbox.subject"))
     body_text: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_text"))
     body_html: Mapped[str | None] = mapped_column(EncryptedText("outbox.body_html"))
     #: What the worker needs to write the email when it sends it (JSON), if not written yet.
     payload: Mapped[str | None] = mapped_column(EncryptedText("outbox.payload"))
+    #: A sealed petition's message: its address and payload under the hour's outbox key
+    #: (`petitions.outbox_keys`), never under the data keys; erased once sent.
+    envelope: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     #: The signature an email is about, so the retention purge can remove its address too.
     signature_id: Mapped[int | None] = mapped_column(BigId, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -65,6 +65,9 @@ class Settings:
     public_cache_seconds: float
     database_pool_size: int
     database_max_overflow: int
+    #: Where a sealed petition's outbox keys live: "instance" (files) or a redis:// URL.
+    outbox_key_store: str
+    outbox_key_minutes: int
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -252,6 +255,19 @@ def _storage_uri(reader: _Reader) -> str:
     return raw
 
 
+def _outbox_key_store(reader: _Reader, storage_uri: str) -> str:
+    """Keep outbox keys in Redis when the rate limits are there (shared by every app host),
+    otherwise in files under instance/ (one machine)."""
+    default = storage_uri if storage_uri.startswith(("redis://", "rediss://")) else "instance"
+    raw = reader.text("OUTBOX_KEY_STORE", default)
+    if raw != "instance" and not raw.startswith(("redis://", "rediss://")):
+        reader.problems.append(
+            f"OUTBOX_KEY_STORE: expected instance or redis://host:port/db, got {raw!r}"
+        )
+        return "instance"
+    return raw
+
+
 def _timezone(reader: _Reader) -> str:
     raw = reader.text("DEFAULT_TIMEZONE", "Asia/Almaty")
     try:
@@ -349,6 +365,11 @@ def _production_warnings(settings: Settings) -> list[str]:
             "RATELIMIT_STORAGE_URI is memory://: each worker process counts alone, so limits "
             "are multiplied by the number of workers; use redis:// in production"
         )
+    if settings.outbox_key_store == "instance":
+        warnings.append(
+            "OUTBOX_KEY_STORE is instance: sealed petitions' outbox keys are files on this host, "
+            "so mail must be sent from it; with several app hosts use redis://"
+        )
     if settings.mail_server is None:
         warnings.append("MAIL_SERVER is not set: confirmation emails go to the log, not to signers")
     return warnings
@@ -367,11 +388,12 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
     found_secrets = _read_secrets(reader, instance_path, production)
     base_url = _base_url(reader, production)
     secret_key, hash_key, data_keys = _decode_secrets(reader, found_secrets)
+    storage_uri = _storage_uri(reader)
     settings = Settings(
         environment=environment,
         secret_key=secret_key,
         database_url=_database_url(reader, instance_path),
-        ratelimit_storage_uri=_storage_uri(reader),
+        ratelimit_storage_uri=storage_uri,
         sign_rate_limit=_rate_limit(reader, "SIGN_RATE_LIMIT", DEFAULT_SIGN_RATE_LIMIT),
         global_sign_limit=_rate_limit(reader, "GLOBAL_SIGN_LIMIT", DEFAULT_GLOBAL_SIGN_LIMIT),
         hash_key=hash_key,
@@ -394,6 +416,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         public_cache_seconds=reader.integer("PUBLIC_CACHE_SECONDS", 2, 0, 60),
         database_pool_size=reader.integer("DATABASE_POOL_SIZE", 5, 1, 100),
         database_max_overflow=reader.integer("DATABASE_MAX_OVERFLOW", 5, 0, 100),
+        outbox_key_store=_outbox_key_store(reader, storage_uri),
+        outbox_key_minutes=reader.integer("OUTBOX_KEY_MINUTES", 60, 1, 1440),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from petitions.crypto import Keyring
+from petitions.outbox_keys import OutboxKeys
 
 #: Providers whose mailboxes ignore dots in the local part.
 DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -44,6 +45,11 @@ def domain_hash(domain: str, ring: Keyring | None = None) -> bytes:
 def keyring() -> Keyring:
     """Return the keyring of the current application."""
     return current_app.extensions["petitions.keyring"]
+
+
+def outbox_keys() -> OutboxKeys:
+    """Return the current application's short-lived keys for sealed petitions' outboxes."""
+    return current_app.extensions["petitions.outbox_keys"]
 
 
 @dataclass(frozen=True)
