@@ -62,6 +62,7 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
         outcome.email,
         payload={"signature_id": outcome.signature_id, "base_url": base_url},
         signature_id=outcome.signature_id,
+        sealed=outcome.sealed,
     )
 
 
@@ -72,6 +73,9 @@ def _signature_email(
     context = {
         "signature": signature,
         "petition": petition,
+        # A sealed petition's server knows no name to greet with (only one shown publicly, which
+        # the email does not repeat either: the outbox keeps as little as it can).
+        "greeting_name": None if petition.is_sealed else signature.name,
         "petition_url": link("public.show_petition", slug=petition.slug),
         "link_days": CONFIRMATION_LINK_AGE.days,
         "grace_hours": int(CONFIRMATION_GRACE.total_seconds() // 3600),

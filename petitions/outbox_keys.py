@@ -90,7 +90,9 @@ class FileKeyStore:
     def periods(self) -> list[int]:
         if not self.directory.is_dir():
             return []
-        return sorted(int(path.stem) for path in self.directory.glob("*.key") if path.stem.isdigit())
+        return sorted(
+            int(path.stem) for path in self.directory.glob("*.key") if path.stem.isdigit()
+        )
 
 
 class RedisKeyStore:

@@ -19,6 +19,7 @@ from petitions.extensions import db
 from petitions.models import DeliveryKind, ExportStatus, utcnow
 from petitions.notifications import render_message
 from petitions.services import export, lifecycle, mail, retention
+from petitions.services.privacy import outbox_keys
 from petitions.settings import Settings
 
 
@@ -69,15 +70,18 @@ class MailRound:
     closed: list[str] = field(default_factory=list)
     purged: list[retention.PurgeReport] = field(default_factory=list)
     sent: mail.DeliveryReport = field(default_factory=mail.DeliveryReport)
+    #: The periods of the outbox keys destroyed this round.
+    keys_destroyed: list[int] = field(default_factory=list)
 
 
 def mail_round(settings: Settings, batch: int) -> MailRound:
-    """Close expired petitions, purge those due, then send the mail that waits."""
+    """Close expired petitions, purge those due, send the mail that waits, destroy old keys."""
     done = MailRound()
     done.closed = close_expired(utcnow())
     # Closing first lets a petition that just ended be counted from its closing at once.
     done.purged = purge_due(timedelta(days=settings.retention_days))
     done.sent = send_mail(settings, batch)
+    done.keys_destroyed = outbox_keys().destroy_expired()
     return done
 
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage
-from petitions.services.privacy import mask_email
+from petitions.services.privacy import mask_email, outbox_keys
 from petitions.settings import Settings
 
 log = logging.getLogger("petitions.mail")
@@ -44,6 +44,8 @@ class Transport(Protocol):
 
 #: Writes a queued email from its kind and payload: (subject, text, html), or None to drop it.
 Renderer = Callable[[str, dict], tuple[str, str, str | None] | None]
+#: What a sealed petition's envelope is encrypted for, under the outbox key.
+ENVELOPE = "outbox.envelope"
 
 
 def enqueue(
@@ -55,23 +57,65 @@ def enqueue(
     html: str | None = None,
     payload: dict | None = None,
     signature_id: int | None = None,
+    sealed: bool = False,
 ) -> None:
     """Put a message in the outbox, written now or (with a payload) when it is sent.
 
+    `sealed`: the address and payload go into one envelope under the outbox's short-lived key
+    instead of the data keys, and the email is written only when sent (a payload is required).
     One INSERT at once rather than an object for the unit of work: on the signing path the ORM's
     flush of it cost more than the statement itself.
     """
+    values: dict[str, object] = {"recipient": recipient, "envelope": None}
+    if sealed:
+        if payload is None or subject or text or html:
+            raise ValueError("a sealed message carries a payload only")
+        document = json.dumps({"recipient": recipient, "payload": payload})
+        values = {"recipient": None, "envelope": outbox_keys().encrypt(ENVELOPE, document)}
+        payload = None
     db.session.execute(
         sa.insert(OutboxMessage).values(
             kind=kind,
-            recipient=recipient,
             subject=subject,
             body_text=text,
             body_html=html,
             payload=json.dumps(payload) if payload is not None else None,
             attempts=0,
             signature_id=signature_id,
+            **values,
         )
+    )
+
+
+@dataclass(frozen=True)
+class Email:
+    """A message ready to send: to whom and what."""
+
+    recipient: str
+    subject: str
+    text: str
+    html: str | None
+
+
+def contents(message: OutboxMessage, render: Renderer | None) -> Email | str:
+    """Return what to send, or why there is nothing to send.
+
+    A sealed message is opened and written here and kept nowhere: nothing of it is written back
+    to the row, which is erased once sent.
+    """
+    if message.envelope is not None:
+        opened = outbox_keys().decrypt(ENVELOPE, message.envelope)
+        if opened is None:
+            return "dropped: its outbox key was destroyed before it could be sent"
+        document = json.loads(opened)
+        email = render(message.kind, document["payload"]) if render is not None else None
+        if email is None:
+            return "dropped: nothing to send"
+        return Email(document["recipient"], *email)
+    if not written(message, render):
+        return "dropped: nothing to send"
+    return Email(
+        message.recipient, message.subject or "", message.body_text or "", message.body_html
     )
 
 
@@ -111,25 +155,34 @@ def claim_due(now: datetime, limit: int = 50) -> list[OutboxMessage]:
     return messages
 
 
-def _email(message: OutboxMessage, sender: str) -> EmailMessage:
+def _email(message: OutboxMessage, contents: Email, sender: str) -> EmailMessage:
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.recipient
-    email["Subject"] = message.subject or ""
+    email["To"] = contents.recipient
+    email["Subject"] = contents.subject
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     email["Auto-Submitted"] = "auto-generated"
-    email.set_content(message.body_text or "")
-    if message.body_html:
-        email.add_alternative(message.body_html, subtype="html")
+    email.set_content(contents.text)
+    if contents.html:
+        email.add_alternative(contents.html, subtype="html")
     return email
 
 
 def _mark_sent(message: OutboxMessage, now: datetime) -> None:
     message.sent_at = now
     message.last_error = None
-    # The link and the signer's name have done their job; keep only the fact of sending.
+    # The link and the signer's name have done their job; keep only the fact of sending. A
+    # sealed message keeps not even its address.
     message.subject = message.body_text = message.body_html = message.payload = None
+    message.envelope = None
+
+
+def _shown_recipient(message: OutboxMessage) -> str:
+    """Name a message's recipient in the log: masked, and for a sealed petition not at all."""
+    return (
+        "a sealed petition's signer" if message.recipient is None else mask_email(message.recipient)
+    )
 
 
 def _mark_failed(message: OutboxMessage, now: datetime, error: Exception) -> None:
@@ -139,7 +192,7 @@ def _mark_failed(message: OutboxMessage, now: datetime, error: Exception) -> Non
         "mail %s (%s) to %s failed, attempt %d, retry at %s: %s",
         message.id,
         message.kind,
-        mask_email(message.recipient),
+        _shown_recipient(message),
         message.attempts,
         message.next_attempt_at.isoformat(timespec="seconds"),
         message.last_error,
@@ -169,12 +222,13 @@ def deliver(
         return report
     try:
         for message in messages:
-            if not written(message, render):
-                _mark_sent(message, now)  # nothing left to say (the signature is gone)
-                message.last_error = "dropped: nothing to send"
+            email = contents(message, render)
+            if isinstance(email, str):
+                _mark_sent(message, now)  # nothing left to say (the signature or key is gone)
+                message.last_error = email
                 continue
             try:
-                transport.send(_email(message, settings.mail_default_sender))
+                transport.send(_email(message, email, settings.mail_default_sender))
             except (OSError, smtplib.SMTPException) as error:
                 _mark_failed(message, now, error)
                 report.failed += 1

@@ -80,10 +80,16 @@ class PetitionSnapshot:
     #: Who runs the petition, as its organiser chose to be shown to signers (None: not given).
     organiser_name: str | None
     organiser_contact: str | None
+    #: A sealed petition's public key line, or None.
+    sealing_key: str | None
 
     accepts_signatures_at = _rule_of_petition("accepts_signatures_at")
     past_deadline_at = _rule_of_petition("past_deadline_at")
     collection_ended_at = _rule_of_petition("collection_ended_at")
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealing_key is not None
 
     @classmethod
     def of(cls, petition: Petition) -> PetitionSnapshot:
@@ -281,11 +287,17 @@ def busiest_addresses(
 def busiest_domains(petition: Petition, since: datetime, limit: int = 10) -> list[tuple[str, int]]:
     """Return the email domains with the most signatures since a time."""
     rows = _busiest(petition, Signature.email_domain_hash, since, limit)
-    # The domain is stored only as a hash; one address of each group names it.
-    return [
-        (db.session.get(Signature, example).email.rpartition("@")[2].lower(), n)
-        for _hash, n, example in rows
-    ]
+    # The domain is stored only as a hash; one address of each group names it, except in a
+    # sealed petition, where no address is kept: the hash's start stands in for it (moderators
+    # still search by a domain they type, which is hashed the same way).
+    return [(_domain_label(domain, example), n) for domain, n, example in rows]
+
+
+def _domain_label(domain_hash: bytes, example: int) -> str:
+    email = db.session.get(Signature, example).email
+    if email is None:
+        return "#" + bytes(domain_hash).hex()[:12]
+    return email.rpartition("@")[2].lower()
 
 
 def recent_window(now: datetime) -> datetime:

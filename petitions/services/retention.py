@@ -107,6 +107,7 @@ def purge(petition: Petition, now: datetime, actor_label: str = "system") -> Pur
             ip_hash=None,
             city="",
             comment=None,
+            sealed=None,
             show_name=False,
             token_nonce=None,
             invalidation_reason=None,

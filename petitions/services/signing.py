@@ -28,6 +28,7 @@ from petitions.models import (
     new_public_id,
     utcnow,
 )
+from petitions.sealing import SealingPublicKey
 from petitions.services import tokens
 from petitions.services.privacy import email_hashes, keyring
 from petitions.services.queries import PetitionSnapshot
@@ -78,8 +79,11 @@ class SignOutcome:
     signature_id: int
     petition_id: int
     notice: Notice
-    #: Where the email goes: for a repeat, the address stored when the person first signed.
+    #: Where the email goes: for a repeat, the address stored when the person first signed
+    #: (in a sealed petition, none is stored: the address typed now, which hashes the same).
     email: str
+    #: A sealed petition's email goes out under the outbox's short-lived key.
+    sealed: bool = False
 
 
 class WithdrawResult(enum.StrEnum):
@@ -118,6 +122,7 @@ _COLUMNS = (
     "state",
     "token_nonce",
     "public_id",
+    "sealed",
 )
 
 
@@ -129,8 +134,14 @@ def _guarded_insert(dialect: str) -> sa.Insert:
         now, insert = sa.func.statement_timestamp(), postgresql_insert
     else:  # SQLite runs in this process: its clock is ours, passed in.
         now, insert = sa.bindparam("now", type_=table.c.created_at.type), sqlite_insert
+    # Sealed or not as the request believed: a petition sealed since its cached copy was read
+    # takes no signature in clear (sign() then tries again with a fresh copy).
     window_open = sa.exists().where(
-        Petition.id == sa.bindparam("petition"), Petition.accepts_signatures_at(now)
+        Petition.id == sa.bindparam("petition"),
+        Petition.accepts_signatures_at(now),
+        Petition.sealing_key.is_not_distinct_from(
+            sa.bindparam("sealing_key", type_=Petition.sealing_key.type)
+        ),
     )
     row = sa.select(
         *(sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in _COLUMNS), now, now
@@ -143,18 +154,37 @@ def _guarded_insert(dialect: str) -> sa.Insert:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _sealing_key(line: str) -> SealingPublicKey:
+    return SealingPublicKey.parse(line)
+
+
+def _personal(
+    petition: PetitionSnapshot | Petition, details: SignatureDetails, public_id: str
+) -> dict[str, object]:
+    """Return the personal columns of a signature: in clear (encrypted under the data keys), or,
+    in a sealed petition, sealed to its public key with only a publicly shown name kept."""
+    comment = details.comment or None
+    if petition.sealing_key is None:
+        return {"name": details.name, "city": details.city, "comment": comment, "sealed": None}
+    fields = {"name": details.name, "email": details.email.strip(), "city": details.city}
+    sealed = _sealing_key(petition.sealing_key).seal(
+        {**fields, "comment": comment}, signature_id=public_id, petition=petition.slug
+    )
+    shown = details.name if details.show_name else None
+    return {"name": shown, "city": None, "comment": None, "sealed": sealed}
+
+
 def _values(petition: PetitionSnapshot, details: SignatureDetails) -> dict[str, object]:
     ring = keyring()
     hashes = email_hashes(details.email, ring)
+    public_id = new_public_id()
     return {
         "email_hash": hashes.email,
         "email_domain_hash": hashes.domain,
         "petition_id": petition.id,
-        "name": details.name,
-        "email": details.email.strip(),
+        "email": None if petition.is_sealed else details.email.strip(),
         "country": details.country,
-        "city": details.city,
-        "comment": details.comment or None,
         "show_name": details.show_name,
         "ip_hash": ring.keyed_hash("ip", details.client_address)
         if details.client_address
@@ -162,7 +192,8 @@ def _values(petition: PetitionSnapshot, details: SignatureDetails) -> dict[str, 
         "locale": details.locale,
         "state": SignatureState.PENDING,
         "token_nonce": secrets.token_hex(16),
-        "public_id": new_public_id(),
+        "public_id": public_id,
+        **_personal(petition, details, public_id),
     }
 
 
@@ -175,6 +206,7 @@ def _insert_if_new(
     dialect = db.session.get_bind().dialect.name
     parameters = {f"v_{name}": values[name] for name in _COLUMNS}
     parameters["petition"] = petition.id
+    parameters["sealing_key"] = petition.sealing_key
     if dialect != "postgresql":
         parameters["now"] = utcnow()
     inserted = db.session.execute(_guarded_insert(dialect), parameters).first()
@@ -196,10 +228,9 @@ def _existing(petition: PetitionSnapshot, email_hash: bytes) -> Signature | None
 
 def _start_over(signature: Signature, details: SignatureDetails, now: datetime) -> None:
     """Turn a withdrawn signature back into a pending one with what was typed now."""
-    signature.name = details.name
-    signature.city = details.city
+    for column, value in _personal(signature.petition, details, signature.public_id).items():
+        setattr(signature, column, value)
     signature.country = details.country
-    signature.comment = details.comment or None
     signature.show_name = details.show_name
     signature.sign_again(now)
 
@@ -223,18 +254,27 @@ def _repeat_notice(signature: Signature, details: SignatureDetails, now: datetim
 def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     """Record a pending signature, or recognise a repeat; say which email to send."""
     values = _values(petition, details)
+    typed = details.email.strip()
     inserted = _insert_if_new(petition, values)
     if inserted is not None:
         # The email is written by the mail worker from the row: nothing to read back here.
-        return SignOutcome(inserted[0], petition.id, Notice.CONFIRM, values["email"])
-    # Nothing inserted: this person signed before, or the window is shut (by the database's word).
+        return SignOutcome(inserted[0], petition.id, Notice.CONFIRM, typed, petition.is_sealed)
+    # Nothing inserted: this person signed before, or the window is shut (by the database's word),
+    # or the petition was sealed after the copy the request used was read.
     signature = _existing(petition, values["email_hash"])
     now = database_now()
-    if signature is None or not signature.petition.accepts_signatures_at(now):
+    if signature is None:
+        fresh = db.session.get(Petition, petition.id, populate_existing=True)
+        if fresh is not None and fresh.sealing_key != petition.sealing_key:
+            return sign(PetitionSnapshot.of(fresh), details)
+        raise PetitionNotSignable(petition.slug)
+    if not signature.petition.accepts_signatures_at(now):
         raise PetitionNotSignable(petition.slug)
     notice = _repeat_notice(signature, details, now)
     db.session.flush()
-    return SignOutcome(signature.id, signature.petition_id, notice, signature.email)
+    sealed = signature.petition.is_sealed
+    email = typed if sealed else signature.email
+    return SignOutcome(signature.id, signature.petition_id, notice, email, sealed)
 
 
 _signature_by_row_id = tokens.by_row_id(Signature)

@@ -79,7 +79,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "petitions.crypto": FLASK,
     # The organiser's machine opens sealed exports with no application at all.
     "petitions.sealing": FLASK | {"sqlalchemy", "alembic"},
-    "petitions.outbox_keys": FLASK | {"sqlalchemy", "alembic"},
+    "petitions.outbox_keys": FLASK,
     "petitions.settings": FLASK,
     "petitions.cache": FLASK,
     "petitions.rendering": FLASK,

@@ -39,6 +39,7 @@ def _petition(state: PetitionState) -> Petition:
         ),
         closed_at=CLOSED_EARLY if ended else None,
         delivered_at=CLOSES if state == PetitionState.DELIVERED else None,
+        sealing_key="seal-x25519:" + "A" * 43 + "=",
     )
 
 
@@ -80,6 +81,7 @@ def test_the_snapshot_copies_the_fields_and_cannot_change():
         "delivered_at": CLOSES,
         "organiser_name": "Qazaq Human Rights Bureau",
         "organiser_contact": "+7 727 000 00 00",
+        "sealing_key": "seal-x25519:" + "A" * 43 + "=",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.state = PetitionState.OPEN
