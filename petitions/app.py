@@ -19,9 +19,9 @@ from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from petitions.crypto import Keyring, use_keyring
-from petitions.outbox_keys import FileKeyStore, OutboxKeys, RedisKeyStore
 from petitions.extensions import babel, csrf, db, limiter, login_manager, migrate
 from petitions.files import private_file
+from petitions.outbox_keys import FileKeyStore, OutboxKeys, RedisKeyStore
 from petitions.proxies import watch_trusted_proxies
 from petitions.services.privacy import keyring
 from petitions.settings import Settings, load_settings
