@@ -183,6 +183,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Encrypted columns sit below Flask: they are told how to find the current app's keyring.
     use_keyring(keyring)
     app.extensions["petitions.outbox_keys"] = _outbox_keys(settings, instance)
+    # A key lives through its period and the next: what a sealed petition's page promises.
+    app.jinja_env.globals["outbox_key_hours"] = -(-2 * settings.outbox_key_minutes // 60)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,

@@ -117,6 +117,44 @@ def close_command(slug: str, reason: str) -> None:
     click.echo(f"closed {slug} at {petition.closed_at:%Y-%m-%d %H:%M}Z")
 
 
+def _read_key_line(path: Path) -> str:
+    """Read a public key file: a line of text, refused clearly if it is something else."""
+    try:
+        data = path.read_bytes()[:4097]
+    except OSError as error:
+        raise click.ClickException(f"{path}: {error.strerror}") from None
+    if len(data) > 4096:
+        raise click.ClickException(f"{path}: too long for a public key (one line is expected)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path}: not text; give the sealing.pub file") from None
+
+
+@petitions_cli.command("seal")
+@click.argument("slug")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The sealing.pub made by `flask keys sealing-new` on the organiser's own machine.",
+)
+def seal_command(slug: str, public_key: Path) -> None:
+    """Seal a petition to its organiser's public key, before its first signature."""
+    petition = queries.petition_by_slug(slug)
+    if petition is None:
+        raise click.ClickException(f"no petition with the slug {slug!r}")
+    line = _read_key_line(public_key)
+    try:
+        key = lifecycle.seal(petition, line, None)
+    except lifecycle.PetitionError as error:
+        raise click.ClickException(f"{slug}: {error}") from None
+    db.session.commit()
+    click.echo(f"sealed {slug} to the key {key.fingerprint}")
+    click.echo("Signers' names, emails, cities and comments are now sealed to that key.")
+
+
 @petitions_cli.command("export")
 @click.argument("slug")
 @click.option(

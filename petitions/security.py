@@ -87,13 +87,18 @@ def _refusal(status: int, message: str) -> Response:
     return render_error(status, message)
 
 
+#: The only routes that take an uploaded file: a sealing public key, read as one line of text.
+FILE_ENDPOINTS = frozenset({"organiser.seal_petition"})
+
+
 def refuse_unreadable_input() -> Response | None:
     """Refuse text that is not valid UTF-8, and files, on every route, before any view.
 
     Werkzeug decodes the address and the form with errors="replace": bytes that are not UTF-8,
     whether raw or percent-encoded, would reach the forms as U+FFFD and be stored so. The bytes
-    are judged here, before parsing. No route takes a file: a file part where text is expected
-    would reach the text filters as a file object.
+    are judged here, before parsing. Only the routes in FILE_ENDPOINTS take a file (each reads
+    it as text itself); anywhere else a file part where text is expected would reach the text
+    filters as a file object.
     """
     if not _is_utf8(request.query_string):
         return _refusal(400, _("The request was not valid UTF-8 text, which we never accept."))
@@ -101,7 +106,7 @@ def refuse_unreadable_input() -> Response | None:
         # Cached: the form is parsed from the same bytes afterwards.
         if not _is_utf8(request.get_data(cache=True)):
             return _refusal(400, _("The request was not valid UTF-8 text, which we never accept."))
-    elif request.files:
+    elif request.files and request.endpoint not in FILE_ENDPOINTS:
         return _refusal(400, _("This form takes no files: please send text only."))
     elif any("\ufffd" in value for _key, value in request.form.items(multi=True)):
         # A multipart part's bytes are decoded by Werkzeug before we see them: a replacement

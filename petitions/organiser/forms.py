@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    FileField,
     DateField,
     DateTimeLocalField,
     EmailField,
@@ -185,6 +186,35 @@ class ReasonForm(Form):
         filters=[clean_text],
         validators=[DataRequired(_l("Give a reason.")), Length(max=500)],
     )
+
+
+#: A sealing public key is one short line; an upload larger than this is something else.
+MAX_KEY_FILE_BYTES = 4096
+
+
+class SealForm(Form):
+    """The organiser's public key, pasted or uploaded (sealing.pub)."""
+
+    public_key = TextAreaField(_l("Public key (the line in sealing.pub)"), validators=[Optional()])
+    key_file = FileField(_l("Or upload sealing.pub"))
+
+    def key_text(self) -> str | None:
+        """Return the key line given, or None after recording why there is none."""
+        upload = self.key_file.data
+        if upload is not None and getattr(upload, "filename", ""):
+            data = upload.read(MAX_KEY_FILE_BYTES + 1)
+            if len(data) > MAX_KEY_FILE_BYTES:
+                self.key_file.errors.append(_l("This file is too large to be a public key."))
+                return None
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                self.key_file.errors.append(_l("This file is not text: upload sealing.pub."))
+                return None
+        if self.public_key.data and self.public_key.data.strip():
+            return self.public_key.data
+        self.public_key.errors.append(_l("Paste the public key or upload sealing.pub."))
+        return None
 
 
 class ConfirmForm(Form):

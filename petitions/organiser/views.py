@@ -43,10 +43,12 @@ from petitions.organiser.forms import (
     LoginForm,
     PetitionForm,
     ReasonForm,
+    SealForm,
     ResetPasswordForm,
     ResetRequestForm,
 )
 from petitions.rendering import render_markdown
+from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
 from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
 from petitions.services.privacy import keyring
@@ -189,12 +191,14 @@ def _draft_from(form: PetitionForm, now: datetime) -> lifecycle.PetitionDraft:
     )
 
 
-def _editor(form: PetitionForm, petition: Petition | None, status: int = 200):
+def _editor(
+    form: PetitionForm, petition: Petition | None, status: int = 200, seal_form=None
+):
     preview = render_markdown(form.body.data or "") if "preview" in request.form else None
-    frozen = (
-        petition is not None
-        and petition.state != PetitionState.DRAFT
-        and (lifecycle.has_signatures(petition))
+    signed = petition is not None and lifecycle.has_signatures(petition)
+    frozen = signed and petition.state != PetitionState.DRAFT
+    sealable = (
+        petition is not None and not signed and petition.state in lifecycle.SEALABLE_STATES
     )
     return render_template(
         "organiser/edit_petition.html",
@@ -202,6 +206,10 @@ def _editor(form: PetitionForm, petition: Petition | None, status: int = 200):
         petition=petition,
         preview=preview,
         frozen=frozen,
+        seal_form=seal_form or (SealForm() if sealable else None),
+        sealing_key=SealingPublicKey.parse(petition.sealing_key)
+        if petition is not None and petition.sealing_key
+        else None,
     ), status
 
 
@@ -254,6 +262,30 @@ def edit_petition(petition_id: int):
     db.session.commit()
     flash(_("Saved.") if changed else _("Nothing changed."), "info")
     return redirect(url_for("organiser.show_petition", petition_id=petition.id), code=303)
+
+
+@bp.post("/petitions/<int:petition_id>/seal")
+def seal_petition(petition_id: int):
+    """Seal a petition to the organiser's public key, pasted or uploaded, before anyone signs."""
+    petition = _own_petition(petition_id)
+    seal_form = SealForm()
+    key_text = seal_form.key_text() if seal_form.validate_on_submit() else None
+    if key_text is not None:
+        try:
+            key = lifecycle.seal(petition, key_text, current_user)
+        except lifecycle.PetitionError as error:
+            db.session.rollback()
+            seal_form.public_key.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(
+                _("Sealed to the key %(fingerprint)s.", fingerprint=key.fingerprint),
+                "info",
+            )
+            return redirect(url_for("organiser.edit_petition", petition_id=petition.id), code=303)
+    form = PetitionForm()
+    _fill(form, petition)
+    return _editor(form, petition, 422, seal_form=seal_form)
 
 
 def _attempt(change: Callable[[], None], done: str) -> None:

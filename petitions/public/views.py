@@ -60,7 +60,13 @@ def _empty_sign_form(petition: Petition, form: SignPetitionForm) -> Markup:
     """
     retention_days = current_app.config["SETTINGS"].retention_days
     # Everything the form shows of the petition and of the site: the key changes with any of it.
-    shown = (petition.slug, petition.recipient, petition.organiser_name, petition.organiser_contact)
+    shown = (
+        petition.slug,
+        petition.recipient,
+        petition.organiser_name,
+        petition.organiser_contact,
+        petition.sealing_key,
+    )
     key = ("sign-form", str(get_locale() or "en"), *shown, retention_days)
     return cache.public.get(
         key,

@@ -19,6 +19,7 @@ from petitions.models import (
     Signature,
     check_window,
 )
+from petitions.sealing import SealingError, SealingPublicKey
 from petitions.services import audit
 
 #: Fields that are the text signers agreed to; frozen once anyone has signed.
@@ -217,3 +218,46 @@ def close_expired(now: datetime) -> list[Petition]:
         audit.record("close", petition=petition, reason="window ended")
     db.session.flush()
     return expired
+
+
+#: The states a petition may be sealed in: before anyone can have signed it, or while open.
+SEALABLE_STATES = frozenset({PetitionState.DRAFT, PetitionState.OPEN})
+
+
+def seal(
+    petition: Petition, key_text: str, actor: Organiser | None, actor_label: str = "cli"
+) -> SealingPublicKey:
+    """Give a petition its organiser's public key, before its first signature; flush.
+
+    A key may be replaced (a wrong one pasted) until someone signs, never removed. On PostgreSQL
+    the signatures table is held in SHARE mode for the instant of the change, so a signature being
+    written at that moment either finishes first (and sealing is refused) or waits and finds the
+    petition sealed; SQLite has one writer at a time anyway.
+    """
+    try:
+        key = SealingPublicKey.parse(key_text)
+    except SealingError as error:
+        raise PetitionError(
+            _l("This is not a sealing public key (%(reason)s).", reason=str(error))
+        ) from error
+    if petition.state not in SEALABLE_STATES:
+        raise PetitionError(_l("A closed petition cannot be sealed."))
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("LOCK TABLE signatures IN SHARE MODE"))
+    nobody_signed = ~sa.exists().where(Signature.petition_id == petition.id)
+    updated = db.session.execute(
+        sa.update(Petition)
+        .where(Petition.id == petition.id, nobody_signed)
+        .values(sealing_key=key.line)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        raise PetitionError(
+            _l("People have signed already: a petition can be sealed only before its first signature.")
+        )
+    db.session.refresh(petition)
+    audit.record(
+        "seal", actor=actor, actor_label=actor_label, petition=petition, key=key.fingerprint
+    )
+    db.session.flush()
+    return key
