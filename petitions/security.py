@@ -87,8 +87,9 @@ def _refusal(status: int, message: str) -> Response:
     return render_error(status, message)
 
 
-#: The only routes that take an uploaded file: a sealing public key, read as one line of text.
-FILE_ENDPOINTS = frozenset({"organiser.seal_petition"})
+#: The only routes that take an uploaded file, and the one field each takes it in: a sealing
+#: public key, read as one line of text.
+FILE_ENDPOINTS = {"organiser.seal_petition": frozenset({"key_file"})}
 
 
 def refuse_unreadable_input() -> Response | None:
@@ -106,7 +107,7 @@ def refuse_unreadable_input() -> Response | None:
         # Cached: the form is parsed from the same bytes afterwards.
         if not _is_utf8(request.get_data(cache=True)):
             return _refusal(400, _("The request was not valid UTF-8 text, which we never accept."))
-    elif request.files and request.endpoint not in FILE_ENDPOINTS:
+    elif set(request.files) - FILE_ENDPOINTS.get(request.endpoint, frozenset()):
         return _refusal(400, _("This form takes no files: please send text only."))
     elif any("\ufffd" in value for _key, value in request.form.items(multi=True)):
         # A multipart part's bytes are decoded by Werkzeug before we see them: a replacement

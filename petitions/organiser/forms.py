@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
-    FileField,
     DateField,
     DateTimeLocalField,
     EmailField,
+    FileField,
     IntegerField,
     PasswordField,
     RadioField,

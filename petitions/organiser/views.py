@@ -43,9 +43,9 @@ from petitions.organiser.forms import (
     LoginForm,
     PetitionForm,
     ReasonForm,
-    SealForm,
     ResetPasswordForm,
     ResetRequestForm,
+    SealForm,
 )
 from petitions.rendering import render_markdown
 from petitions.sealing import SealingPublicKey
@@ -191,15 +191,11 @@ def _draft_from(form: PetitionForm, now: datetime) -> lifecycle.PetitionDraft:
     )
 
 
-def _editor(
-    form: PetitionForm, petition: Petition | None, status: int = 200, seal_form=None
-):
+def _editor(form: PetitionForm, petition: Petition | None, status: int = 200, seal_form=None):
     preview = render_markdown(form.body.data or "") if "preview" in request.form else None
     signed = petition is not None and lifecycle.has_signatures(petition)
     frozen = signed and petition.state != PetitionState.DRAFT
-    sealable = (
-        petition is not None and not signed and petition.state in lifecycle.SEALABLE_STATES
-    )
+    sealable = petition is not None and not signed and petition.state in lifecycle.SEALABLE_STATES
     return render_template(
         "organiser/edit_petition.html",
         form=form,

@@ -253,7 +253,10 @@ def seal(
     ).rowcount
     if updated != 1:
         raise PetitionError(
-            _l("People have signed already: a petition can be sealed only before its first signature.")
+            _l(
+                "People have signed already: a petition can be sealed only before its "
+                "first signature."
+            )
         )
     db.session.refresh(petition)
     audit.record(
