@@ -28,8 +28,9 @@ from petitions.extensions import db
 from petitions.files import private_directory
 from petitions.i18n import format_in_zone, zone_name
 from petitions.models import InvalidTransition, PetitionState, utcnow
+from petitions.sealing import SealingError
 from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
-from petitions.services.demo import load_demo
+from petitions.services.demo import SEALED_DEMO_SLUG, load_demo, load_sealed_demo
 
 petitions_cli = AppGroup("petitions", help="Create, list, close and export petitions.")
 
@@ -66,8 +67,36 @@ def guard_database_errors(command: click.Command) -> None:
             guard_database_errors(sub)
 
 
+def read_passphrase(passphrase_file: Path | None, *, new: bool) -> str:
+    """Read a passphrase: the first line of a file, or asked at the prompt (twice if new)."""
+    if passphrase_file is None:
+        return click.prompt(
+            "Passphrase for the sealing key", hide_input=True, confirmation_prompt=new
+        )
+    try:
+        lines = passphrase_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(
+            f"{passphrase_file}: cannot read a passphrase ({error})"
+        ) from None
+    if not lines or not lines[0]:
+        raise click.ClickException(f"{passphrase_file}: the first line is empty")
+    return lines[0]
+
+
 @petitions_cli.command("demo")
-def demo_command() -> None:
+@click.option(
+    "--sealed",
+    "sealed_directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also open a sealed demo appeal, writing its key pair (sealing.pub, sealing.key) here.",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The sealed demo key's passphrase (first line); asked at the prompt otherwise.",
+)
+def demo_command(sealed_directory: Path | None, passphrase_file: Path | None) -> None:
     """Create the demo organiser and the open demo appeal (safe to run again)."""
     result = load_demo(utcnow())
     db.session.commit()
@@ -81,6 +110,27 @@ def demo_command() -> None:
     closes = format_in_zone(petition.closes_at, petition.timezone)
     zone = f"{zone_name(petition.timezone)} time, {petition.timezone}"
     click.echo(f"{verb} /petitions/{petition.slug} ({petition.state}, closes {closes}, {zone})")
+    if sealed_directory is not None:
+        _sealed_demo(sealed_directory, passphrase_file)
+
+
+def _sealed_demo(directory: Path, passphrase_file: Path | None) -> None:
+    existing = queries.petition_by_slug(SEALED_DEMO_SLUG)
+    passphrase = "" if existing is not None else read_passphrase(passphrase_file, new=True)
+    try:
+        sealed = load_sealed_demo(utcnow(), directory, passphrase)
+    except (SealingError, lifecycle.PetitionError) as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    if sealed.key_directory is None:
+        click.echo(f"Already there: /petitions/{SEALED_DEMO_SLUG}, sealed to {sealed.fingerprint}")
+        return
+    click.echo(f"Opened /petitions/{SEALED_DEMO_SLUG}, sealed to {sealed.fingerprint}")
+    click.echo(
+        f"Its key pair is in {directory}: sealing.key opens the signatures offline with "
+        "`flask bundles unseal`. A real organiser makes the pair on their own machine "
+        "(`flask keys sealing-new`) and gives the server only sealing.pub."
+    )
 
 
 @petitions_cli.command("list")
@@ -186,6 +236,11 @@ def export_command(slug: str, output: str) -> None:
     db.session.commit()
     click.echo(f"{result.path}: {kind} export, {result.signature_count} signatures")
     click.echo(f"SHA-256 {result.sha256}")
+    if petition.is_sealed:
+        click.echo(
+            "This petition is sealed: the export opens only on the organiser's machine, with "
+            "`flask bundles unseal FILE --key sealing.key --output DIR`."
+        )
 
 
 @contextlib.contextmanager

@@ -9,12 +9,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from petitions.extensions import db
 from petitions.models import Organiser, Petition
-from petitions.services import audit
+from petitions.sealing import SealingPublicKey, write_key_pair
+from petitions.services import audit, lifecycle
 from petitions.services.accounts import create_organiser, find_organiser, set_public_identity
 
 DEMO_ORGANISER_EMAIL = "demo-organiser@example.org"
@@ -85,9 +87,9 @@ class DemoResult:
     created_petition: bool
 
 
-def _demo_petition(organiser: Organiser, now: datetime) -> Petition:
+def _demo_petition(organiser: Organiser, now: datetime, slug: str = DEMO_SLUG) -> Petition:
     petition = Petition(
-        slug=DEMO_SLUG,
+        slug=slug,
         title=DEMO_TITLE,
         summary=DEMO_SUMMARY,
         body=DEMO_BODY,
@@ -120,3 +122,34 @@ def load_demo(now: datetime) -> DemoResult:
     if petition is None:
         petition = _demo_petition(organiser, now)
     return DemoResult(organiser, petition, password, created)
+
+
+#: The second demo appeal, sealed to a key pair the demo makes.
+SEALED_DEMO_SLUG = f"{DEMO_SLUG}-sealed"
+
+
+@dataclass(frozen=True)
+class SealedDemoResult:
+    petition: Petition
+    #: Where the demo's key pair was written; None when the petition existed already.
+    key_directory: Path | None
+    fingerprint: str
+
+
+def load_sealed_demo(now: datetime, directory: Path, passphrase: str) -> SealedDemoResult:
+    """Open the sealed demo appeal, making its key pair into `directory`, unless it exists.
+
+    A real organiser makes the pair on their own machine (`flask keys sealing-new`) and gives
+    the server only the public key; the demo makes both here so that it can be tried at once.
+    """
+    organiser = load_demo(now).organiser
+    petition = db.session.scalar(sa.select(Petition).where(Petition.slug == SEALED_DEMO_SLUG))
+    if petition is not None:
+        if petition.sealing_key is None:
+            raise lifecycle.PetitionError(f"{SEALED_DEMO_SLUG} exists but is not sealed")
+        fingerprint = SealingPublicKey.parse(petition.sealing_key).fingerprint
+        return SealedDemoResult(petition, None, fingerprint)
+    key = write_key_pair(directory, passphrase)
+    petition = _demo_petition(organiser, now, SEALED_DEMO_SLUG)
+    lifecycle.seal(petition, key.line, organiser)
+    return SealedDemoResult(petition, directory, key.fingerprint)
