@@ -27,6 +27,9 @@ def petition_json(slug: str):
             "opens_at": petition.opens_at.isoformat(),
             "closes_at": petition.closes_at.isoformat(),
             "signatures_by_country": queries.counts_by_country(petition),
+            # A sealed petition's key, so that anyone can check which key signers' data is
+            # sealed to (the organiser compares the fingerprint with their own).
+            "sealing_key": petition.sealing_key,
         }
 
     ttl = current_app.config["SETTINGS"].public_cache_seconds

@@ -116,6 +116,13 @@ def test_petition_json(client, make_petition, make_signature):
     assert data["signatures_by_country"] == {"KZ": 2, "DE": 1}
     assert datetime.fromisoformat(data["closes_at"]) == petition.closes_at
     assert datetime.fromisoformat(data["opens_at"]) == petition.opens_at
+    assert data["sealing_key"] is None
+
+
+def test_a_sealed_petitions_json_names_its_key(client, make_petition):
+    line = "seal-x25519:" + "A" * 43 + "="
+    petition = make_petition(sealing_key=line)
+    assert client.get(f"/petitions/{petition.slug}.json").json["sealing_key"] == line
 
 
 def test_petition_json_errors_are_json(client, make_petition):
