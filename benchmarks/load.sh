@@ -6,6 +6,8 @@
 #   (c) signing: per signature a GET of the form (a new session) and a POST with its CSRF token
 #       and an email never used before (benchmarks/sign.lua)
 #   (d) the JSON count
+#   (e) signing the sealed demo appeal: the same as (c), each signature sealed to the organiser's
+#       key in the request and its email queued under the hour's outbox key
 # Usage: benchmarks/load.sh [seconds-per-endpoint] [signing-seconds]
 # Needs: .venv (make run), wrk (apt-get install -y wrk), PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust) and Redis on 127.0.0.1:6379. Creates and drops the database petitions_load.
@@ -31,7 +33,8 @@ export HASH_KEY=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"h"*
 export DATA_KEYS=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"d"*32).decode())')
 export GUNICORN_BIND=127.0.0.1:$port GUNICORN_LOGLEVEL=warning BASE_URL=http://127.0.0.1:$port
 .venv/bin/flask --app wsgi db upgrade >/dev/null 2>&1
-.venv/bin/flask --app wsgi petitions demo >/dev/null 2>&1
+printf 'load benchmark passphrase\n' > "$work/passphrase"
+.venv/bin/flask --app wsgi petitions demo --sealed "$work/keys" --passphrase-file "$work/passphrase" >/dev/null 2>&1
 app=wsgi:app
 if [ -n "${SLOW_REQUESTS:-}" ]; then app=benchmarks.slow_requests:app; export SLOW_REQUESTS; fi
 .venv/bin/gunicorn -c gunicorn.conf.py "$app" 2>"$work/gunicorn.log" &
@@ -67,5 +70,6 @@ measure "(a) livez" -d"${seconds}s" "$url/livez"
 measure "(b) page" -d"${seconds}s" "$url/petitions/pardon-aron-atabek"
 measure "(c) signing" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
 measure "(d) json" -d"${seconds}s" "$url/petitions/pardon-aron-atabek.json"
-echo "signatures in the database: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures')"
+PETITION_SLUG=pardon-aron-atabek-sealed measure "(e) sealed" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
+echo "signatures in the database: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures'), sealed: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures WHERE sealed IS NOT NULL')"
 grep -iE "error|exception" "$work/gunicorn.log" | head -5 || true
