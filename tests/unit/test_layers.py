@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.forms",
                 "petitions.routing",
                 "petitions.proxies",
+                "petitions.onion",
             }
         ),
     ),
