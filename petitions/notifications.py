@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from petitions.extensions import db
 from petitions.models import Organiser, Signature
+from petitions.onion import names_onion_host
 from petitions.services import mail
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
 from petitions.services.signing import (
@@ -42,6 +43,15 @@ def links_on(base_url: str) -> Callable[..., str]:
     return lambda endpoint, **values: adapter.build(endpoint, values, force_external=True)
 
 
+def signer_base_url() -> str:
+    """Return the base of the links mailed to a signer: the onion service's address when they
+    signed on it (where the open site may be blocked), BASE_URL otherwise."""
+    settings = current_app.config["SETTINGS"]
+    if names_onion_host():
+        return settings.onion_base_url
+    return settings.base_url
+
+
 def _subject(notice: Notice, title: str) -> str:
     if notice == Notice.CONFIRM:
         return _("Confirm your signature: %(title)s", title=title)
@@ -56,7 +66,7 @@ def queue_signature_notice(outcome: SignOutcome) -> None:
     """
     if outcome.notice == Notice.NONE:
         return
-    base_url = current_app.config["SETTINGS"].base_url
+    base_url = signer_base_url()
     mail.enqueue(
         str(outcome.notice),
         outcome.email,

@@ -19,7 +19,7 @@ log = logging.getLogger("petitions")
 _HOW_TO_CHECK = "see 'Checking TRUSTED_PROXIES' in docs/deployment.md"
 
 
-def _is_local(address: str | None) -> bool:
+def is_local_address(address: str | None) -> bool:
     """Tell whether a peer is this machine or a private network, where a proxy would be."""
     try:
         parsed = ipaddress.ip_address((address or "").split("%", 1)[0])
@@ -50,7 +50,7 @@ def watch_trusted_proxies(app: Flask, trusted: int) -> None:
                 "a request arrived without X-Forwarded-For, so it did not pass through the "
                 "proxy: if clients can reach the app's port, they choose the address it sees",
             )
-        if not _is_local(original.get("REMOTE_ADDR")):
+        if not is_local_address(original.get("REMOTE_ADDR")):
             warn(
                 "public peer",
                 "a request came straight from a public address, not from a proxy on this "

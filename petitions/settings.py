@@ -7,7 +7,10 @@ wrong setting and raises `SettingsError` with all of them, so an operator fixes 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -22,8 +25,13 @@ from sqlalchemy.exc import ArgumentError
 from petitions.files import private_directory
 
 ENVIRONMENTS = ("development", "production")
-DEFAULT_SIGN_RATE_LIMIT = "20 per minute;1000 per day"
+DEFAULT_SIGN_RATE_LIMIT = "60 per minute;5000 per day"
+DEFAULT_SIGN_EMAIL_RATE_LIMIT = "5 per minute;20 per day"
+DEFAULT_ONION_SIGN_LIMIT = "300 per minute"
 DEFAULT_GLOBAL_SIGN_LIMIT = "600 per minute"
+#: A version 3 onion service's host name: 56 base32 characters (its public key, a checksum and
+#: the version), then ".onion".
+ONION_HOST = re.compile(r"[a-z2-7]{56}\.onion")
 MIN_SECRET_LENGTH = 32
 
 
@@ -44,6 +52,8 @@ class Settings:
     database_url: str
     ratelimit_storage_uri: str
     sign_rate_limit: str
+    sign_email_rate_limit: str
+    onion_sign_limit: str
     global_sign_limit: str
     hash_key: bytes
     data_keys: tuple[bytes, ...]
@@ -61,6 +71,7 @@ class Settings:
     retention_days: int
     base_url: str
     trusted_hosts: tuple[str, ...]
+    onion_address: str
     export_dir: str | None
     public_cache_seconds: float
     database_pool_size: int
@@ -73,6 +84,13 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def onion_base_url(self) -> str | None:
+        """The onion service's address under BASE_URL's path, or None without ONION_ADDRESS."""
+        if not self.onion_address:
+            return None
+        return f"http://{self.onion_address}{urlsplit(self.base_url).path}"
 
 
 class _Reader:
@@ -146,9 +164,45 @@ def _base_url(reader: _Reader, production: bool) -> str:
     return raw.rstrip("/")
 
 
-def _trusted_hosts(reader: _Reader, base_url: str, production: bool) -> tuple[str, ...]:
-    """Name the hosts whose requests are answered: BASE_URL's, TRUSTED_HOSTS, and locally ours."""
-    hosts = [urlsplit(base_url).hostname or ""]
+def _onion_checksum_holds(name: str) -> bool:
+    """Tell whether a v3 onion name carries its own checksum and version (rend-spec-v3)."""
+    try:
+        raw = base64.b32decode(name.removesuffix(".onion").upper())
+    except binascii.Error:
+        return False
+    public_key, checksum, version = raw[:32], raw[32:34], raw[34:]
+    expected = hashlib.sha3_256(b".onion checksum" + public_key + version).digest()[:2]
+    return version == b"\x03" and checksum == expected
+
+
+def _onion_address(reader: _Reader) -> str:
+    """Read the onion service's host name (tor's `hostname` file); empty when there is none."""
+    raw = reader.text("ONION_ADDRESS")
+    if raw is None:
+        return ""
+    name = raw.lower()
+    if not ONION_HOST.fullmatch(name):
+        reader.problems.append(
+            "ONION_ADDRESS: expected the host name of a version 3 onion service, 56 letters a-z "
+            "and digits 2-7 then .onion, as in the hidden service's hostname file (no http:// "
+            f"and no path), got {raw!r}"
+        )
+        return ""
+    if not _onion_checksum_holds(name):
+        reader.problems.append(
+            f"ONION_ADDRESS: {raw!r} is not a valid onion address (its checksum does not match: "
+            "copy it again from the hidden service's hostname file)"
+        )
+        return ""
+    return name
+
+
+def _trusted_hosts(
+    reader: _Reader, base_url: str, onion_address: str, production: bool
+) -> tuple[str, ...]:
+    """Name the hosts whose requests are answered: BASE_URL's, the onion service's,
+    TRUSTED_HOSTS, and locally ours."""
+    hosts = [urlsplit(base_url).hostname or "", onion_address]
     for part in (reader.text("TRUSTED_HOSTS") or "").split(","):
         host = part.strip().lower()
         if not host:
@@ -387,6 +441,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
     production = environment == "production"
     found_secrets = _read_secrets(reader, instance_path, production)
     base_url = _base_url(reader, production)
+    onion_address = _onion_address(reader)
     secret_key, hash_key, data_keys = _decode_secrets(reader, found_secrets)
     storage_uri = _storage_uri(reader)
     settings = Settings(
@@ -395,6 +450,10 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         database_url=_database_url(reader, instance_path),
         ratelimit_storage_uri=storage_uri,
         sign_rate_limit=_rate_limit(reader, "SIGN_RATE_LIMIT", DEFAULT_SIGN_RATE_LIMIT),
+        sign_email_rate_limit=_rate_limit(
+            reader, "SIGN_EMAIL_RATE_LIMIT", DEFAULT_SIGN_EMAIL_RATE_LIMIT
+        ),
+        onion_sign_limit=_rate_limit(reader, "ONION_SIGN_LIMIT", DEFAULT_ONION_SIGN_LIMIT),
         global_sign_limit=_rate_limit(reader, "GLOBAL_SIGN_LIMIT", DEFAULT_GLOBAL_SIGN_LIMIT),
         hash_key=hash_key,
         data_keys=data_keys,
@@ -411,7 +470,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         timestamp_url=reader.text("TIMESTAMP_URL"),
         retention_days=reader.integer("RETENTION_DAYS", 90, 1, 3650),
         base_url=base_url,
-        trusted_hosts=_trusted_hosts(reader, base_url, production),
+        trusted_hosts=_trusted_hosts(reader, base_url, onion_address, production),
+        onion_address=onion_address,
         export_dir=reader.text("EXPORT_DIR"),
         public_cache_seconds=reader.integer("PUBLIC_CACHE_SECONDS", 2, 0, 60),
         database_pool_size=reader.integer("DATABASE_POOL_SIZE", 5, 1, 100),

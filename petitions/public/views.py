@@ -26,10 +26,12 @@ from petitions.errors import DATABASE_OUTAGES, render_error
 from petitions.extensions import csrf, db, limiter
 from petitions.models import Petition, utcnow
 from petitions.notifications import external_url, queue_signature_notice
+from petitions.onion import came_through_tor
 from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
 from petitions.services import queries, signing
+from petitions.services.privacy import email_hashes
 from petitions.services.queries import PetitionSnapshot
 
 #: Stands for the visitor's CSRF token in a cached page; cannot occur in a real token or text.
@@ -188,6 +190,14 @@ def _sign_limit() -> str:
     return current_app.config["SETTINGS"].sign_rate_limit
 
 
+def _email_sign_limit() -> str:
+    return current_app.config["SETTINGS"].sign_email_rate_limit
+
+
+def _onion_sign_limit() -> str:
+    return current_app.config["SETTINGS"].onion_sign_limit
+
+
 def _global_sign_limit() -> str:
     return current_app.config["SETTINGS"].global_sign_limit
 
@@ -196,8 +206,35 @@ def _client_and_petition() -> str:
     return f"{request.remote_addr}|{request.view_args.get('slug')}"
 
 
+def _email_and_petition() -> str:
+    """Key a submission by the keyed hash of the email it gives, so that people who share an
+    address (carrier NAT, the tor daemon) are counted apart and one mailbox is counted once.
+
+    An email that cannot be read as one falls back on the client address, and through tor, where
+    every client has the same address, on one bucket per petition.
+    """
+    slug = request.view_args.get("slug")
+    try:
+        hashed = email_hashes(request.form.get("email", "")).email
+    except ValueError:
+        sender = "onion" if came_through_tor() else f"address:{request.remote_addr}"
+        return f"unreadable-email:{sender}|{slug}"
+    return f"email:{hashed.hex()}|{slug}"
+
+
 def _petition_only() -> str:
     return str(request.view_args.get("slug"))
+
+
+def _not_through_tor() -> bool:
+    return not came_through_tor()
+
+
+def _admitted(response: Response) -> bool:
+    """Count a submission against a limit only once every limit let it through: a client being
+    turned away must not use up what the others with its address, its email, the onion service or
+    the petition may still send."""
+    return response.status_code != 429
 
 
 def _closed_answer(petition: PetitionSnapshot):
@@ -211,8 +248,22 @@ def _closed_answer(petition: PetitionSnapshot):
 
 
 @bp.post("/petitions/<slug>/sign")
-@limiter.limit(_sign_limit, key_func=_client_and_petition)
-@limiter.limit(_global_sign_limit, key_func=_petition_only, scope="sign-all-clients")
+@limiter.limit(
+    _sign_limit, key_func=_client_and_petition, exempt_when=came_through_tor, deduct_when=_admitted
+)
+@limiter.limit(
+    _email_sign_limit, key_func=_email_and_petition, scope="sign-per-email", deduct_when=_admitted
+)
+@limiter.limit(
+    _onion_sign_limit,
+    key_func=_petition_only,
+    scope="sign-through-tor",
+    exempt_when=_not_through_tor,
+    deduct_when=_admitted,
+)
+@limiter.limit(
+    _global_sign_limit, key_func=_petition_only, scope="sign-all-clients", deduct_when=_admitted
+)
 def sign_petition(slug: str):
     """Take a signature; a new and a repeated one get exactly the same answer."""
     if not form_token.accepted(request.form.get("csrf_token"), form_token.SIGN):
@@ -248,7 +299,9 @@ def _details(form: SignPetitionForm) -> signing.SignatureDetails:
         comment=form.comment.data or None,
         show_name=bool(form.show_name.data),
         locale=str(get_locale() or "en"),
-        client_address=request.remote_addr,
+        # Through tor every signer has the tor daemon's address: stored, it would make them all
+        # one "busy address" on the organisers' dashboard.
+        client_address=None if came_through_tor() else request.remote_addr,
     )
 
 

@@ -56,6 +56,19 @@ def test_the_global_ceiling_holds_across_addresses(client, make_petition):
     assert codes == [303] * 5 + [429] * 2
 
 
+def test_an_address_turned_away_uses_up_none_of_the_petition_s_ceiling(client, make_petition):
+    petition = make_petition()
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    hammering = [_post(client, petition.slug, token, number=n).status_code for n in range(12)]
+    assert hammering == [303] * 3 + [429] * 9
+    # Only its three admitted signatures count against the ceiling of five.
+    others = [
+        _post(client, petition.slug, token, address=f"192.0.2.{n}", number=20 + n).status_code
+        for n in range(3)
+    ]
+    assert others == [303, 303, 429]
+
+
 def test_invalid_submissions_count_against_the_limit(client, make_petition):
     petition = make_petition()
     token = csrf_token(client, f"/petitions/{petition.slug}")
@@ -92,6 +105,13 @@ def test_counters_live_in_the_configured_storage(app, client, limit_storage, mak
     if limit_storage.startswith("redis"):
         assert type(limiter.storage).__name__ == "RedisStorage"
         keys = redis.Redis.from_url(REDIS_URL).keys(f"LIMITS:*{petition.slug}*")
-        assert len(keys) == 2, keys  # the per-address and the all-clients counter
+        counters = sorted(key.decode().rsplit("/", 4)[1] for key in keys)
+        # Per address, per email (its two windows, the defaults), over all clients.
+        assert counters == [
+            "public.sign_petition",
+            "public.sign_petition:sign-all-clients",
+            "public.sign_petition:sign-per-email",
+            "public.sign_petition:sign-per-email",
+        ], keys
     else:
         assert type(limiter.storage).__name__ == "MemoryStorage"

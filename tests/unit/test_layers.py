@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.forms",
                 "petitions.routing",
                 "petitions.proxies",
+                "petitions.onion",
             }
         ),
     ),

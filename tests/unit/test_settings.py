@@ -211,3 +211,92 @@ def test_several_data_keys_are_read_for_rotation(tmp_path):
     settings = load_settings({"DATA_KEYS": f"{'A' * 43},{'B' * 43}"}, tmp_path)
     assert len(settings.data_keys) == 2
     assert settings.data_keys[0] != settings.data_keys[1]
+
+
+#: The Tor Project's own onion service: a real address, its checksum made by tor.
+TOR_PROJECT_ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
+
+
+def test_without_onion_address_there_is_no_onion_service(tmp_path):
+    for environ in ({}, {"ONION_ADDRESS": "  "}):
+        settings = load_settings(environ, tmp_path)
+        assert settings.onion_address == ""
+        assert settings.onion_base_url is None
+        assert settings.trusted_hosts == ("127.0.0.1", "localhost")
+
+
+def test_the_onion_address_is_a_trusted_host_and_keeps_base_url_s_path(tmp_path):
+    settings = load_settings(
+        {
+            **PRODUCTION,
+            "DATA_KEYS": KEY,
+            "BASE_URL": "https://petitions.example.org/kz",
+            "ONION_ADDRESS": f" {TOR_PROJECT_ONION.upper()} ",
+            "TRUSTED_HOSTS": "www.example.org",
+        },
+        tmp_path,
+    )
+    assert settings.onion_address == TOR_PROJECT_ONION
+    assert settings.onion_base_url == f"http://{TOR_PROJECT_ONION}/kz"
+    assert settings.trusted_hosts == ("petitions.example.org", TOR_PROJECT_ONION, "www.example.org")
+    # BASE_URL stays the open site's address.
+    assert settings.base_url == "https://petitions.example.org/kz"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"http://{TOR_PROJECT_ONION}",
+        f"{TOR_PROJECT_ONION}/",
+        f"{TOR_PROJECT_ONION}:80",
+        TOR_PROJECT_ONION.removesuffix(".onion"),
+        "expyuzz4wqqyqhjn.onion",  # a version 2 address: tor no longer serves them
+        "1" * 56 + ".onion",  # 0, 1, 8 and 9 are not base32
+        TOR_PROJECT_ONION[1:],
+        "petitions.example.org",
+    ],
+)
+def test_an_onion_address_that_is_no_v3_host_name_is_refused(tmp_path, value):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"ONION_ADDRESS": value}, tmp_path)
+    assert raised.value.problems == [
+        "ONION_ADDRESS: expected the host name of a version 3 onion service, 56 letters a-z "
+        "and digits 2-7 then .onion, as in the hidden service's hostname file (no http:// "
+        f"and no path), got {value!r}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # One letter mistyped.
+        TOR_PROJECT_ONION.replace("2gzy", "2gzz"),
+        # The right shape, with the checksum of the wrong version.
+        "a" * 56 + ".onion",
+    ],
+)
+def test_an_onion_address_with_a_wrong_checksum_is_refused(tmp_path, value):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"ONION_ADDRESS": value}, tmp_path)
+    assert raised.value.problems == [
+        f"ONION_ADDRESS: {value!r} is not a valid onion address (its checksum does not match: "
+        "copy it again from the hidden service's hostname file)"
+    ]
+
+
+def test_the_signing_limits_default_to_loose_per_address_and_tight_per_email(tmp_path):
+    settings = load_settings({}, tmp_path)
+    assert settings.sign_rate_limit == "60 per minute;5000 per day"
+    assert settings.sign_email_rate_limit == "5 per minute;20 per day"
+    assert settings.onion_sign_limit == "300 per minute"
+    assert settings.global_sign_limit == "600 per minute"
+
+
+@pytest.mark.parametrize("name", ["SIGN_EMAIL_RATE_LIMIT", "ONION_SIGN_LIMIT"])
+def test_the_new_signing_limits_are_read_like_the_others(tmp_path, name):
+    assert getattr(load_settings({name: "7 per hour"}, tmp_path), name.lower()) == "7 per hour"
+    with pytest.raises(SettingsError) as raised:
+        load_settings({name: "lots"}, tmp_path)
+    assert raised.value.problems == [
+        f"{name}: cannot read 'lots' as rate limits (example: '10 per minute;200 per day')"
+    ]
