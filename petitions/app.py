@@ -13,7 +13,7 @@ from typing import Any
 from dotenv import dotenv_values
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -142,18 +142,22 @@ def _refuse_dead_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> 
                 dbapi_connection.autocommit = autocommit
 
 
-def _create_sqlite_file_privately(database_url: str) -> None:
+@event.listens_for(Engine, "do_connect")
+def _create_sqlite_file_privately(
+    dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+) -> None:
     """Create a missing SQLite database file 0600 before SQLite does, as it would make it 0644.
 
     SQLite gives its -wal and -shm files the database file's mode, so they follow. A missing
-    directory is left missing: SQLite's own error then names the wrong path.
+    directory is left missing: SQLite's own error then names the wrong path. Done on the first
+    connection, not at start: commands that use no database (`bundles unseal` on an
+    organiser's machine) leave none behind.
     """
-    url = make_url(database_url)
-    name = url.database
-    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+    if dialect.name != "sqlite" or not cargs or cparams.get("uri"):
+        return  # a URI filename is SQLite's to interpret
+    name = str(cargs[0])
+    if not name or name == ":memory:" or name.startswith("file:"):
         return
-    if name.startswith("file:") or url.query.get("uri"):
-        return  # a URI filename: SQLite's to interpret
     path = Path(name)
     if path.parent.is_dir():
         private_file(path)
@@ -170,7 +174,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH", app.instance_path))
     settings = load_settings(_environment(test_config), instance)
     _configure(app, settings)
-    _create_sqlite_file_privately(settings.database_url)
     # Drop the newlines and indentation around block tags: smaller pages, same text.
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

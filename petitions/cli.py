@@ -22,13 +22,25 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from petitions import workers
 from petitions.delivery.bundle import BundleError
-from petitions.delivery.keys import SigningKeyError
+from petitions.delivery.keys import (
+    SigningKey,
+    SigningKeyError,
+    ensure_development_key,
+    load_signing_key,
+)
+from petitions.delivery.sealed import SealedExportError, unseal
 from petitions.delivery.verify import verify_bundle
 from petitions.extensions import db
 from petitions.files import private_directory
 from petitions.i18n import format_in_zone, zone_name
 from petitions.models import InvalidTransition, PetitionState, utcnow
-from petitions.sealing import SealingError
+from petitions.sealing import (
+    KDF_MEMLIMIT,
+    KDF_OPSLIMIT,
+    SealingError,
+    SealingIdentity,
+    write_key_pair,
+)
 from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
 from petitions.services.demo import SEALED_DEMO_SLUG, load_demo, load_sealed_demo
 
@@ -67,21 +79,21 @@ def guard_database_errors(command: click.Command) -> None:
             guard_database_errors(sub)
 
 
-def read_passphrase(passphrase_file: Path | None, *, new: bool) -> str:
-    """Read a passphrase: the first line of a file, or asked at the prompt (twice if new)."""
-    if passphrase_file is None:
-        return click.prompt(
-            "Passphrase for the sealing key", hide_input=True, confirmation_prompt=new
-        )
-    try:
-        lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise click.ClickException(
-            f"{passphrase_file}: cannot read a passphrase ({error})"
-        ) from None
-    if not lines or not lines[0]:
-        raise click.ClickException(f"{passphrase_file}: the first line is empty")
-    return lines[0]
+def _secret_file_option(name: str, what: str, *, prompt: bool = True) -> Callable[..., Any]:
+    """Return the option of a file whose first line is a password or passphrase."""
+    instead = " instead of a prompt" if prompt else ""
+    return click.option(
+        name,
+        type=click.File("r", encoding="utf-8"),
+        help=f"Read {what} from the first line of this file{instead}.",
+    )
+
+
+def _secret(file: Any, prompt: str, *, confirm: bool) -> str:
+    """Return the first line of `file`, or what is typed at a hidden prompt (twice to confirm)."""
+    if file is not None:
+        return file.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
 
 
 @petitions_cli.command("demo")
@@ -91,12 +103,8 @@ def read_passphrase(passphrase_file: Path | None, *, new: bool) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Also open a sealed demo appeal, writing its key pair (sealing.pub, sealing.key) here.",
 )
-@click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The sealed demo key's passphrase (first line); asked at the prompt otherwise.",
-)
-def demo_command(sealed_directory: Path | None, passphrase_file: Path | None) -> None:
+@_secret_file_option("--passphrase-file", "the sealed demo key's passphrase")
+def demo_command(sealed_directory: Path | None, passphrase_file: Any) -> None:
     """Create the demo organiser and the open demo appeal (safe to run again)."""
     result = load_demo(utcnow())
     db.session.commit()
@@ -114,9 +122,10 @@ def demo_command(sealed_directory: Path | None, passphrase_file: Path | None) ->
         _sealed_demo(sealed_directory, passphrase_file)
 
 
-def _sealed_demo(directory: Path, passphrase_file: Path | None) -> None:
+def _sealed_demo(directory: Path, passphrase_file: Any) -> None:
     existing = queries.petition_by_slug(SEALED_DEMO_SLUG)
-    passphrase = "" if existing is not None else read_passphrase(passphrase_file, new=True)
+    prompt = "Passphrase for the sealed demo's key"
+    passphrase = "" if existing else _secret(passphrase_file, prompt, confirm=True)
     try:
         sealed = load_sealed_demo(utcnow(), directory, passphrase)
     except (SealingError, lifecycle.PetitionError) as error:
@@ -205,9 +214,8 @@ def seal_command(slug: str, public_key: Path) -> None:
     click.echo("Signers' names, emails, cities and comments are now sealed to that key.")
 
 
-@petitions_cli.command("export")
-@click.argument("slug")
-@click.option(
+#: Where a command writes a bundle: `_output_path` reads it.
+_bundle_output_option = click.option(
     "--output",
     "-o",
     required=True,
@@ -215,13 +223,14 @@ def seal_command(slug: str, public_key: Path) -> None:
     help="The .zip to write, or a directory (one that exists, or any path ending in /) for the "
     "default <slug>-<YYYYMMDD>.zip.",
 )
+
+
+@petitions_cli.command("export")
+@click.argument("slug")
+@_bundle_output_option
 def export_command(slug: str, output: str) -> None:
     """Write the signed bundle of a petition's confirmed signatures (interim while open)."""
-    target = Path(output)
-    if output.endswith(("/", os.sep)):
-        # A directory is meant: Path() forgets the slash, and the bundle would become a file of
-        # that name.
-        private_directory(target)
+    target = _output_path(output)
     petition = queries.petition_by_slug(slug)
     if petition is None or petition.state == PetitionState.DRAFT:
         raise click.ClickException(f"no published petition with the slug {slug!r}")
@@ -243,8 +252,18 @@ def export_command(slug: str, output: str) -> None:
         )
 
 
+def _output_path(output: str) -> Path:
+    """Return the path of `--output`, making it a private directory if it ends in a slash."""
+    target = Path(output)
+    if output.endswith(("/", os.sep)):
+        # A directory is meant: Path() forgets the slash, and the bundle would become a file of
+        # that name.
+        private_directory(target)
+    return target
+
+
 @contextlib.contextmanager
-def _progress_bar():
+def _progress_bar(label: str = "signatures"):
     """Yield a progress callback: a bar on a terminal, nothing when output is redirected."""
     if not sys.stdout.isatty():
         yield None
@@ -253,7 +272,7 @@ def _progress_bar():
 
     def update(done: int, total: int) -> None:
         if "bar" not in state:
-            state["bar"] = click.progressbar(length=max(total, 1), label="signatures")
+            state["bar"] = click.progressbar(length=max(total, 1), label=label)
             state["bar"].__enter__()
         state["bar"].update(done - state.get("done", 0))
         state["done"] = done
@@ -376,6 +395,91 @@ def bundles_verify_command(bundle: Path) -> None:
         raise SystemExit(1)
 
 
+@bundles_cli.command("unseal")
+@click.argument("sealed", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your private key file, sealing.key (from `keys sealing-new`).",
+)
+@_secret_file_option("--passphrase-file", "the key's passphrase")
+@_bundle_output_option
+@click.option(
+    "--signing-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The PKCS#12 key that signs the bundle [default: the development key].",
+)
+@_secret_file_option("--signing-key-password-file", "the signing key's password", prompt=False)
+@click.option(
+    "--rows-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the opened rows with their signature ids to this CSV (0600), for moderation.",
+)
+@click.option(
+    "--server-certificate-sha256",
+    metavar="HEX",
+    help="Refuse the export unless the server's certificate has this SHA-256.",
+)
+def bundles_unseal_command(
+    sealed: Path,
+    key_file: Path,
+    passphrase_file,
+    output: str,
+    signing_key: Path | None,
+    signing_key_password_file,
+    rows_out: Path | None,
+    server_certificate_sha256: str | None,
+) -> None:
+    """Open a sealed export with your key, offline, and build the signed bundle from it."""
+    identity = _sealing_identity(key_file, passphrase_file)
+    key = _unsealing_key(signing_key, signing_key_password_file)
+    try:
+        with _progress_bar("unsealing") as progress:
+            result = unseal(
+                sealed,
+                identity,
+                _output_path(output),
+                key,
+                progress=progress,
+                rows_out=rows_out,
+                server_certificate_sha256=server_certificate_sha256,
+            )
+    except (SealedExportError, BundleError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{result.path}: {result.signature_count} signatures")
+    click.echo(f"SHA-256 {result.sha256}")
+    if rows_out is not None:
+        click.echo(f"{rows_out}: the opened rows with their signature ids (keep it private)")
+    if key.development:
+        click.echo(
+            "Signed with a development key: the bundle shows only that its files have not "
+            "changed since; sign with your organisation's key (--signing-key) to deliver it."
+        )
+
+
+def _sealing_identity(key_file: Path, passphrase_file) -> SealingIdentity:
+    passphrase = _secret(passphrase_file, f"Passphrase of {key_file.name}", confirm=False)
+    try:
+        return SealingIdentity.from_key_file(key_file.read_text(encoding="utf-8"), passphrase)
+    except (SealingError, OSError, UnicodeDecodeError) as error:
+        reason = error if isinstance(error, SealingError) else "cannot be read as a key file"
+        raise click.ClickException(f"{key_file}: {reason}") from None
+
+
+def _unsealing_key(path: Path | None, password_file) -> SigningKey:
+    """Load the key that signs the bundle: the one given, or the development key."""
+    try:
+        if path is None:
+            path = ensure_development_key(current_app.config["INSTANCE_PATH"])
+            return load_signing_key(path, None)
+        password = password_file.readline().rstrip("\r\n") if password_file else None
+        return load_signing_key(path, password)
+    except (SigningKeyError, OSError) as error:
+        raise click.ClickException(f"{path}: {error}") from None
+
+
 exports_cli = AppGroup("exports", help="Build the bundles organisers ask for in the browser.")
 
 
@@ -406,17 +510,10 @@ organisers_cli = AppGroup("organisers", help="Manage organiser accounts.")
 @organisers_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="The organiser's name, as shown in the audit log.")
-@click.option(
-    "--password-file",
-    type=click.File("r", encoding="utf-8"),
-    help="Read the password from the first line of this file instead of a prompt.",
-)
+@_secret_file_option("--password-file", "the password")
 def organisers_create_command(email: str, name: str, password_file) -> None:
     """Create an organiser account (the password is asked for, or read from a file)."""
-    if password_file is not None:
-        password = password_file.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _secret(password_file, "Password", confirm=True)
     try:
         organiser = accounts.create_organiser(email, name, password)
     except accounts.AccountError as error:
@@ -427,20 +524,13 @@ def organisers_create_command(email: str, name: str, password_file) -> None:
 
 @organisers_cli.command("set-password")
 @click.argument("email")
-@click.option(
-    "--password-file",
-    type=click.File("r", encoding="utf-8"),
-    help="Read the password from the first line of this file instead of a prompt.",
-)
+@_secret_file_option("--password-file", "the password")
 def organisers_set_password_command(email: str, password_file) -> None:
     """Give an organiser a new password, ending their sessions (a forgotten demo password too)."""
     organiser = accounts.find_organiser(email)
     if organiser is None:
         raise click.ClickException(f"no organiser with the email {email.strip().lower()}")
-    if password_file is not None:
-        password = password_file.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = _secret(password_file, "New password", confirm=True)
     try:
         accounts.set_password(organiser, password)
     except accounts.AccountError as error:
@@ -450,6 +540,39 @@ def organisers_set_password_command(email: str, password_file) -> None:
 
 
 keys_cli = AppGroup("keys", help="Manage the keys that protect stored personal data.")
+
+
+@keys_cli.command("sealing-new")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory for sealing.pub and sealing.key (made 0700 if missing).",
+)
+@_secret_file_option("--passphrase-file", "the passphrase")
+# Argon2id's cost; lower only in tests, where the moderate limits would take seconds each.
+@click.option("--kdf-opslimit", type=int, default=KDF_OPSLIMIT, hidden=True)
+@click.option("--kdf-memlimit", type=int, default=KDF_MEMLIMIT, hidden=True)
+def keys_sealing_new_command(
+    output: Path, passphrase_file, kdf_opslimit: int, kdf_memlimit: int
+) -> None:
+    """Make the key pair of a sealed petition: sealing.pub for the server, sealing.key for you."""
+    passphrase = _secret(passphrase_file, "Passphrase", confirm=True)
+    try:
+        public_key = write_key_pair(
+            output, passphrase, opslimit=kdf_opslimit, memlimit=kdf_memlimit
+        )
+    except (SealingError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"public key: {public_key.line}")
+    click.echo(f"fingerprint: {public_key.fingerprint}")
+    click.echo(f"{output / 'sealing.pub'}: give this file to the petition on the server")
+    click.echo(f"{output / 'sealing.key'}: keep this file, never on the server")
+    click.echo(
+        "Keep sealing.key and its passphrase safe, and a copy of both somewhere else offline: "
+        "without them nobody can open the signatures sealed to this key, not even you."
+    )
 
 
 @keys_cli.command("reencrypt")

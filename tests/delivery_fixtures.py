@@ -6,6 +6,8 @@ Everything runs locally: the time-stamp authority listens on 127.0.0.1, the Debi
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import threading
@@ -26,6 +28,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps import DummyTimeStamper
 
 from petitions.delivery.model import ExportInfo, PetitionInfo, Summary
+from petitions.delivery.sealed import SealedRow
+from petitions.sealing import SealingPublicKey
 from tests.conftest import unavailable
 
 KAZAKH_NAME = "Әлия Қасымқызы Үмбетова"
@@ -76,6 +80,24 @@ def make_rows(count: int, names: Sequence[str] = ()) -> list[Row]:
     return rows
 
 
+def seal_rows(
+    rows: Sequence[Row], public_key: SealingPublicKey, petition: PetitionInfo
+) -> list[SealedRow]:
+    """Seal each row as a sealed petition stores it: its name, city, an email and a comment."""
+    sealed = []
+    for number, name, city, country, signed_at in rows:
+        signature_id = f"sig-{number}"
+        fields = {
+            "name": name,
+            "email": f"signer{number}@example.kz",
+            "city": city,
+            "comment": "Арон бостандыққа!" if number % 4 == 0 else None,
+        }
+        box = public_key.seal(fields, signature_id=signature_id, petition=petition.slug)
+        sealed.append(SealedRow(number, signature_id, country, signed_at, box))
+    return sealed
+
+
 def summary_of(rows: Sequence[Row], petition: PetitionInfo) -> Summary:
     """Count the rows the way the database would: by country and by local day."""
     by_country = Counter(row[3] for row in rows)
@@ -123,6 +145,48 @@ def rewrite_member(bundle: Path, target: Path, name: str, offset: int) -> None:
                 changed[offset % len(changed)] ^= 0x20
                 data = bytes(changed)
             copy.writestr(info, data)
+
+
+def check_as_recipient(bundle: Path, directory: Path) -> Path:
+    """Check a bundle with the recipient's tools: sha256sum, openssl cms and pdfsig.
+
+    Returns the directory the bundle was unzipped into.
+    """
+    files = unzip(bundle, directory)
+    manifest = json.loads((files / "manifest.json").read_text(encoding="utf-8"))
+    for name, digest in manifest["files"].items():
+        assert run("sha256sum", files / name).stdout.split()[0] == digest
+    cms = openssl_cms_verify(files, "signer.pem")
+    assert cms.returncode == 0, cms.stderr
+    for volume in manifest["volumes"]:
+        assert "Signature is Valid." in run("pdfsig", files / volume).stdout
+    return files
+
+
+def openssl_cms_verify(
+    directory: Path, ca_file: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Check manifest.json.p7s in `directory` with `openssl cms -verify`, trusting `ca_file`."""
+    return run(
+        "openssl",
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        directory / "manifest.json.p7s",
+        "-content",
+        directory / "manifest.json",
+        "-CAfile",
+        directory / ca_file,
+        "-purpose",
+        "any",
+        "-out",
+        os.devnull,
+        *extra,
+        check=False,
+    )
 
 
 def nss_database(directory: Path, certificate: Path) -> str:

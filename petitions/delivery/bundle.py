@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import abc
 import csv
-import hashlib
 import json
 import multiprocessing
 import os
@@ -29,12 +28,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from cryptography.hazmat.primitives import hashes
 
+from petitions.delivery.archive import (
+    add_bytes,
+    add_file,
+    publish,
+    sha256_file,
+    target_path,
+    utc_text,
+    zip_names,
+)
 from petitions.delivery.document import (
     DEFAULT_ROWS_PER_VOLUME,
     ROWS_PER_PAGE,
@@ -56,7 +64,6 @@ SIGNER = "signer.pem"
 CSV_NAME = "signatures.csv"
 FORMAT = "petitions-bundle/1"
 PROGRESS_EVERY = 1000
-_CHUNK = 1 << 20
 #: A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = frozenset("=+-@\t\r")
 
@@ -109,7 +116,8 @@ def build_bundle(
     `progress(rows done, total)` is called every 1,000 rows and once more when the ZIP is
     written. The ZIP appears atomically: on any error nothing is left at `output`.
     """
-    target = _target(Path(output), petition, export, overwrite)
+    day = export.generated_at.astimezone(petition.zone)
+    target = target_path(Path(output), petition.slug, day, ".zip", overwrite)
     summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day))
     plan = plan_document(
         petition,
@@ -126,40 +134,29 @@ def build_bundle(
             _write_csv(plan, rows, volumes, work / CSV_NAME, progress)
             partial = work / "bundle.zip"
             files = _write_zip(plan, key, volumes, work, partial)
-        _publish(partial, target)
+        publish(partial, target)
     if progress:
         progress(summary.total, summary.total)
-    return _result(target, plan, files)
+    names = tuple(plan.volume_name(v) for v in range(1, plan.volumes + 1))
+    return written(target, export, summary, files, names)
 
 
-def _target(output: Path, petition: PetitionInfo, export: ExportInfo, overwrite: bool) -> Path:
-    if output.is_dir():
-        day = export.generated_at.astimezone(petition.zone)
-        output = output / f"{petition.slug}-{day:%Y%m%d}.zip"
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output} exists already")
-    return output
-
-
-def _publish(partial: Path, target: Path) -> None:
-    # Names and cities in clear: the bundle is its owner's alone, wherever it is written.
-    os.chmod(partial, 0o600)
-    with partial.open("rb") as file:
-        os.fsync(file.fileno())
-    os.replace(partial, target)
-
-
-def _result(target: Path, plan: DocumentPlan, files: dict[str, str]) -> BundleResult:
-    with zipfile.ZipFile(target) as archive:
-        names = tuple(archive.namelist())
+def written(
+    target: Path,
+    export: ExportInfo,
+    summary: Summary,
+    files: dict[str, str],
+    volumes: tuple[str, ...] = (),
+) -> BundleResult:
+    """Describe a ZIP just published at `target`."""
     return BundleResult(
         path=target,
-        sha256=_sha256_file(target),
+        sha256=sha256_file(target),
         size=target.stat().st_size,
-        identifier=plan.export.identifier,
-        signature_count=plan.summary.total,
-        volumes=tuple(plan.volume_name(v) for v in range(1, plan.volumes + 1)),
-        names=names,
+        identifier=export.identifier,
+        signature_count=summary.total,
+        volumes=volumes,
+        names=zip_names(target),
         files=files,
     )
 
@@ -173,9 +170,12 @@ def csv_cell(value: str) -> str:
 
 
 @dataclass
-class _Tally:
+class Tally:
+    """What the rows add up to, to be compared with the summary."""
+
     rows: int = 0
     countries: Counter[str] = field(default_factory=Counter)
+    #: Calendar day in the petition's time zone (ISO) to count.
     days: Counter[str] = field(default_factory=Counter)
 
 
@@ -200,7 +200,7 @@ def _write_csv(
             ]
         )
         tally = _read_rows(plan, rows, writer, volumes, progress)
-    _check_tally(plan.summary, tally)
+    check_tally(plan.summary, tally)
     volumes.complete()
 
 
@@ -210,8 +210,8 @@ def _read_rows(
     writer: Any,
     volumes: _Volumes,
     progress: Progress | None,
-) -> _Tally:
-    tally, page = _Tally(), []
+) -> Tally:
+    tally, page = Tally(), []
     zone, names, total = plan.petition.zone, plan.countries, plan.summary.total
     for number, name, city, country, signed_at in rows:
         if signed_at.tzinfo is None:
@@ -240,7 +240,7 @@ def _read_rows(
 
 
 def _page_done(
-    tally: _Tally, page: list[DisplayRow], volumes: _Volumes, total: int, progress: Progress | None
+    tally: Tally, page: list[DisplayRow], volumes: _Volumes, total: int, progress: Progress | None
 ) -> None:
     tally.rows += len(page)
     if tally.rows > total:
@@ -250,16 +250,33 @@ def _page_done(
         progress(tally.rows, total)
 
 
-def _check_tally(summary: Summary, tally: _Tally) -> None:
+def check_tally(summary: Summary, tally: Tally) -> None:
+    """Raise BundleError unless the rows add up to the summary's counts."""
+    problems = tally_problems(summary, tally)
+    if problems:
+        raise BundleError("the rows do not match the summary: " + "; ".join(problems))
+
+
+def tally_problems(summary: Summary, tally: Tally) -> list[str]:
+    """Return how the rows' count, countries and days differ from the summary, if they do."""
     problems = []
     if tally.rows != summary.total:
         problems.append(f"{tally.rows} rows, but the summary counts {summary.total} signatures")
-    if dict(tally.countries) != {code: n for code, n in summary.by_country.items() if n}:
+    if dict(tally.countries) != counts_by_country(summary):
         problems.append("the counts by country differ from the rows")
-    if dict(tally.days) != {day.isoformat(): n for day, n in summary.by_day.items() if n}:
+    if dict(tally.days) != counts_by_day(summary):
         problems.append("the counts by day (in the petition's time zone) differ from the rows")
-    if problems:
-        raise BundleError("the rows do not match the summary: " + "; ".join(problems))
+    return problems
+
+
+def counts_by_country(summary: Summary) -> dict[str, int]:
+    """Return the summary's non-zero counts by country, sorted by code."""
+    return {code: n for code, n in sorted(summary.by_country.items()) if n}
+
+
+def counts_by_day(summary: Summary) -> dict[str, int]:
+    """Return the summary's non-zero counts by local day, as ISO dates in order."""
+    return {day.isoformat(): n for day, n in sorted(summary.by_day.items()) if n}
 
 
 # The volumes: drawn in this process as pages come, or spooled and drawn by worker processes.
@@ -435,53 +452,30 @@ def _write_zip(
     moment = plan.export.generated_at.astimezone(plan.petition.zone)
     files: dict[str, str] = {}
     with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
-        files[CSV_NAME] = _add_file(archive, CSV_NAME, work / CSV_NAME, moment, compress=True)
+        files[CSV_NAME] = add_file(archive, CSV_NAME, work / CSV_NAME, moment, compress=True)
         for volume in volumes.signed():
-            files[volume.name] = _add_file(archive, volume.name, volume, moment, compress=False)
-        files[SIGNER] = _add_bytes(archive, SIGNER, key.certificate_pem, moment)
-        manifest = manifest_bytes(plan, key, files)
-        _add_bytes(archive, MANIFEST, manifest, moment)
-        _add_bytes(archive, MANIFEST_SIGNATURE, sign_detached(manifest, key), moment)
+            files[volume.name] = add_file(archive, volume.name, volume, moment, compress=False)
+        files[SIGNER] = add_bytes(archive, SIGNER, key.certificate_pem, moment)
+        add_signed_manifest(archive, manifest_bytes(plan, key, files), key, moment)
     return files
 
 
-def _member(name: str, moment: datetime, compress: bool) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
-    # PDF streams are compressed already; deflating them again costs time and saves little.
-    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    info.external_attr = 0o644 << 16
-    return info
-
-
-def _add_file(
-    archive: zipfile.ZipFile, name: str, path: Path, moment: datetime, *, compress: bool
-) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source, archive.open(_member(name, moment, compress), "w") as sink:
-        while chunk := source.read(_CHUNK):
-            digest.update(chunk)
-            sink.write(chunk)
-    return digest.hexdigest()
-
-
-def _add_bytes(archive: zipfile.ZipFile, name: str, data: bytes, moment: datetime) -> str:
-    archive.writestr(_member(name, moment, compress=True), data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def add_signed_manifest(
+    archive: zipfile.ZipFile, manifest: bytes, key: SigningKey, moment: datetime
+) -> None:
+    """Write the manifest and, beside it, its detached CMS signature: the ZIP's last files."""
+    add_bytes(archive, MANIFEST, manifest, moment)
+    add_bytes(archive, MANIFEST_SIGNATURE, sign_detached(manifest, key), moment)
 
 
 def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -> bytes:
     """Return manifest.json: what the bundle is, and the SHA-256 of every other file."""
     petition, export, summary = plan.petition, plan.export, plan.summary
-    certificate = key.certificate
     document = {
         "format": FORMAT,
         "bundle": export.identifier,
         "export": "final" if export.final else "interim",
-        "generated_at": _utc(export.generated_at),
+        "generated_at": utc_text(export.generated_at),
         "generator": {"name": "petitions", "version": export.generator_version},
         "petition": {
             "slug": petition.slug,
@@ -491,29 +485,37 @@ def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -
             "organiser": petition.organiser,
         },
         "window": {
-            "opens_at": _utc(petition.opens_at),
-            "closes_at": _utc(petition.closes_at),
+            "opens_at": utc_text(petition.opens_at),
+            "closes_at": utc_text(petition.closes_at),
             "timezone": petition.timezone,
         },
-        "counts": {
-            "signatures": summary.total,
-            "by_country": {code: n for code, n in sorted(summary.by_country.items()) if n},
-            "by_day": {day.isoformat(): n for day, n in sorted(summary.by_day.items()) if n},
-        },
+        "counts": summary_counts(summary),
         "volumes": [plan.volume_name(v) for v in range(1, plan.volumes + 1)],
-        "signer": {
-            "subject": certificate.subject.rfc4514_string(),
-            "certificate_sha256": certificate.fingerprint(hashes.SHA256()).hex(),
-            "development_key": key.development,
-        },
+        "signer": signer_entry(key),
         "files": files,
     }
+    return json_bytes(document)
+
+
+def summary_counts(summary: Summary) -> dict[str, Any]:
+    """Return the counts as the manifests write them."""
+    return {
+        "signatures": summary.total,
+        "by_country": counts_by_country(summary),
+        "by_day": counts_by_day(summary),
+    }
+
+
+def signer_entry(key: SigningKey) -> dict[str, Any]:
+    """Return what a manifest says of the key that signs it."""
+    certificate = key.certificate
+    return {
+        "subject": certificate.subject.rfc4514_string(),
+        "certificate_sha256": certificate.fingerprint(hashes.SHA256()).hex(),
+        "development_key": key.development,
+    }
+
+
+def json_bytes(document: dict[str, Any]) -> bytes:
+    """Return a JSON file's bytes: UTF-8, indented, with a final newline."""
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

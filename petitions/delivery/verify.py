@@ -3,7 +3,7 @@
 Trusts nothing in the ZIP but the layout `bundle` writes: every listed file's SHA-256 against the
 manifest, no file missing or extra, the manifest's detached signature and each PDF's signature,
 all against the certificate the bundle carries. docs/verifying-a-bundle.md says the same for
-people checking by hand.
+people checking by hand. `check_signed_manifest` is the part a sealed export shares.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 from cryptography import x509
 
-from petitions.delivery.bundle import CSV_NAME, MANIFEST, MANIFEST_SIGNATURE, SIGNER
+from petitions.delivery.archive import CHUNK
+from petitions.delivery.bundle import CSV_NAME, FORMAT, MANIFEST, MANIFEST_SIGNATURE, SIGNER
 from petitions.delivery.keys import is_development_certificate
 from petitions.delivery.signature import (
     SignatureCheck,
@@ -29,9 +30,8 @@ from petitions.delivery.signature import (
     load_certificate,
 )
 
-_CHUNK = 1 << 20
 #: What reading a damaged ZIP member can raise.
-_DAMAGED = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error)
+DAMAGED = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -78,17 +78,46 @@ class VerificationReport:
 def verify_bundle(path: Path | str) -> VerificationReport:
     """Check a bundle: every hash, no file missing or extra, and every signature."""
     report = VerificationReport(Path(path))
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        report.add(report.path.name, "is not a readable ZIP file")
+    archive = open_zip(report)
+    if archive is None:
         return report
     with archive, tempfile.TemporaryDirectory(prefix="petitions-verify-") as scratch:
         _verify_archive(archive, report, Path(scratch))
     return report
 
 
+def open_zip(report: VerificationReport) -> zipfile.ZipFile | None:
+    """Open the ZIP at `report.path`, or record that it cannot be read and return None."""
+    try:
+        return zipfile.ZipFile(report.path)
+    except (zipfile.BadZipFile, OSError):
+        report.add(report.path.name, "is not a readable ZIP file")
+        return None
+
+
 def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratch: Path) -> None:
+    manifest, certificate = check_signed_manifest(archive, report, (CSV_NAME, SIGNER))
+    if manifest is None:
+        return
+    listed = manifest["files"]
+    kind = manifest.get("format", FORMAT)
+    if kind != FORMAT:
+        report.add(MANIFEST, f"is of the format {kind!r}, not a bundle's ({FORMAT})")
+    report.notes.append(f"bundle {manifest.get('bundle')}, {manifest.get('export')} export")
+    if not any(name.endswith(".pdf") for name in listed):
+        report.add(MANIFEST, "lists no PDF")
+    if certificate is not None:
+        _verify_pdfs(archive, listed, certificate, report, scratch)
+
+
+def check_signed_manifest(
+    archive: zipfile.ZipFile, report: VerificationReport, required: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, Any]:
+    """Check the manifest's signature by signer.pem and every file it lists against its hash.
+
+    Records each problem in `report`. Returns the manifest (None if it cannot be read) and the
+    signer's certificate (None if it cannot be read). A file of `required` must be listed.
+    """
     report.files = archive.namelist()
     duplicates = sorted({name for name in report.files if report.files.count(name) > 1})
     for name in duplicates:
@@ -96,7 +125,7 @@ def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratc
     manifest_data = _read_member(archive, MANIFEST, report)
     certificate = _signer_certificate(archive, report)
     if manifest_data is None:
-        return
+        return None, certificate
     if certificate is not None:
         signature = _read_member(archive, MANIFEST_SIGNATURE, report)
         if signature is not None:
@@ -104,12 +133,10 @@ def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratc
             _record(report, MANIFEST_SIGNATURE, check)
             if check.content_changed:
                 report.add(MANIFEST, "was changed after it was signed (see manifest.json.p7s)")
-    listed = _listed_files(manifest_data, report)
-    if listed is None:
-        return
-    _verify_listing(archive, listed, report)
-    if certificate is not None:
-        _verify_pdfs(archive, listed, certificate, report, scratch)
+    manifest = _read_manifest(manifest_data, report)
+    if manifest is not None:
+        _verify_listing(archive, manifest["files"], report, required)
+    return manifest, certificate
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, report: VerificationReport) -> bytes | None:
@@ -118,7 +145,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, report: VerificationReport
         return None
     try:
         return archive.read(name)
-    except _DAMAGED:
+    except DAMAGED:
         report.add(name, "is damaged (its ZIP checksum fails)")
         return None
 
@@ -139,7 +166,7 @@ def _signer_certificate(archive: zipfile.ZipFile, report: VerificationReport) ->
     return certificate
 
 
-def _listed_files(manifest_data: bytes, report: VerificationReport) -> dict[str, str] | None:
+def _read_manifest(manifest_data: bytes, report: VerificationReport) -> dict[str, Any] | None:
     try:
         manifest = json.loads(manifest_data)
         files = manifest["files"]
@@ -148,12 +175,14 @@ def _listed_files(manifest_data: bytes, report: VerificationReport) -> dict[str,
     except (ValueError, KeyError, TypeError):
         report.add(MANIFEST, "is not a readable manifest (JSON with a list of files)")
         return None
-    report.notes.append(f"bundle {manifest.get('bundle')}, {manifest.get('export')} export")
-    return files
+    return manifest
 
 
 def _verify_listing(
-    archive: zipfile.ZipFile, listed: dict[str, str], report: VerificationReport
+    archive: zipfile.ZipFile,
+    listed: dict[str, str],
+    report: VerificationReport,
+    required: tuple[str, ...],
 ) -> None:
     for name, expected in listed.items():
         if name not in report.files:
@@ -167,20 +196,18 @@ def _verify_listing(
     for name in report.files:
         if name not in listed and name not in (MANIFEST, MANIFEST_SIGNATURE):
             report.add(name, "is not listed in manifest.json")
-    for required in (CSV_NAME, SIGNER):
-        if required not in listed and required not in report.files:
-            report.add(required, "is missing")
-    if not any(name.endswith(".pdf") for name in listed):
-        report.add(MANIFEST, "lists no PDF")
+    for name in required:
+        if name not in listed and name not in report.files:
+            report.add(name, "is missing")
 
 
 def _member_sha256(archive: zipfile.ZipFile, name: str) -> str | None:
     digest = hashlib.sha256()
     try:
         with archive.open(name) as member:
-            while chunk := member.read(_CHUNK):
+            while chunk := member.read(CHUNK):
                 digest.update(chunk)
-    except _DAMAGED:
+    except DAMAGED:
         return None
     return digest.hexdigest()
 
@@ -196,8 +223,8 @@ def _verify_pdfs(
         copy = scratch / "volume.pdf"
         try:
             with archive.open(name) as member, copy.open("wb") as file:
-                shutil.copyfileobj(member, file, _CHUNK)
-        except _DAMAGED:
+                shutil.copyfileobj(member, file, CHUNK)
+        except DAMAGED:
             continue  # reported as damaged by the hash check already
         with copy.open("rb") as file:
             _record(report, name, check_pdf(file, certificate))

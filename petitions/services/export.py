@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from petitions.delivery.bundle import BundleResult, build_bundle
 from petitions.delivery.keys import SigningKey, ensure_development_key, load_signing_key
 from petitions.delivery.model import ExportInfo, PetitionInfo, Summary, new_bundle_identifier
+from petitions.delivery.sealed import SEALED_SUFFIX, SealedRow, write_sealed_export
 from petitions.extensions import db
 from petitions.files import PRIVATE_DIRECTORY, private_directory
 from petitions.models import (
@@ -38,6 +39,7 @@ from petitions.models import (
     Signature,
     utcnow,
 )
+from petitions.sealing import SealingPublicKey
 from petitions.services import audit, queries
 
 #: How often a running export writes its progress where the organiser's page can read it.
@@ -118,10 +120,23 @@ def _rows(session: Session, petition: Petition) -> Iterator[tuple[int, str, str,
         yield number, name, city, country, signed_at
 
 
+def _sealed_rows(session: Session, petition: Petition) -> Iterator[SealedRow]:
+    """Yield a sealed petition's counted signatures in signing order, as the server has them."""
+    result = session.execute(
+        sa.select(Signature.public_id, Signature.country, Signature.created_at, Signature.sealed)
+        .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
+        .order_by(Signature.created_at, Signature.id)
+        .execution_options(yield_per=2000)
+    )
+    for number, (public_id, country, signed_at, sealed) in enumerate(result, start=1):
+        yield SealedRow(number, public_id, country, signed_at, bytes(sealed))
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     petition: Petition
-    #: A .zip path, or a directory for the default name <slug>-<YYYYMMDD>.zip.
+    #: A .zip path, or a directory for the default name <slug>-<YYYYMMDD>.zip (.sealed.zip for
+    #: a sealed petition).
     output: Path
     kind: DeliveryKind
     now: datetime
@@ -142,6 +157,20 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
         summary = _summary(session, petition)
         if progress:
             progress(0, summary.total)
+        if petition.is_sealed:
+            # Nothing here can open the rows: they go out as sealed as they came in, for the
+            # organiser to unseal offline into the bundle (`flask bundles unseal`).
+            return write_sealed_export(
+                _petition_info(petition),
+                export,
+                summary,
+                _sealed_rows(session, petition),
+                signing_key(),
+                SealingPublicKey.parse(petition.sealing_key),
+                _output_path(request),
+                progress=progress,
+                overwrite=request.overwrite,
+            )
         return build_bundle(
             _petition_info(petition),
             export,
@@ -165,15 +194,16 @@ def _output_path(request: ExportRequest) -> Path:
         return request.output
     petition = request.petition
     stem = f"{petition.slug}-{request.now.astimezone(petition.zone):%Y%m%d}"
+    suffix = SEALED_SUFFIX if petition.is_sealed else ".zip"
     taken = set(
         db.session.scalars(
             sa.select(Delivery.bundle_filename).where(Delivery.petition_id == petition.id)
         )
     )
-    number, name = 1, f"{stem}.zip"
+    number, name = 1, f"{stem}{suffix}"
     while name in taken or (request.output / name).exists():
         number += 1
-        name = f"{stem}-{number}.zip"
+        name = f"{stem}-{number}{suffix}"
     return request.output / name
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from tests.delivery_fixtures import (
     make_rows,
     new_key,
     nss_database,
+    openssl_cms_verify,
     run,
     summary_of,
     unzip,
@@ -202,32 +202,9 @@ def test_detached_signature_verifies_with_openssl_cms(development_key, tmp_path)
         sign_detached(content.read_bytes(), development_key)
     )
     (tmp_path / "signer.pem").write_bytes(development_key.certificate_pem)
-    result = _openssl_verify(tmp_path, "signer.pem")
+    result = openssl_cms_verify(tmp_path, "signer.pem")
     assert result.returncode == 0, result.stderr
     assert "Verification successful" in result.stderr
-
-
-def _openssl_verify(directory: Path, ca_file: str, *extra: str):
-    return run(
-        "openssl",
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        directory / "manifest.json.p7s",
-        "-content",
-        directory / "manifest.json",
-        "-CAfile",
-        directory / ca_file,
-        "-purpose",
-        "any",
-        "-out",
-        os.devnull,
-        *extra,
-        check=False,
-    )
 
 
 def test_pyhanko_dummy_authority_time_stamps_the_signature(development_key, tmp_path, unsigned_pdf):
@@ -276,6 +253,6 @@ def test_issued_key_with_its_chain_makes_a_valid_bundle(authority, tmp_path):
     files = unzip(result.path, tmp_path / "bundle")
     # Trust in the authority's root proves who signed; signer.pem alone proves integrity.
     (files / "root.pem").write_bytes(authority[0].read_bytes())
-    assert _openssl_verify(files, "root.pem").returncode == 0
-    assert _openssl_verify(files, "signer.pem", "-partial_chain").returncode == 0
+    assert openssl_cms_verify(files, "root.pem").returncode == 0
+    assert openssl_cms_verify(files, "signer.pem", "-partial_chain").returncode == 0
     assert "сынақ кілтімен" not in run("pdftotext", "-l", "1", files / "petition.pdf", "-").stdout
