@@ -124,8 +124,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Launch Debian's Chromium for one test module.
+def playwright_driver() -> Iterator[Any]:
+    """Start Playwright for one test module.
 
     Playwright's synchronous API runs an event loop in the main thread for as long as it is
     started; stopping it after each module leaves no loop behind for other tests, whose bundle
@@ -138,9 +138,28 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    """Launch Debian's Chromium for one test module."""
+    launched = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def device(playwright_driver: Any) -> Callable[[str], dict[str, Any]]:
+    """Return Playwright's emulation of a named phone (its window, touch, pixel ratio, agent),
+    as options for a new page; only Chromium runs here, whatever browser the phone ships."""
+
+    def options(name: str) -> dict[str, Any]:
+        described = dict(playwright_driver.devices[name])
+        described.pop("default_browser_type")
+        return described
+
+    return options
 
 
 @dataclass

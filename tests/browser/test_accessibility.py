@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from petitions.sealing import SealingIdentity
 from tests.browser.conftest import ORGANISER_EMAIL, PHONE, Site, assert_no_sideways_scrolling
 from tests.browser.test_organiser import create_petition, sign_in
 from tests.browser.test_signer import WITHDRAW_LINK, confirmation_link, fill_signing_form
@@ -153,6 +154,25 @@ def visit_organiser_pages(audit: Audit, page: Any, site: Site) -> str:
     return public.rsplit("/", 1)[1]
 
 
+def visit_sealing_pages(audit: Audit, page: Any) -> str:
+    """Seal a new petition in the editor, a refused key first, and publish it; return its slug."""
+    page.goto("/organiser/")
+    dashboard = create_petition(page, f"Sealed check {uuid.uuid4().hex[:6]}")
+    page.goto(f"{dashboard}/edit")
+    seal = page.locator("form[action$='/seal']")
+    seal.locator("textarea").fill("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO8bSo1uQ5hUy5ojY0sKJa")
+    seal.locator("button[type=submit]").click()
+    page.locator("#seal-error-title").wait_for()
+    audit.check(page, "editor-seal-errors")
+    seal.locator("textarea").fill(SealingIdentity.generate().public_key.line)
+    seal.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/edit$"))
+    audit.check(page, "editor-sealed")
+    page.goto(dashboard)
+    page.locator("form[action$='/publish'] button").click()
+    return page.locator(".dashboard__state a").get_attribute("href").rsplit("/", 1)[1]
+
+
 @pytest.mark.parametrize(
     ("label", "options"),
     [("desktop-en", {"locale": "en-GB"}), ("phone-kk", {"locale": "kk-KZ", **PHONE})],
@@ -164,13 +184,16 @@ def test_axe_finds_no_serious_violation_on_any_page(
     page = new_page(bypass_csp=True, **options)
     audit = Audit(axe_script, screenshots, label)
     slug = visit_organiser_pages(audit, page, site)
+    sealed = visit_sealing_pages(audit, page)
     signer = new_page(bypass_csp=True, **options)
     withdraw = visit_public_pages(audit, signer, site, slug)
     visit_closed_pages(audit, signer, site, slug, withdraw)
     page.goto(f"/petitions/{demo_slug}")
     audit.check(page, "demo-petition")
+    signer.goto(f"/petitions/{sealed}")
+    audit.check(signer, "petition-sealed")
     audit.save_report()
-    assert audit.pages == 27
+    assert audit.pages == 30
     assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
 
 

@@ -19,7 +19,11 @@ import pytest
 
 from petitions.errors import render_error
 from tests.browser.conftest import ARTIFACTS, PHONE, Site
-from tests.browser.test_accessibility import visit_organiser_pages, visit_public_pages
+from tests.browser.test_accessibility import (
+    visit_organiser_pages,
+    visit_public_pages,
+    visit_sealing_pages,
+)
 from tests.browser.test_signer import fill_signing_form
 from tests.conftest import unavailable
 
@@ -147,6 +151,7 @@ def test_every_page_passes_the_html_checker(new_page, site, demo_slug, vnu_jar, 
     sources.check(organiser, "editor-edit")
     organiser.goto("/organiser/petitions/new")
     sources.check(organiser, "editor-new")
+    sealed = visit_sealing_pages(sources, organiser)
 
     signers: dict[str, tuple[Any, str]] = {}
     for language, locale in LANGUAGES.items():
@@ -156,14 +161,17 @@ def test_every_page_passes_the_html_checker(new_page, site, demo_slug, vnu_jar, 
         withdraw = visit_public_pages(sources, signer, site, slug)
         signer.goto(f"/petitions/{demo_slug}")
         sources.check(signer, "demo-petition")
+        signer.goto(f"/petitions/{sealed}")
+        sources.check(signer, "petition-sealed")
         add_error_pages(sources, site, language)
         signers[language] = (signer, withdraw)
     visit_closed_pages(sources, signers, site, slug)
     sources.label = "en"
     visit_closed_dashboard(sources, organiser, site, dashboard)
 
-    # 12 organiser pages on the way, 2 editors, 4 closed; 12 public, 8 errors, 3 closed each.
-    assert len(sources.files) == 12 + 2 + 4 + 3 * (12 + 8 + 3)
+    # 12 organiser pages on the way, 2 editors, 2 sealing, 4 closed; 12 public, 8 errors,
+    # 3 closed and 1 sealed each.
+    assert len(sources.files) == 12 + 2 + 2 + 4 + 3 * (12 + 8 + 3 + 1)
     errors = html_errors(vnu_jar, sources.files)
     assert not errors, json.dumps(errors, ensure_ascii=False, indent=1)
 
