@@ -275,7 +275,11 @@ def seal_petition(petition_id: int):
         else:
             db.session.commit()
             flash(
-                _("Sealed to the key %(fingerprint)s.", fingerprint=key.fingerprint),
+                # No-break spaces: the four groups stay on one line, to be compared at a glance.
+                _(
+                    "Sealed to the key %(fingerprint)s.",
+                    fingerprint=key.fingerprint.replace(" ", "\u00a0"),
+                ),
                 "info",
             )
             return redirect(url_for("organiser.edit_petition", petition_id=petition.id), code=303)

@@ -237,8 +237,12 @@ def seal(
     try:
         key = SealingPublicKey.parse(key_text)
     except SealingError as error:
+        # The reason stays in the log's English; the organiser is told what to give instead.
         raise PetitionError(
-            _l("This is not a sealing public key (%(reason)s).", reason=str(error))
+            _l(
+                "This is not a sealing public key: give the one line of sealing.pub, which "
+                "begins with “seal-x25519:”."
+            )
         ) from error
     if petition.state not in SEALABLE_STATES:
         raise PetitionError(_l("A closed petition cannot be sealed."))
