@@ -84,8 +84,8 @@ def seal_in_the_editor(page: Any, dashboard: str, key_file: Path, how: str) -> N
         assert page.locator(".error-summary").get_attribute("role") == "alert"
         assert page.evaluate("document.activeElement.classList.contains('error-summary')")
         assert page.locator("#public_key-error").inner_text() == (
-            "This is not a sealing public key (a sealing public key is one line starting "
-            "with 'seal-x25519:')."
+            "This is not a sealing public key: give the one line of sealing.pub, which begins "
+            "with “seal-x25519:”."
         )
         assert page.locator("#sealing-heading").count() == 0
         assert pasted.input_value() == AGE_RECIPIENT
