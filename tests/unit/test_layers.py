@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.crypto",
                 "petitions.sealing",
                 "petitions.outbox_keys",
+                "petitions.merkle",
                 "petitions.cache",
                 "petitions.delivery",
                 "petitions.rendering",
@@ -81,6 +82,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     # The organiser's machine opens sealed exports with no application at all.
     "petitions.sealing": FLASK | {"sqlalchemy", "alembic"},
     "petitions.outbox_keys": FLASK,
+    # Receipts are checked offline, by `flask receipts verify` and by the bundle's verifier.
+    "petitions.merkle": FLASK | {"sqlalchemy", "alembic"},
     "petitions.settings": FLASK,
     "petitions.cache": FLASK,
     "petitions.rendering": FLASK,
