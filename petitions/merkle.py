@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -152,3 +153,102 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     return sn == 0 and hmac.compare_digest(hash_, root)
+
+
+def level_sizes(size: int) -> list[int]:
+    """Return the number of nodes on each level of a tree of `size` leaves, leaves first."""
+    sizes = [size]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+def path_positions(index: int, size: int) -> list[tuple[int, int]]:
+    """Return (level, position) of each node of leaf `index`'s audit path, from the bottom up.
+
+    With the nodes stored by level (`ChunkedTree`), these are the only ones a proof reads.
+    """
+    if not 0 <= index < size:
+        raise IndexError(f"leaf {index} is not in a tree of {size}")
+    positions = []
+    for level, count in enumerate(level_sizes(size)[:-1]):
+        if index ^ 1 < count:
+            positions.append((level, index ^ 1))
+        index //= 2
+    return positions
+
+
+Emit = Callable[[int, int, bytes, Any], None]
+
+
+class ChunkedTree:
+    """Build the tree as leaves arrive and hand out every level's nodes in chunks, as they fill.
+
+    `emit(level, number, hashes, key)` receives the `number`th chunk of `level`: up to
+    `chunk_size` hashes of 32 bytes, joined. `key` is what was appended with the chunk's first
+    leaf (for level 0; None above). Memory stays at a few chunks per level however many leaves
+    there are. `finish()` hands out the last, partial chunks and returns (size, root).
+    """
+
+    def __init__(self, emit: Emit, chunk_size: int = 512) -> None:
+        if chunk_size < 1:
+            raise ValueError("a chunk holds at least one hash")
+        self._emit, self._chunk_size = emit, chunk_size
+        self._buffers: list[list[bytes]] = []
+        self._keys: list[Any] = []
+        self._chunks: list[int] = []
+        self._waiting: list[bytes | None] = []
+        self._counts: list[int] = []
+        self._finished = False
+
+    def append(self, leaf: bytes, key: Any = None) -> None:
+        if self._finished:
+            raise RuntimeError("the tree is finished")
+        self._add(0, _checked(leaf), key)
+
+    def _add(self, level: int, hash_: bytes, key: Any = None) -> None:
+        if level == len(self._buffers):
+            self._buffers.append([])
+            self._keys.append(None)
+            self._chunks.append(0)
+            self._waiting.append(None)
+            self._counts.append(0)
+        buffer = self._buffers[level]
+        if not buffer:
+            self._keys[level] = key
+        buffer.append(hash_)
+        self._counts[level] += 1
+        if len(buffer) == self._chunk_size:
+            self._flush(level)
+        left = self._waiting[level]
+        if left is None:
+            self._waiting[level] = hash_
+        else:
+            self._waiting[level] = None
+            self._add(level + 1, node_hash(left, hash_))
+
+    def _flush(self, level: int) -> None:
+        buffer = self._buffers[level]
+        if buffer:
+            self._emit(level, self._chunks[level], b"".join(buffer), self._keys[level])
+            self._chunks[level] += 1
+            buffer.clear()
+
+    def finish(self) -> tuple[int, bytes]:
+        """Carry the odd last nodes up, hand out what is left and return (size, root)."""
+        if self._finished:
+            raise RuntimeError("the tree is finished")
+        self._finished = True
+        if not self._counts:
+            return 0, EMPTY_ROOT
+        level = 0
+        while self._counts[level] > 1 or level + 1 < len(self._counts):
+            waiting = self._waiting[level]
+            if waiting is not None:
+                # The last node of an odd level is the next level's last node, as it is.
+                self._waiting[level] = None
+                self._add(level + 1, waiting)
+            self._flush(level)
+            level += 1
+        self._flush(level)
+        return self._counts[0], self._waiting[level]

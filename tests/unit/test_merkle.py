@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 
 from petitions.merkle import (
     EMPTY_ROOT,
+    ChunkedTree,
     RootBuilder,
     Tree,
     leaf_hash,
+    level_sizes,
     node_hash,
+    path_positions,
     root_of,
     verify_inclusion,
 )
@@ -163,3 +166,39 @@ def test_malformed_input_is_refused():
     assert not verify_inclusion(leaf, 0, 2, [b"short"], leaf)
     assert verify_inclusion(leaf, 0, 1, [], leaf)
     assert leaf == hashlib.sha256(b"\x00x").digest()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 512])
+def test_the_chunked_tree_hands_out_the_same_levels_and_proves_from_them(chunk_size):
+    for size in [*range(0, 70), 511, 512, 513, 1025]:
+        chunks: dict[int, list[tuple[int, bytes, object]]] = {}
+
+        def emit(level, number, hashes, key, chunks=chunks):
+            chunks.setdefault(level, []).append((number, hashes, key))
+
+        tree = ChunkedTree(emit, chunk_size)
+        leaves = leaves_of(size)
+        for index, leaf in enumerate(leaves):
+            tree.append(leaf, key=("row", index))
+        whole = Tree(leaves)
+        assert tree.finish() == (size, whole.root)
+        levels = {level: b"".join(c[1] for c in found) for level, found in chunks.items()}
+        assert [len(levels[level]) // 32 for level in sorted(levels)] == (
+            level_sizes(size) if size else []
+        )
+        for found in chunks.values():
+            assert [number for number, _, _ in found] == list(range(len(found)))
+            assert all(len(hashes) <= 32 * chunk_size for _, hashes, _ in found)
+        if size:
+            # The first leaf of each level-0 chunk brings its key; upper chunks have none.
+            assert [key for _, _, key in chunks[0]] == [
+                ("row", start) for start in range(0, size, chunk_size)
+            ]
+            assert all(key is None for level in levels if level for _, _, key in chunks[level])
+        for index in range(size):
+            path = [
+                levels[level][at * 32 : (at + 1) * 32] for level, at in path_positions(index, size)
+            ]
+            assert path == whole.audit_path(index)
+    with pytest.raises(RuntimeError, match="the tree is finished"):
+        tree.append(leaf_hash(b"late"))
