@@ -349,6 +349,15 @@ def is_past_deadline(petition: Any, now: Any) -> Any:
     return (petition.state == PetitionState.OPEN) & (petition.closes_at <= now)
 
 
+#: 16 random bytes in URL-safe base64, without padding.
+PUBLIC_ID_LENGTH = 22
+
+
+def new_public_id() -> str:
+    """Draw a public id (a petition's, a signature's): 128 random bits, safe in a URL."""
+    return secrets.token_urlsafe(16)
+
+
 class Petition(db.Model):
     __tablename__ = "petitions"
     __table_args__ = (
@@ -358,6 +367,12 @@ class Petition(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    #: Random and never changed, unlike the slug: what every receipt's leaf is computed from.
+    #: Never null (the default draws one); nullable in the schema because SQLite can make a
+    #: column NOT NULL only by copying the table, which the tables pointing here forbid.
+    public_id: Mapped[str] = mapped_column(
+        sa.String(PUBLIC_ID_LENGTH), nullable=True, unique=True, index=True, default=new_public_id
+    )
     title: Mapped[str] = mapped_column(sa.String(200))
     summary: Mapped[str] = mapped_column(sa.String(500))
     #: Markdown as the organiser wrote it; sanitised every time it is rendered.
@@ -471,21 +486,13 @@ class Petition(db.Model):
         self.DELIVER.apply(self, now)
 
 
-#: 16 random bytes in URL-safe base64, without padding.
-PUBLIC_ID_LENGTH = 22
-
-
-def new_public_id() -> str:
-    """Draw a signature's public id: 128 random bits, safe in a URL."""
-    return secrets.token_urlsafe(16)
-
-
 class Signature(db.Model):
     __tablename__ = "signatures"
     __table_args__ = (
         # One person per petition; the database settles concurrent duplicates.
         sa.UniqueConstraint("petition_id", "email_hash"),
         sa.Index("ix_signatures_petition_state", "petition_id", "state"),
+        sa.Index("ix_signatures_receipt_leaf", "petition_id", "receipt_leaf"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -512,6 +519,9 @@ class Signature(db.Model):
     #: A sealed petition's name, email, city and comment, in a sealed box to its public key
     #: (`petitions.sealing`); the server cannot open it. Null after the purge.
     sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    #: The receipt's leaf (petitions.receipts): how a receipt code finds its signature. Null for
+    #: signatures made before receipts, whose codes were never sent.
+    receipt_leaf: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
     #: Consent to appear by name on the public page.
     show_name: Mapped[bool] = mapped_column(default=False)
     #: HMAC of the client address; the raw address is never stored.
@@ -647,6 +657,9 @@ class Delivery(db.Model):
     delivery_method: Mapped[str | None] = mapped_column(sa.String(200))
     #: The recipient's registration or tracking number.
     reference: Mapped[str | None] = mapped_column(sa.String(200))
+    #: The RFC 6962 tree over the bundle's rows (petitions.receipts), once the export is done.
+    tree_size: Mapped[int | None]
+    tree_root: Mapped[str | None] = mapped_column(sa.String(64))
 
     petition: Mapped[Petition] = relationship()
 
@@ -654,6 +667,30 @@ class Delivery(db.Model):
         fields.setdefault("status", ExportStatus.QUEUED)
         fields.setdefault("rows_done", 0)
         super().__init__(**fields)
+
+
+class ReceiptChunk(db.Model):
+    """Consecutive nodes of one level of an export's receipt tree, for the receipts' proofs.
+
+    A chunk of the leaves also keeps the bundle order's key of its first row, so that a
+    signature's chunk, and then its place, are found without reading the others.
+    """
+
+    __tablename__ = "receipt_chunks"
+    __table_args__ = (
+        sa.Index("ix_receipt_chunks_first_row", "delivery_id", "level", "first_at", "first_id"),
+    )
+
+    delivery_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    #: Level 0 only: the created_at and id of the chunk's first row, in the bundle's order.
+    first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_id: Mapped[int | None] = mapped_column(BigId)
+    #: The nodes' SHA-256 hashes, 32 bytes each, joined.
+    hashes: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
 class OutboxMessage(db.Model):

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from petitions.extensions import db
-from petitions.models import Delivery, ExportStatus, Signature
+from petitions.models import Delivery, ExportStatus, Petition, Signature
 
 # Alembic works on a connection of its own, and the schema it changes is shared by the run.
 pytestmark = pytest.mark.committed
@@ -84,16 +84,25 @@ def test_a_running_export_keeps_its_sign_of_life_across_the_heartbeat_migration(
     )
 
 
-def _old_petition(connection, opens_at: datetime, closes_at: datetime) -> int:
+def _old_petition(connection, opens_at: datetime, closes_at: datetime, slug: str = "p") -> int:
     tables = db.metadata.tables
     organiser = connection.execute(
-        tables["organisers"].insert().values(email="o@example.org", name="O", password_hash="x")
-    ).inserted_primary_key[0]
-    return connection.execute(
-        tables["petitions"]
+        tables["organisers"]
         .insert()
+        .values(email=f"{slug}@example.org", name="O", password_hash="x")
+    ).inserted_primary_key[0]
+    # The table as it stood before the receipts' migration: the model's has public_id.
+    old_petitions = sa.table(
+        "petitions",
+        *(sa.column(name) for name in ("slug", "title", "summary", "body", "recipient")),
+        *(sa.column(name) for name in ("language", "timezone", "opens_at", "closes_at", "state")),
+        *(sa.column(name) for name in ("organiser_id", "created_at", "updated_at", "id")),
+    )
+    return connection.execute(
+        old_petitions.insert()
+        .returning(old_petitions.c.id)
         .values(
-            slug="p",
+            slug=slug,
             title="P",
             summary="S",
             body="B",
@@ -104,8 +113,10 @@ def _old_petition(connection, opens_at: datetime, closes_at: datetime) -> int:
             closes_at=closes_at,
             state="open",
             organiser_id=organiser,
+            created_at=opens_at,
+            updated_at=opens_at,
         )
-    ).inserted_primary_key[0]
+    ).scalar_one()
 
 
 def test_every_signature_gets_its_own_random_public_id_in_the_migration(app, db):
@@ -156,4 +167,42 @@ def test_every_signature_gets_its_own_random_public_id_in_the_migration(app, db)
     with db.engine.connect() as connection:
         columns = {c["name"] for c in sa.inspect(connection).get_columns("signatures")}
     assert "public_id" not in columns
+    upgrade()
+
+
+def test_every_petition_gets_its_own_random_public_id_for_its_receipts(app, db):
+    """Petitions made before receipts get a fixed public id each; old signatures no leaf."""
+    downgrade(revision="5e4a1c2b9d70")
+    with db.engine.begin() as connection:
+        made = [
+            _old_petition(
+                connection,
+                datetime(2026, 12, 1, tzinfo=UTC),
+                datetime(2027, 1, 1, tzinfo=UTC),
+                slug=f"appeal-{number}",
+            )
+            for number in range(3)
+        ]
+    upgrade()
+    public_ids = dict(
+        db.session.execute(
+            sa.select(Petition.id, Petition.public_id).where(Petition.id.in_(made))
+        ).all()
+    )
+    db.session.rollback()
+    assert sorted(public_ids) == sorted(made)
+    assert len(set(public_ids.values())) == 3
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", key) for key in public_ids.values())
+    with db.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert "receipt_chunks" in inspector.get_table_names()
+        index = next(
+            i for i in inspector.get_indexes("petitions") if i["name"] == "ix_petitions_public_id"
+        )
+    assert (index["column_names"], bool(index["unique"])) == (["public_id"], True)
+    downgrade(revision="5e4a1c2b9d70")
+    with db.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert "public_id" not in {c["name"] for c in inspector.get_columns("petitions")}
+        assert "receipt_chunks" not in inspector.get_table_names()
     upgrade()

@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "petitions.sealing",
                 "petitions.outbox_keys",
                 "petitions.merkle",
+                "petitions.receipts",
                 "petitions.cache",
                 "petitions.delivery",
                 "petitions.rendering",
@@ -84,6 +85,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "petitions.outbox_keys": FLASK,
     # Receipts are checked offline, by `flask receipts verify` and by the bundle's verifier.
     "petitions.merkle": FLASK | {"sqlalchemy", "alembic"},
+    "petitions.receipts": FLASK | {"sqlalchemy", "alembic"},
     "petitions.settings": FLASK,
     "petitions.cache": FLASK,
     "petitions.rendering": FLASK,

@@ -1,0 +1,80 @@
+"""An export's receipt tree stored in chunks, and every signature's proof read back from them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from petitions.merkle import Tree, verify_inclusion
+from petitions.models import Delivery, DeliveryKind, ExportStatus, ReceiptChunk, utcnow
+from petitions.services import receipts
+from tests.conftest import save
+
+
+@pytest.fixture
+def signed(make_petition, make_signature, db):
+    """A petition with 1,100 signatures (three chunks of leaves), some at the same instant."""
+    petition = make_petition()
+    start = utcnow() - timedelta(hours=1)
+    signatures = []
+    for number in range(1100):
+        # Pairs signed in the same microsecond: the bundle orders them by id.
+        made = make_signature(petition, created_at=start + timedelta(seconds=number // 2))
+        signatures.append(made)
+    for signature in signatures:
+        signature.receipt_leaf = receipts.leaf_of(petition.public_id, signature.public_id)
+    save(db)
+    return petition, signatures
+
+
+def record(db, petition, rows):
+    delivery = Delivery(petition=petition, kind=DeliveryKind.FINAL, status=ExportStatus.DONE)
+    db.session.add(delivery)
+    db.session.flush()
+    recorder = receipts.TreeRecorder(db.session, delivery.id)
+    for signature in rows:
+        recorder.add(signature.receipt_leaf, signature.created_at, signature.id)
+    delivery.tree_size, root = recorder.finish()
+    delivery.tree_root = root.hex()
+    save(db)
+    return delivery
+
+
+def test_every_signature_finds_its_proof_and_the_left_out_are_not_in(db, signed):
+    petition, signatures = signed
+    ordered = sorted(signatures, key=lambda s: (s.created_at, s.id))
+    kept = [s for number, s in enumerate(ordered) if number % 7 != 3]
+    delivery = record(db, petition, kept)
+    tree = Tree([s.receipt_leaf for s in kept])
+    assert (delivery.tree_size, delivery.tree_root) == (len(kept), tree.root.hex())
+    assert db.session.query(ReceiptChunk).filter_by(delivery_id=delivery.id, level=0).count() == 2
+    for index, signature in enumerate(kept):
+        found = receipts.inclusion(delivery, signature, signature.receipt_leaf)
+        assert (found.leaf_index, found.proof_holds) == (index, True)
+        assert list(found.audit_path) == tree.audit_path(index)
+        assert verify_inclusion(
+            signature.receipt_leaf, index, len(kept), list(found.audit_path), tree.root
+        )
+    for signature in ordered[3::7]:
+        found = receipts.inclusion(delivery, signature, signature.receipt_leaf)
+        assert (found.included, found.proof_holds, found.audit_path) == (False, False, ())
+
+
+def test_a_receipt_code_finds_its_own_signature_only(db, signed, make_petition):
+    petition, signatures = signed
+    code = receipts.code_of(signatures[10].public_id)
+    assert receipts.find_signature(petition, code) == signatures[10]
+    assert receipts.find_signature(make_petition(), code) is None
+    assert receipts.find_signature(petition, "a" * 24) is None
+    for malformed in ("", code.upper(), code + "a", "../" + code[3:], "%00" * 8):
+        assert receipts.find_signature(petition, malformed) is None
+
+
+def test_an_export_made_before_receipts_has_no_tree_to_prove_from(db, signed):
+    petition, signatures = signed
+    delivery = Delivery(petition=petition, kind=DeliveryKind.FINAL, status=ExportStatus.DONE)
+    db.session.add(delivery)
+    save(db)
+    found = receipts.inclusion(delivery, signatures[0], signatures[0].receipt_leaf)
+    assert (found.included, found.proof_holds) == (False, False)
