@@ -233,7 +233,7 @@ class IdListForm(Form):
         validators=[DataRequired(_l("Give a reason.")), Length(max=500)],
     )
 
-    def ids(self) -> list[int] | None:
+    def ids(self) -> list[moderation.SignatureKey] | None:
         """Return the ids given, or None after recording why they are refused."""
         upload = self.id_file.data
         field = self.id_file if upload is not None and getattr(upload, "filename", "") else None

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from petitions.extensions import db
 from petitions.models import (
+    PUBLIC_ID_LENGTH,
     Organiser,
     Petition,
     Signature,
@@ -204,6 +205,10 @@ MAX_IDS = 10_000
 #: The header that `bundles unseal --rows-out` writes first (delivery/sealed.py).
 ROWS_ID_COLUMN = "signature_id"
 _SEPARATORS = re.compile(r"[\s,;]+")
+#: A signature's public id, as the sealed export and its rows CSV name it (models.new_public_id).
+_PUBLIC_ID = re.compile(rf"[A-Za-z0-9_-]{{{PUBLIC_ID_LENGTH}}}")
+#: A signature named by its row id (as the moderation page's boxes do) or by its public id.
+SignatureKey = int | str
 
 
 class IdListError(ValueError):
@@ -218,7 +223,7 @@ class IdListError(ValueError):
         self.user_message = user_message
 
 
-def read_ids(data: bytes) -> list[int]:
+def read_ids(data: bytes) -> list[SignatureKey]:
     """Read the signature ids in a file: the rows CSV of `bundles unseal`, or a list of ids."""
     try:
         if b"\x00" in data:
@@ -232,11 +237,13 @@ def read_ids(data: bytes) -> list[int]:
     return parse_ids(text)
 
 
-def parse_ids(text: str) -> list[int]:
+def parse_ids(text: str) -> list[SignatureKey]:
     """Read signature ids from text: the rows CSV, or ids separated by spaces, commas or lines.
 
-    In a list, blank lines and everything after a `#` are ignored. Each id is returned once, in
-    the order given; any value that is not an id refuses the whole list, naming its line.
+    An id is a signature's public id (the rows CSV's signature_id, 22 characters) or its row id
+    (digits, as the moderation page's boxes hold); no row id has 22 digits. In a list, blank
+    lines and everything after a `#` are ignored. Each id is returned once, in the order given;
+    any value that is not an id refuses the whole list, naming its line.
     """
     text = text.removeprefix("\ufeff")
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -253,7 +260,8 @@ def parse_ids(text: str) -> list[int]:
 
 
 def _is_rows_csv(first_line: str) -> bool:
-    return next(csv.reader([first_line]), [""])[0].strip() == ROWS_ID_COLUMN
+    header = next(csv.reader([first_line]), [])
+    return bool(header) and header[0].strip() == ROWS_ID_COLUMN
 
 
 def _rows_csv_ids(text: str):
@@ -275,11 +283,13 @@ def _listed_ids(text: str):
                 yield number, value
 
 
-def _id_on(number: int, value: str) -> int:
+def _id_on(number: int, value: str) -> SignatureKey:
     value = value.strip()
     # ASCII digits only ("²" is a digit to Python, but not to int()), and within a row id.
     if value.isascii() and value.isdigit() and len(value) <= 19 and 0 < int(value) <= MAX_ROW_ID:
         return int(value)
+    if _PUBLIC_ID.fullmatch(value):
+        return value
     if not value:
         raise IdListError(
             f"line {number}: no signature id", _l("Line %(line)s: no signature id.", line=number)
@@ -308,23 +318,17 @@ def invalidate_ids(
     actor: Organiser | None,
     reason: str,
     now: datetime,
-    ids: list[int],
+    keys: list[SignatureKey],
     *,
     actor_label: str = "system",
 ) -> IdInvalidation:
     """Invalidate signatures of this petition by id; refuse, changing nothing, if any is not."""
     if not reason.strip():
         raise IdListError("a reason is required", _l("Give a reason."))
-    states = dict(
-        db.session.execute(
-            sa.select(Signature.id, Signature.state).where(
-                Signature.petition_id == petition.id, Signature.id.in_(ids)
-            )
-        ).all()
-    )
-    foreign = [signature_id for signature_id in ids if signature_id not in states]
+    found = _signatures_named(petition, keys)
+    foreign = [key for key in keys if key not in found]
     if foreign:
-        listed = ", ".join(str(signature_id) for signature_id in foreign[:20])
+        listed = ", ".join(str(key) for key in foreign[:20])
         listed += ", …" if len(foreign) > 20 else ""
         raise IdListError(
             f"not signatures of this petition: {listed}; nothing was invalidated",
@@ -333,11 +337,33 @@ def invalidate_ids(
                 ids=listed,
             ),
         )
-    count, action_id = invalidate(petition, actor, reason, now, ids=ids, actor_label=actor_label)
-    before = list(states.values())
+    # One row named twice (by its row id and its public id) is invalidated and counted once.
+    chosen = dict(found[key] for key in keys)
+    count, action_id = invalidate(
+        petition, actor, reason, now, ids=list(chosen), actor_label=actor_label
+    )
+    before = list(chosen.values())
     return IdInvalidation(
         invalidated=count,
         already_invalid=before.count(SignatureState.INVALIDATED),
         withdrawn=before.count(SignatureState.WITHDRAWN),
         action_id=action_id,
     )
+
+
+def _signatures_named(
+    petition: Petition, keys: list[SignatureKey]
+) -> dict[SignatureKey, tuple[int, SignatureState]]:
+    """Map each key naming a signature of this petition to that row's (id, state)."""
+    row_ids = [key for key in keys if isinstance(key, int)]
+    public_ids = [key for key in keys if isinstance(key, str)]
+    rows = db.session.execute(
+        sa.select(Signature.id, Signature.public_id, Signature.state).where(
+            Signature.petition_id == petition.id,
+            sa.or_(Signature.id.in_(row_ids), Signature.public_id.in_(public_ids)),
+        )
+    ).all()
+    found: dict[SignatureKey, tuple[int, SignatureState]] = {}
+    for row_id, public_id, state in rows:
+        found[row_id] = found[public_id] = (row_id, state)
+    return found
