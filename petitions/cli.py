@@ -41,7 +41,16 @@ from petitions.sealing import (
     SealingIdentity,
     write_key_pair,
 )
-from petitions.services import accounts, export, keys, lifecycle, mail, queries, retention
+from petitions.services import (
+    accounts,
+    export,
+    keys,
+    lifecycle,
+    mail,
+    moderation,
+    queries,
+    retention,
+)
 from petitions.services.demo import SEALED_DEMO_SLUG, load_demo, load_sealed_demo
 
 petitions_cli = AppGroup("petitions", help="Create, list, close and export petitions.")
@@ -338,7 +347,9 @@ def _print_outage(error: Exception) -> None:
     click.echo(f"database unavailable, will retry: {type(error).__name__}", err=True)
 
 
-signatures_cli = AppGroup("signatures", help="Retention of signers' personal data.")
+signatures_cli = AppGroup(
+    "signatures", help="Moderate signatures and purge signers' personal data."
+)
 
 
 def _purge_line(report: retention.PurgeReport, dry_run: bool) -> str:
@@ -380,6 +391,58 @@ def signatures_purge_command(dry_run: bool, days: int | None, slug: str | None) 
         f"{len(reports)} petition(s), {total} signature(s) {verb} "
         f"(kept for {wait.days} days after delivery or closing)."
     )
+
+
+#: An id file larger than this is not a list of ids to moderate (the ids themselves are capped).
+MAX_ID_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _read_id_file(path: Path) -> list[int]:
+    """Read the ids of a file, refusing clearly one that is unreadable, not text or not ids."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_ID_FILE_BYTES + 1)
+    except OSError as error:
+        raise click.ClickException(f"{path}: {error.strerror or error}") from None
+    if len(data) > MAX_ID_FILE_BYTES:
+        raise click.ClickException(f"{path}: too large for a list of signature ids")
+    try:
+        return moderation.read_ids(data)
+    except moderation.IdListError as error:
+        raise click.ClickException(f"{path}: {error}") from None
+
+
+@signatures_cli.command("invalidate")
+@click.argument("slug")
+@click.option(
+    "--ids",
+    "ids_file",
+    type=click.Path(path_type=Path),
+    help="The rows CSV of `bundles unseal --rows-out` (its signature_id column), or a text file "
+    "of ids, one a line (blank lines and # comments ignored).",
+)
+@click.option("--reason", default="", help="Why they are invalid (recorded in the audit log).")
+def signatures_invalidate_command(slug: str, ids_file: Path | None, reason: str) -> None:
+    """Invalidate signatures by id, all or none: every id must be a signature of this petition."""
+    petition = queries.petition_by_slug(slug)
+    if petition is None:
+        raise click.ClickException(f"no petition with the slug {slug!r}")
+    if not reason.strip():
+        raise click.ClickException("give a reason with --reason (it is recorded in the audit log)")
+    if ids_file is None:
+        raise click.ClickException("give the file of signature ids with --ids")
+    ids = _read_id_file(ids_file)
+    try:
+        done = moderation.invalidate_ids(petition, None, reason, utcnow(), ids, actor_label="cli")
+    except moderation.IdListError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{slug}: {error}") from None
+    db.session.commit()
+    line = f"{slug}: {done.invalidated} invalidated, {done.already_invalid} already invalid"
+    click.echo(
+        line + (f", {done.withdrawn} withdrawn (left as they are)" if done.withdrawn else "")
+    )
+    click.echo(f"action {done.action_id} (undo it from the petition's dashboard)")
 
 
 bundles_cli = AppGroup("bundles", help="Check exported bundles.")

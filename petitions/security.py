@@ -88,8 +88,11 @@ def _refusal(status: int, message: str) -> Response:
 
 
 #: The only routes that take an uploaded file, and the one field each takes it in: a sealing
-#: public key, read as one line of text.
-FILE_ENDPOINTS = {"organiser.seal_petition": frozenset({"key_file"})}
+#: public key, read as one line of text; a list of signature ids (the unsealed rows CSV).
+FILE_ENDPOINTS = {
+    "organiser.seal_petition": frozenset({"key_file"}),
+    "organiser.invalidate_signature_ids": frozenset({"id_file"}),
+}
 
 
 def refuse_unreadable_input() -> Response | None:

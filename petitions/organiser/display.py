@@ -47,6 +47,14 @@ DETAIL_VALUES = {
     "reason": {"window ended": _l("the collection window ended")},
 }
 YES_NO = {True: _l("yes"), False: _l("no")}
+#: Why a sealed petition's moderation page has no name search, and what to do instead.
+SEALED_NAMES = _l(
+    "This petition is sealed: the server cannot read names, so it cannot search them. Search by "
+    "email domain or address instead, or open the sealed export on your own machine (“flask "
+    "bundles unseal --rows-out”) and invalidate by signature id below."
+)
+#: What a sealed signature shows where the server holds no name or city.
+SEALED_TEXT = _l("(sealed)")
 #: What the retention purge stores in place of personal data (services/retention.py), as read.
 PURGED_TEXT = {"(anonymous)": _l("(anonymous)"), "(removed)": _l("(removed)")}
 
@@ -55,6 +63,14 @@ PURGED_TEXT = {"(anonymous)": _l("(anonymous)"), "(removed)": _l("(removed)")}
 def stored_text(value: str) -> str:
     """Show a stored value as it is, unless it is one of the purge's placeholders."""
     return str(PURGED_TEXT[value]) if value in PURGED_TEXT else value
+
+
+@bp.app_template_filter("signer_text")
+def signer_text(value: str | None, sealed: bool) -> str:
+    """Show a signer's stored name or city; in a sealed row without one, say it is sealed."""
+    if value is None:
+        return str(SEALED_TEXT) if sealed else ""
+    return stored_text(value)
 
 
 @bp.app_template_filter("audit_details")
@@ -86,4 +102,8 @@ def _detail_value(value: object, known: dict | None = None) -> str:
 @bp.context_processor
 def display_names() -> dict[str, dict]:
     """Give the organisers' templates the names of states and audit actions."""
-    return {"state_names": STATE_NAMES, "action_names": ACTION_NAMES}
+    return {
+        "state_names": STATE_NAMES,
+        "action_names": ACTION_NAMES,
+        "sealed_names_text": SEALED_NAMES,
+    }

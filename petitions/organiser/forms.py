@@ -25,6 +25,7 @@ from petitions.forms import Form
 from petitions.i18n import LANGUAGE_NAMES
 from petitions.models import LANGUAGES, window_problem
 from petitions.public.forms import clean_text, plain_text
+from petitions.services import moderation
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
 from petitions.services.lifecycle import SLUG_PATTERN, slugify
 
@@ -215,6 +216,34 @@ class SealForm(Form):
             return self.public_key.data
         self.public_key.errors.append(_l("Paste the public key or upload sealing.pub."))
         return None
+
+
+class IdListForm(Form):
+    """Signatures to invalidate by id, typed or in a file, with the reason."""
+
+    id_list = TextAreaField(
+        _l("Signature ids (separated by spaces, commas or lines)"), validators=[Optional()]
+    )
+    id_file = FileField(_l("Or upload the rows CSV (or a text file of ids)"))
+    reason = StringField(
+        _l("Reason (recorded in the audit log)"),
+        # Beside the search's own reason field on the same page.
+        id="id-list-reason",
+        filters=[clean_text],
+        validators=[DataRequired(_l("Give a reason.")), Length(max=500)],
+    )
+
+    def ids(self) -> list[moderation.SignatureKey] | None:
+        """Return the ids given, or None after recording why they are refused."""
+        upload = self.id_file.data
+        field = self.id_file if upload is not None and getattr(upload, "filename", "") else None
+        try:
+            if field is not None:
+                return moderation.read_ids(upload.read())
+            return moderation.parse_ids(self.id_list.data or "")
+        except moderation.IdListError as error:
+            (field or self.id_list).errors.append(error.user_message)
+            return None
 
 
 class ConfirmForm(Form):

@@ -7,6 +7,7 @@ organiser's petition answers 404, exactly as one that does not exist.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -36,10 +37,12 @@ from petitions.models import (
 from petitions.notifications import queue_password_reset
 from petitions.organiser import bp
 from petitions.organiser.charts import day_chart
+from petitions.organiser.display import SEALED_NAMES
 from petitions.organiser.forms import (
     AccountForm,
     ConfirmForm,
     DeliveryForm,
+    IdListForm,
     LoginForm,
     PetitionForm,
     ReasonForm,
@@ -381,22 +384,30 @@ def _local_inputs(wanted: moderation.SignatureFilter, zone: ZoneInfo) -> dict[st
     }
 
 
-@bp.get("/petitions/<int:petition_id>/signatures")
-def list_signatures(petition_id: int):
-    """Search a petition's signatures to find fraud."""
-    petition = _own_petition(petition_id)
+def _signatures_page(petition: Petition, id_form: IdListForm | None = None, status: int = 200):
     wanted = _filter_from_request(petition)
-    result = moderation.search(petition, wanted)
+    # A sealed petition holds no names to compare: the page says so instead of the name field.
+    name_refused = petition.is_sealed and bool(wanted.name)
+    if name_refused:
+        wanted = dataclasses.replace(wanted, name="")
     return render_template(
         "organiser/signatures.html",
         petition=petition,
         wanted=wanted,
+        name_refused=name_refused,
         local=_local_inputs(wanted, petition.zone),
-        result=result,
+        result=moderation.search(petition, wanted),
         form=ReasonForm(),
+        id_form=id_form or IdListForm(formdata=None),
         confirm_form=ConfirmForm(),
         states=list(SignatureState),
-    )
+    ), status
+
+
+@bp.get("/petitions/<int:petition_id>/signatures")
+def list_signatures(petition_id: int):
+    """Search a petition's signatures to find fraud."""
+    return _signatures_page(_own_petition(petition_id))
 
 
 def _back_to_search(petition: Petition):
@@ -430,6 +441,9 @@ def invalidate_signatures(petition_id: int):
         flash(_("Give a reason for invalidating."), "error")
         return _back_to_search(petition)
     everything = request.form.get("scope") == "all"
+    if everything and petition.is_sealed and request.form.get("name"):
+        flash(str(SEALED_NAMES), "error")
+        return _back_to_search(petition)
     ids = None if everything else _chosen_ids()
     if not everything and not ids:
         flash(_("Choose at least one signature."), "error")
@@ -457,6 +471,40 @@ def invalidate_signatures(petition_id: int):
     db.session.commit()
     flash(_("%(num)s signature(s) invalidated.", num=format_decimal(count)), "info")
     return _back_to_search(petition)
+
+
+@bp.post("/petitions/<int:petition_id>/signatures/invalidate-ids")
+def invalidate_signature_ids(petition_id: int):
+    """Invalidate signatures named by id, typed or in the unsealed rows CSV: all or none."""
+    petition = _own_petition(petition_id)
+    form = IdListForm()
+    ids = form.ids() if form.validate_on_submit() else None
+    if ids is None:
+        return _signatures_page(petition, form, 422)
+    try:
+        done = moderation.invalidate_ids(petition, current_user, form.reason.data, utcnow(), ids)
+    except moderation.IdListError as error:
+        db.session.rollback()
+        form.id_list.errors.append(error.user_message)
+        return _signatures_page(petition, form, 422)
+    db.session.commit()
+    flash(
+        _(
+            "%(num)s signature(s) invalidated, %(already)s already invalid.",
+            num=format_decimal(done.invalidated),
+            already=format_decimal(done.already_invalid),
+        ),
+        "info",
+    )
+    if done.withdrawn:
+        flash(
+            _(
+                "%(num)s withdrawn by their signers, left as they are.",
+                num=format_decimal(done.withdrawn),
+            ),
+            "info",
+        )
+    return redirect(url_for("organiser.list_signatures", petition_id=petition.id), code=303)
 
 
 @bp.post("/petitions/<int:petition_id>/signatures/restore")
