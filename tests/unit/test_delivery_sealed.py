@@ -9,9 +9,10 @@ import json
 import stat
 import zipfile
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -498,3 +499,22 @@ def test_bundles_verify_says_a_sealed_export_is_not_a_bundle(export):
         "(petitions-bundle/1)",
         "manifest.json: lists no PDF",
     ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "around"),
+    [
+        ("Asia/Almaty", "2021-09-14"),
+        # Clocks go back at midnight (Santiago, April) and skip midnight (Santiago, September).
+        ("America/Santiago", "2021-04-03"),
+        ("America/Santiago", "2021-09-04"),
+        ("Asia/Kathmandu", "2021-09-14"),
+    ],
+)
+def test_rows_are_counted_by_their_local_day_across_clock_changes(zone, around):
+    zones = ZoneInfo(zone)
+    day_of = sealed_module._LocalDays(zones)
+    start = datetime.fromisoformat(f"{around}T00:00:00+00:00")
+    for minutes in range(0, 3 * 24 * 60, 7):
+        moment = start + timedelta(minutes=minutes)
+        assert day_of(moment) == moment.astimezone(zones).date().isoformat(), moment
