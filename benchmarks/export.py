@@ -169,16 +169,17 @@ def _rss_pss(pid: int) -> tuple[int, int]:
 
 
 class Sampler(threading.Thread):
-    """Record the highest sum of RSS and of PSS over this process and its descendants."""
+    """Record the highest sum of RSS and of PSS over a process (this one) and its descendants."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
         super().__init__(daemon=True)
         self.peak_rss = self.peak_pss = 0
         self.running = True
+        self.pid = pid
 
     def run(self) -> None:
         """Sample until stopped."""
-        pid = int(Path("/proc/self/stat").read_text().split()[0])
+        pid = self.pid or int(Path("/proc/self/stat").read_text().split()[0])
         while self.running:
             pairs = [_rss_pss(each) for each in [pid, *_children(pid)]]
             self.peak_rss = max(self.peak_rss, sum(rss for rss, _ in pairs))

@@ -199,9 +199,30 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register(app)
     _configure_logging()
-    for warning in settings.warnings:
-        logging.getLogger("petitions").warning(warning)
+    _announce(app, settings)
     return app
+
+
+def _announce(app: Flask, settings: Settings) -> None:
+    """Log the settings' warnings: in production at start, in development at the first request.
+
+    A development warning (BASE_URL unset) concerns the pages and emails a server makes; said at
+    start, it would be a second line on stderr from every command an organiser runs offline on
+    files alone (`keys sealing-new`, `bundles unseal`), where it means nothing.
+    """
+    log = logging.getLogger("petitions")
+    if settings.is_production:
+        for warning in settings.warnings:
+            log.warning(warning)
+        return
+    pending = list(settings.warnings)
+
+    def announce_once() -> None:
+        while pending:
+            log.warning(pending.pop(0))
+
+    if pending:
+        app.before_request(announce_once)
 
 
 def _outbox_keys(settings: Settings, instance: Path) -> OutboxKeys:

@@ -6,6 +6,10 @@ Everything runs locally: the time-stamp authority listens on 127.0.0.1, the Debi
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -27,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps import DummyTimeStamper
 
+from petitions.delivery.bundle import add_signed_manifest, json_bytes
+from petitions.delivery.keys import SigningKey
 from petitions.delivery.model import ExportInfo, PetitionInfo, Summary
 from petitions.delivery.sealed import SealedRow
 from petitions.sealing import SealingPublicKey
@@ -103,6 +109,41 @@ def summary_of(rows: Sequence[Row], petition: PetitionInfo) -> Summary:
     by_country = Counter(row[3] for row in rows)
     by_day = Counter(row[4].astimezone(petition.zone).date() for row in rows)
     return Summary(len(rows), by_country, by_day)
+
+
+def members(path: Path) -> dict[str, bytes]:
+    """Return every member of a ZIP by name."""
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def resign(source: Path, target: Path, key: SigningKey, changes: dict[str, bytes]) -> Path:
+    """Copy a sealed export with some files changed, its manifest updated and signed again.
+
+    What a server that lies would do: every check of integrity passes, the contents are false.
+    """
+    files = {**members(source), **changes}
+    manifest = json.loads(files.pop("manifest.json"))
+    files.pop("manifest.json.p7s")
+    if "counts.json" in changes:
+        manifest["counts"] = json.loads(changes["counts.json"])
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+            manifest["files"][name] = hashlib.sha256(data).hexdigest()
+        add_signed_manifest(archive, json_bytes(manifest), key, make_export().generated_at)
+    return target
+
+
+def rows_csv(rows: list[SealedRow]) -> bytes:
+    """Return rows.csv as write_sealed_export writes it."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["number", "signature_id", "country", "signed_at", "sealed"])
+    for row in rows:
+        stamp = row.signed_at.isoformat().replace("+00:00", "Z")
+        writer.writerow([*row[:3], stamp, base64.b64encode(row.sealed).decode()])
+    return text.getvalue().encode()
 
 
 #: The Debian package of each tool the tests run.

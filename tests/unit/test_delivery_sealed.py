@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import io
 import json
 import stat
 import zipfile
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 
 from petitions.delivery import sealed as sealed_module
-from petitions.delivery.bundle import BundleError, add_signed_manifest, build_bundle, json_bytes
+from petitions.delivery.bundle import BundleError, build_bundle, json_bytes
 from petitions.delivery.keys import SigningKey, ensure_development_key, load_signing_key
 from petitions.delivery.model import Summary
 from petitions.delivery.sealed import (
@@ -38,7 +38,10 @@ from tests.delivery_fixtures import (
     make_export,
     make_petition,
     make_rows,
+    members,
+    resign,
     rewrite_member,
+    rows_csv,
     seal_rows,
     summary_of,
 )
@@ -73,40 +76,6 @@ def write(directory: Path, key: SigningKey, identity: SealingIdentity, rows=None
 @pytest.fixture(scope="module")
 def export(tmp_path_factory, key, identity) -> Path:
     return write(tmp_path_factory.mktemp("sealed"), key, identity).path
-
-
-def members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
-
-
-def resign(source: Path, target: Path, key: SigningKey, changes: dict[str, bytes]) -> Path:
-    """Copy a sealed export with some files changed, its manifest updated and signed again.
-
-    What a server that lies would do: every check of integrity passes, the contents are false.
-    """
-    files = {**members(source), **changes}
-    manifest = json.loads(files.pop("manifest.json"))
-    files.pop("manifest.json.p7s")
-    if "counts.json" in changes:
-        manifest["counts"] = json.loads(changes["counts.json"])
-    with zipfile.ZipFile(target, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-            manifest["files"][name] = hashlib.sha256(data).hexdigest()
-        add_signed_manifest(archive, json_bytes(manifest), key, make_export().generated_at)
-    return target
-
-
-def rows_csv(rows: list[SealedRow]) -> bytes:
-    """Return rows.csv as write_sealed_export writes it."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["number", "signature_id", "country", "signed_at", "sealed"])
-    for row in rows:
-        stamp = row.signed_at.isoformat().replace("+00:00", "Z")
-        writer.writerow([*row[:3], stamp, base64.b64encode(row.sealed).decode()])
-    return text.getvalue().encode()
 
 
 def refused(path: Path, identity=None, **options) -> str:
@@ -530,3 +499,22 @@ def test_bundles_verify_says_a_sealed_export_is_not_a_bundle(export):
         "(petitions-bundle/1)",
         "manifest.json: lists no PDF",
     ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "around"),
+    [
+        ("Asia/Almaty", "2021-09-14"),
+        # Clocks go back at midnight (Santiago, April) and skip midnight (Santiago, September).
+        ("America/Santiago", "2021-04-03"),
+        ("America/Santiago", "2021-09-04"),
+        ("Asia/Kathmandu", "2021-09-14"),
+    ],
+)
+def test_rows_are_counted_by_their_local_day_across_clock_changes(zone, around):
+    zones = ZoneInfo(zone)
+    day_of = sealed_module._LocalDays(zones)
+    start = datetime.fromisoformat(f"{around}T00:00:00+00:00")
+    for minutes in range(0, 3 * 24 * 60, 7):
+        moment = start + timedelta(minutes=minutes)
+        assert day_of(moment) == moment.astimezone(zones).date().isoformat(), moment
