@@ -23,8 +23,10 @@ def app_overrides(limit_storage):
     return {
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": limit_storage,
-        "SIGN_RATE_LIMIT": f"{PER_ADDRESS} per minute",
-        "GLOBAL_SIGN_LIMIT": f"{OVERALL} per minute",
+        # Hours, not minutes: a fixed window that turned during a slow flood would let a second
+        # window's worth through, and the exact counts below would no longer be the limits'.
+        "SIGN_RATE_LIMIT": f"{PER_ADDRESS} per hour",
+        "GLOBAL_SIGN_LIMIT": f"{OVERALL} per hour",
         "TRUSTED_PROXIES": "1",
     }
 
