@@ -159,7 +159,11 @@ _REMOVED_STATES = frozenset({SignatureState.WITHDRAWN, SignatureState.INVALIDATE
 
 @dataclass(frozen=True)
 class PublicCounts:
-    """A petition's public figures, counted together in one statement (one snapshot)."""
+    """A petition's public figures, counted together in one statement (one snapshot).
+
+    Withdrawn and invalidated count every signature in that state, confirmed first or not, as
+    the organisers' dashboard does: the public sees the same figures as the moderators.
+    """
 
     #: Counted signatures: the petition's total.
     signatures: int
