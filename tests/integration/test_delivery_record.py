@@ -13,18 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from petitions.merkle import Tree
-from petitions.models import (
-    AuditEvent,
-    Delivery,
-    DeliveryKind,
-    ExportStatus,
-    PetitionState,
-    utcnow,
-)
-from petitions.services import export, receipts
+from petitions.models import AuditEvent, Delivery, DeliveryKind, ExportStatus, PetitionState, utcnow
+from petitions.services import export
 from tests.conftest import PASSWORD, save
 from tests.helpers import csrf_token, login
+from tests.receipt_fixtures import finished_export, give_leaves
 
+FINAL, INTERIM = DeliveryKind.FINAL, DeliveryKind.INTERIM
 INTERIM_AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 FINAL_AT = datetime(2026, 3, 20, 4, 5, tzinfo=UTC)
 INTERIM_SHA = "1" * 64
@@ -35,31 +30,6 @@ DELIVERED = export.DeliveryRecord(
     method="by hand",
     reference="ЖТ-1234",
 )
-
-
-def _export(db, petition, kind, at, signatures, sha256, **fields):
-    """A finished export of these signatures, with its receipt tree stored as an export does."""
-    delivery = Delivery(
-        petition=petition,
-        kind=kind,
-        status=fields.pop("status", ExportStatus.DONE),
-        exported_at=at,
-        finished_at=at + timedelta(minutes=1),
-        bundle_filename=f"{petition.slug}.zip",
-        bundle_sha256=sha256,
-        signature_count=len(signatures),
-        **fields,
-    )
-    db.session.add(delivery)
-    db.session.flush()
-    if signatures:
-        recorder = receipts.TreeRecorder(db.session, delivery.id)
-        for signature in signatures:
-            recorder.add(signature.receipt_leaf, signature.created_at, signature.id)
-        delivery.tree_size, root = recorder.finish()
-        delivery.tree_root = root.hex()
-    save(db)
-    return delivery
 
 
 @pytest.fixture
@@ -78,14 +48,12 @@ def exported(db, make_account, make_petition, make_signature):
     )
     start = utcnow() - timedelta(days=20)
     signatures = [make_signature(petition, created_at=start + timedelta(hours=n)) for n in range(3)]
-    for signature in signatures:
-        signature.receipt_leaf = receipts.leaf_of(petition.public_id, signature.public_id)
-    save(db)
-    final = _export(db, petition, DeliveryKind.FINAL, FINAL_AT, signatures, FINAL_SHA)
-    interim = _export(db, petition, DeliveryKind.INTERIM, INTERIM_AT, signatures[:2], INTERIM_SHA)
+    give_leaves(db, petition, signatures)
+    final = finished_export(db, petition, FINAL, FINAL_AT, signatures, FINAL_SHA)
+    interim = finished_export(db, petition, INTERIM, INTERIM_AT, signatures[:2], INTERIM_SHA)
     # Neither a failed nor a waiting export is part of the record.
-    _export(db, petition, DeliveryKind.FINAL, FINAL_AT, [], None, status=ExportStatus.FAILED)
-    _export(db, petition, DeliveryKind.FINAL, FINAL_AT, [], None, status=ExportStatus.QUEUED)
+    for status in (ExportStatus.FAILED, ExportStatus.QUEUED):
+        finished_export(db, petition, FINAL, FINAL_AT, [], None, status=status)
     leaves = [signature.receipt_leaf for signature in signatures]
     return organiser, petition, interim, final, leaves
 
