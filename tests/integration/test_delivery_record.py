@@ -261,3 +261,26 @@ def test_a_drafts_record_is_a_404_like_its_page(client, make_petition):
 def test_the_petitions_json_names_its_public_id(client, make_petition):
     petition = make_petition()
     assert client.get(f"/petitions/{petition.slug}.json").json["petition_id"] == petition.public_id
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "uncounted"),
+    [
+        ("ru", "Реестр выгрузок и передач", "Отозвано самими подписантами: 0."),
+        (
+            "kk",
+            "Экспорттар мен тапсырулар тізілімі",
+            "Қол қоюшылардың өздері кері қайтарып алғаны: 0.",
+        ),
+    ],
+)
+def test_the_record_reads_in_the_visitors_language(client, exported, language, heading, uncounted):
+    petition = exported[1]
+    page = client.get(f"/petitions/{petition.slug}", headers={"Accept-Language": language})
+    text = page.get_data(as_text=True)
+    assert f'<h2 id="record-heading">{heading}</h2>' in text
+    assert uncounted in text
+    section = text[text.index('<section class="record"') :]
+    section = section[: section.index("</section>")]
+    for english in ("Signatures", "Root of the receipt tree", "Not recorded yet.", "export of"):
+        assert english not in section, english
