@@ -34,6 +34,7 @@ from petitions.extensions import db
 from petitions.files import private_directory
 from petitions.i18n import format_in_zone, zone_name
 from petitions.models import InvalidTransition, PetitionState, utcnow
+from petitions.receipts import ReceiptError, load_receipt, verdict
 from petitions.sealing import (
     KDF_MEMLIMIT,
     KDF_OPSLIMIT,
@@ -543,6 +544,56 @@ def _unsealing_key(path: Path | None, password_file) -> SigningKey:
         raise click.ClickException(f"{path}: {error}") from None
 
 
+receipts_cli = AppGroup("receipts", help="Check a signer's inclusion receipt, offline.")
+
+#: A receipt is a few kilobytes; a file far larger is not one, and is not read whole.
+MAX_RECEIPT_BYTES = 16 * 1024 * 1024
+
+
+def _read_receipt(path: Path) -> str:
+    """Read a receipt file's text, refusing in one line what cannot be a receipt."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_RECEIPT_BYTES + 1)
+    except OSError as error:
+        raise click.ClickException(f"{path}: {error.strerror or error}") from None
+    if len(data) > MAX_RECEIPT_BYTES:
+        raise click.ClickException(f"{path}: too large for a receipt")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(
+            f"{path}: not a receipt: the file is not text (save the receipt's .json address, "
+            "not its page or a picture of it)"
+        ) from None
+
+
+@receipts_cli.command("verify")
+@click.argument("receipt", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    metavar="HEX",
+    help="Insist that an export including the signature has this root (from the manifest, "
+    "the public record of deliveries or the PDF).",
+)
+@click.option(
+    "--tree-size",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="With --root: insist that the tree with that root has N leaves.",
+)
+def receipts_verify_command(receipt: Path, root: str | None, tree_size: int | None) -> None:
+    """Check a receipt's proofs against its exports' roots; exit 1 with the reason if any fails."""
+    try:
+        judged = verdict(load_receipt(_read_receipt(receipt)), root, tree_size)
+    except ReceiptError as error:
+        raise click.ClickException(f"{receipt}: {error}") from None
+    for line in judged.lines:
+        click.echo(line)
+    if not judged.ok:
+        raise click.ClickException(f"{receipt}: {judged.failure}")
+
+
 exports_cli = AppGroup("exports", help="Build the bundles organisers ask for in the browser.")
 
 
@@ -660,4 +711,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(bundles_cli)
     app.cli.add_command(exports_cli)
     app.cli.add_command(signatures_cli)
+    app.cli.add_command(receipts_cli)
     guard_database_errors(app.cli)

@@ -67,6 +67,12 @@ def format_in_zone(moment: datetime, zone: str) -> str:
     )
 
 
+def format_day_in_zone(moment: datetime, zone: str) -> str:
+    """Show the day of an instant in a petition's time zone, in the current language, in full."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return format_date(local, "long", locale=get_locale() or Locale("en"))
+
+
 def format_day(day: date) -> str:
     """Show a calendar day in the current language, e.g. "20 сент. 2099 г."."""
     return format_date(day, "medium", locale=get_locale() or Locale("en"))
@@ -124,6 +130,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["in_zone"] = format_in_zone
     app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["day_in_zone"] = format_day_in_zone
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["zone_name"] = zone_name
     app.jinja_env.filters["number"] = format_decimal

@@ -62,6 +62,8 @@ class ExportCheck:
     included: bool
     #: None when the signature is not in this export; else whether its proof holds.
     proof_holds: bool | None
+    #: The signature's place in the export's tree, as the receipt gives it; None when not in it.
+    leaf_index: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -135,6 +137,7 @@ def check_receipt(document: Any) -> ReceiptCheck:
                 root=root.hex(),
                 included=included,
                 proof_holds=holds,
+                leaf_index=export["leaf_index"] if included else None,
             )
         )
     return ReceiptCheck(
@@ -152,3 +155,88 @@ def load_receipt(text: str) -> ReceiptCheck:
     except ValueError:
         raise ReceiptError("not JSON: save the receipt's .json address as it is") from None
     return check_receipt(document)
+
+
+# What `flask receipts verify` says: plain text, one line per export, kept here beside the check
+# so that the command line adds only reading the file and the exit status.
+
+
+def _hex_root(text: str) -> str:
+    """Return a root given by hand as 64 lowercase hex digits, or raise ReceiptError."""
+    root = "".join(text.split()).lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", root):
+        raise ReceiptError("the root to insist on is not a SHA-256 in hex (64 digits)")
+    return root
+
+
+#: How much of a text field of the file a line shows.
+_SHOWN_CHARACTERS = 64
+
+
+def _shown(text: str) -> str:
+    """Show a text field of the file safely in a terminal: a receipt may come from anyone, and
+    a newline or an escape sequence in it must not forge a line or move the cursor."""
+    text = text[:_SHOWN_CHARACTERS]
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def describe_export(export: ExportCheck) -> str:
+    """Say in one line what a receipt proves of one export."""
+    where = f"{_shown(export.kind)} export of {_shown(export.exported_at)}"
+    if not export.included:
+        return f"{where}: not included (tree of {export.tree_size}, root {export.root})"
+    verdict = "proof holds" if export.proof_holds else "PROOF FAILS"
+    place = f"included at index {export.leaf_index} of {export.tree_size}"
+    return f"{where}: {place}, root {export.root}: {verdict}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The lines to print and, when the receipt does not hold, the one line that says why."""
+
+    lines: tuple[str, ...]
+    failure: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _failure(check: ReceiptCheck, root: str | None, tree_size: int | None) -> str | None:
+    if not check.leaf_matches:
+        return "the receipt's leaf is not the leaf of its code and petition id: it was altered"
+    failed = [export for export in check.exports if not export.ok]
+    if failed:
+        first = failed[0]
+        return (
+            f"the proof does not hold for the {_shown(first.kind)} export of "
+            f"{_shown(first.exported_at)}"
+        )
+    if root is None:
+        return None
+    matching = [export for export in check.exports if export.root == root]
+    if tree_size is not None:
+        matching = [export for export in matching if export.tree_size == tree_size]
+    if not matching:
+        size = "" if tree_size is None else f" and size {tree_size}"
+        return f"no export of this receipt has the root {root}{size}"
+    if not any(export.proof_holds for export in matching):
+        return f"the export with the root {root} does not include this signature"
+    return None
+
+
+def verdict(check: ReceiptCheck, root: str | None = None, tree_size: int | None = None) -> Verdict:
+    """Judge a checked receipt, insisting, if given, on an export with this root (and size)."""
+    if tree_size is not None and root is None:
+        raise ReceiptError("a tree size is checked together with a root: give the root too")
+    wanted = None if root is None else _hex_root(root)
+    if not check.leaf_matches:  # nothing else in the file can be trusted: say only that
+        return Verdict((), _failure(check, wanted, tree_size))
+    lines = [describe_export(export) for export in check.exports]
+    if not check.exports:
+        lines.append("no export yet: the signature is in no bundle so far")
+    lines.append(f"status: {_shown(check.status)}")
+    failure = _failure(check, wanted, tree_size)
+    if failure is None and wanted is not None:
+        lines.append(f"root {wanted}: an export with this root includes the signature")
+    return Verdict(tuple(lines), failure)

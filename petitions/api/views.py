@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Response, abort, current_app, jsonify
 
 from petitions import cache
 from petitions.api import bp
 from petitions.models import utcnow
+from petitions.receipts import TREE
 from petitions.services import queries
+
+
+def _public_json(key: tuple, compute: Callable[[], dict | None]) -> Response:
+    """Answer public figures as JSON from the short cache, readable from any origin."""
+    ttl = current_app.config["SETTINGS"].public_cache_seconds
+    data = cache.public.get(key, ttl, compute)
+    if data is None:
+        abort(404)
+    response = jsonify(data)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = f"public, max-age={ttl}"
+    return response
 
 
 @bp.get("/petitions/<rest:slug>.json")
@@ -18,11 +34,12 @@ def petition_json(slug: str):
         petition = queries.public_petition(slug)
         if petition is None:
             return None
+        counts = queries.public_counts(petition)
         return {
             "slug": petition.slug,
             "title": petition.title,
             "state": str(petition.effective_state(utcnow())),
-            "signature_count": queries.confirmed_count(petition),
+            "signature_count": counts.signatures,
             "goal": petition.goal,
             "opens_at": petition.opens_at.isoformat(),
             "closes_at": petition.closes_at.isoformat(),
@@ -30,13 +47,49 @@ def petition_json(slug: str):
             # A sealed petition's key, so that anyone can check which key signers' data is
             # sealed to (the organiser compares the fingerprint with their own).
             "sealing_key": petition.sealing_key,
+            # What every receipt's leaf is computed from (docs/verifying-a-receipt.md).
+            "petition_id": petition.public_id,
+            "withdrawn_count": counts.withdrawn,
+            "invalidated_count": counts.invalidated,
         }
 
-    ttl = current_app.config["SETTINGS"].public_cache_seconds
-    data = cache.public.get(("json", slug), ttl, figures)
-    if data is None:
-        abort(404)
-    response = jsonify(data)
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cache-Control"] = f"public, max-age={ttl}"
-    return response
+    return _public_json(("json", slug), figures)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _delivery_json(entry: queries.PublicDelivery) -> dict:
+    return {
+        "exported_at": entry.exported_at.isoformat(),
+        "kind": str(entry.kind),
+        "signature_count": entry.signature_count,
+        # Both null for an export made before receipts: it has no tree to prove inclusion in.
+        "tree_size": entry.tree_size if entry.has_tree else None,
+        "tree_root": entry.tree_root if entry.has_tree else None,
+        "bundle_sha256": entry.bundle_sha256,
+        "delivered_at": _moment(entry.delivered_at),
+        "delivered_to": entry.delivered_to,
+        "delivery_method": entry.delivery_method,
+        "reference": entry.reference,
+    }
+
+
+# `rest`, like the petition's JSON: otherwise that rule would take "<slug>/deliveries" as a slug.
+@bp.get("/petitions/<rest:slug>/deliveries.json")
+def deliveries_json(slug: str):
+    """Return a petition's public record of finished exports and their deliveries, oldest first."""
+
+    def record() -> dict | None:
+        petition = queries.public_petition(slug)
+        if petition is None:
+            return None
+        return {
+            "petition": petition.slug,
+            "petition_id": petition.public_id,
+            "tree": TREE,
+            "deliveries": [_delivery_json(entry) for entry in queries.public_deliveries(petition)],
+        }
+
+    return _public_json(("deliveries", slug), record)

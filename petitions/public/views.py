@@ -89,6 +89,8 @@ def _render_petition(
     petition: PetitionSnapshot, form: SignPetitionForm, status: int = 200, token: str | None = None
 ):
     now = utcnow()
+    # The total and what was taken from it, from one statement: the three always agree.
+    counts = queries.public_counts(petition)
     page = render_template(
         "public/show_petition.html",
         petition=petition,
@@ -96,7 +98,9 @@ def _render_petition(
         # The shared page's form is empty; a form sent back with errors is rendered in full.
         sign_form_html=_empty_sign_form(petition, form) if token == CSRF_MARKER else None,
         body=render_markdown(petition.body),
-        count=queries.confirmed_count(petition),
+        count=counts.signatures,
+        counts=counts,
+        deliveries=queries.public_deliveries(petition),
         recent_signers=queries.recent_public_signers(petition),
         is_open=petition.accepts_signatures_at(now),
         ended_at=petition.collection_ended_at(now),

@@ -334,19 +334,47 @@ class DeliveryRecord:
     reference: str
 
 
+_ALREADY_RECORDED = _l(
+    "This export's delivery is already recorded and is part of the public record, which never "
+    "changes. To record another delivery, make a new final export."
+)
+
+
+def _stamp_delivery(delivery: Delivery, record: DeliveryRecord) -> None:
+    """Write the delivery once: a guarded UPDATE, so that of two at once only one is kept."""
+    changed = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.delivered_at.is_(None))
+        .values(
+            delivered_at=record.delivered_at,
+            delivered_to=record.delivered_to or None,
+            delivery_method=record.method or None,
+            reference=record.reference or None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(delivery)
+    if changed.rowcount != 1:
+        raise ExportError(_ALREADY_RECORDED)
+
+
 def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser) -> None:
-    """Record that a final bundle reached the recipient; the public page then says so."""
+    """Record that a final bundle reached the recipient; the public page then says so.
+
+    Once recorded, a delivery is part of the public, append-only record: it is never rewritten,
+    so a second recording of the same export is refused, changing nothing.
+    """
     if delivery.status != ExportStatus.DONE or delivery.kind != DeliveryKind.FINAL:
         raise ExportError(_l("Only a finished final export can be recorded as delivered."))
+    if delivery.delivered_at is not None:
+        raise ExportError(_ALREADY_RECORDED)
     petition = delivery.petition
+    still_open = petition.effective_state(record.delivered_at) == PetitionState.OPEN
+    if petition.state == PetitionState.OPEN and still_open:
+        raise ExportError(_l("Close the petition before recording its delivery."))
+    _stamp_delivery(delivery, record)
     if petition.state == PetitionState.OPEN:
-        if petition.effective_state(record.delivered_at) == PetitionState.OPEN:
-            raise ExportError(_l("Close the petition before recording its delivery."))
         petition.close(record.delivered_at)  # its deadline passed before the job recorded it
-    delivery.delivered_at = record.delivered_at
-    delivery.delivered_to = record.delivered_to or None
-    delivery.delivery_method = record.method or None
-    delivery.reference = record.reference or None
     if petition.state == PetitionState.CLOSED:
         try:
             petition.mark_delivered(record.delivered_at)

@@ -24,6 +24,8 @@ from petitions.models import (
     UNFINISHED_EXPORT_STATES,
     AuditEvent,
     Delivery,
+    DeliveryKind,
+    ExportStatus,
     Petition,
     PetitionState,
     Signature,
@@ -64,6 +66,8 @@ class PetitionSnapshot:
 
     id: int
     slug: str
+    #: The petition's fixed public id, from which every receipt's leaf is computed.
+    public_id: str
     title: str
     summary: str
     #: Markdown as the organiser wrote it; sanitised when the page is rendered.
@@ -147,6 +151,84 @@ def confirmed_counts(petition_ids: list[int]) -> dict[int, int]:
 def confirmed_count(petition: Petition | PetitionSnapshot) -> int:
     """Return the number of counted signatures of one petition."""
     return confirmed_counts([petition.id])[petition.id]
+
+
+#: The states counted beside the total on the public page: who took a signature away.
+_REMOVED_STATES = frozenset({SignatureState.WITHDRAWN, SignatureState.INVALIDATED})
+
+
+@dataclass(frozen=True)
+class PublicCounts:
+    """A petition's public figures, counted together in one statement (one snapshot).
+
+    Withdrawn and invalidated count every signature in that state, confirmed first or not, as
+    the organisers' dashboard does: the public sees the same figures as the moderators.
+    """
+
+    #: Counted signatures: the petition's total.
+    signatures: int
+    #: Withdrawn by their signers.
+    withdrawn: int
+    #: Invalidated by moderators.
+    invalidated: int
+
+
+def public_counts(petition: Petition | PetitionSnapshot) -> PublicCounts:
+    """Count a petition's counted, withdrawn and invalidated signatures in one statement.
+
+    One statement sees one state of the table, so the three figures always agree with each
+    other: a signature moving from counted to withdrawn is never in both, nor in neither.
+    """
+    rows = db.session.execute(
+        sa.select(Signature.state, sa.func.count())
+        .where(
+            Signature.petition_id == petition.id,
+            Signature.state.in_(sorted(COUNTED_STATES | _REMOVED_STATES)),
+        )
+        .group_by(Signature.state)
+    ).all()
+    by_state = {SignatureState(state): count for state, count in rows}
+    return PublicCounts(
+        signatures=sum(by_state.get(state, 0) for state in COUNTED_STATES),
+        withdrawn=by_state.get(SignatureState.WITHDRAWN, 0),
+        invalidated=by_state.get(SignatureState.INVALIDATED, 0),
+    )
+
+
+@dataclass(frozen=True)
+class PublicDelivery:
+    """One line of a petition's public record of exports: what was exported, and where it went.
+
+    Only these fields are public; who asked for the export and the file's place stay private.
+    """
+
+    exported_at: datetime
+    kind: DeliveryKind
+    signature_count: int | None
+    #: The bundle's receipt tree; both None for an export made before receipts existed.
+    tree_size: int | None
+    tree_root: str | None
+    bundle_sha256: str | None
+    #: None until the organiser records that the bundle reached the recipient.
+    delivered_at: datetime | None
+    delivered_to: str | None
+    delivery_method: str | None
+    reference: str | None
+
+    @property
+    def has_tree(self) -> bool:
+        return self.tree_root is not None and self.tree_size is not None
+
+
+def public_deliveries(petition: Petition | PetitionSnapshot) -> tuple[PublicDelivery, ...]:
+    """Return a petition's finished exports, interim and final, oldest first."""
+    columns = [getattr(Delivery, field.name) for field in fields(PublicDelivery)]
+    rows = db.session.execute(
+        sa.select(*columns)
+        .where(Delivery.petition_id == petition.id, Delivery.status == ExportStatus.DONE)
+        .order_by(Delivery.exported_at, Delivery.id)
+    )
+    return tuple(PublicDelivery(*row) for row in rows)
 
 
 def counts_by_country(petition: Petition, session: Session | None = None) -> dict[str, int]:

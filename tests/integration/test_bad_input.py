@@ -21,7 +21,7 @@ from werkzeug.test import EnvironBuilder
 from petitions.app import MAX_CONTENT_LENGTH
 from petitions.forms import Form
 from petitions.i18n import COUNTRY_CODES
-from petitions.models import OutboxMessage, Petition, Signature
+from petitions.models import OutboxMessage, Petition, PetitionState, Signature
 from petitions.organiser.forms import LoginForm, PetitionForm, ResetRequestForm
 from petitions.public.forms import SignPetitionForm
 from tests.conftest import PASSWORD
@@ -347,17 +347,21 @@ def test_moderation_search_never_fails(
 @example(slug="..", query={}, body=b"")
 @example(slug="", query={}, body=b"")
 def test_json_routes_never_fail(client, db, petition, slug, query, body):
-    path = f"/petitions/{quote(slug, safe='')}.json"
     in_path, in_query = _carries_nul(slug), _carries_nul(query)
-    real = f"/petitions/{petition.slug}.json"
-    for response, expected in (
-        (client.get(path, query_string=query), 400 if in_path or in_query else 404),
-        (client.post(path, data=body, content_type="application/json"), 400 if in_path else 405),
-        (client.get("/healthz", data=body, content_type="application/json"), 200),
-        (client.get(real, query_string=query), 400 if in_query else 200),
-    ):
-        assert response.status_code == expected
-        assert response.is_json
+    for suffix in (".json", "/deliveries.json"):
+        path = f"/petitions/{quote(slug, safe='')}{suffix}"
+        real = f"/petitions/{petition.slug}{suffix}"
+        for response, expected in (
+            (client.get(path, query_string=query), 400 if in_path or in_query else 404),
+            (
+                client.post(path, data=body, content_type="application/json"),
+                400 if in_path else 405,
+            ),
+            (client.get("/healthz", data=body, content_type="application/json"), 200),
+            (client.get(real, query_string=query), 400 if in_query else 200),
+        ):
+            assert response.status_code == expected, path
+            assert response.is_json
 
 
 @SHARED_FIXTURES
@@ -405,8 +409,9 @@ def test_a_token_or_slug_that_changes_the_address_is_wrong_like_any_other(client
         for response in (client.get(path), client.post(path, data={"csrf_token": token})):
             assert response.status_code == 404, path
             assert INVALID_LINK in response.get_data(as_text=True), path
-    response = client.get(f"/petitions/{quoted}.json")
-    assert (response.status_code, response.json["status"]) == (404, 404)
+    for path in (f"/petitions/{quoted}.json", f"/petitions/{quoted}/deliveries.json"):
+        response = client.get(path)
+        assert (response.status_code, response.json["status"]) == (404, 404), path
 
 
 def test_a_body_over_the_cap_is_refused_before_it_is_read(client, petition):
@@ -449,6 +454,24 @@ FORM_FIELDS = [
     "confirm",
     "extra",
 ]
+
+
+def test_every_json_route_of_a_petition_answers_a_draft_as_missing(app, client, make_petition):
+    draft, public = make_petition(PetitionState.DRAFT), make_petition()
+    adapter = app.url_map.bind("localhost")
+    rules = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and rule.arguments == {"slug"}
+    ]
+    assert {rule.endpoint for rule in rules} >= {"api.petition_json", "api.deliveries_json"}
+    for rule in rules:
+        for petition, status in ((draft, 404), (public, 200)):
+            path = adapter.build(rule.endpoint, {"slug": petition.slug})
+            response = client.get(path)
+            assert (response.status_code, response.is_json) == (status, True), path
+            if status == 200:
+                assert response.headers["Access-Control-Allow-Origin"] == "*", path
 
 
 def _post_routes(app, petition) -> list[str]:

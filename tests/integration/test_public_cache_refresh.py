@@ -77,7 +77,7 @@ def test_a_refresh_that_fails_leaves_the_answer_and_the_copy_alone(
     def broken(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(views.queries, "confirmed_count", broken)
+    monkeypatch.setattr(views.queries, "public_counts", broken)
     assert _shown_count(client, petition.slug) == "0"
     assert "rendering petition again failed" in caplog.text
     monkeypatch.undo()
