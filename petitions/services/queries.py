@@ -64,6 +64,8 @@ class PetitionSnapshot:
 
     id: int
     slug: str
+    #: What its signatures' receipt leaves are computed from (petitions.receipts).
+    public_id: str
     title: str
     summary: str
     #: Markdown as the organiser wrote it; sanitised when the page is rendered.

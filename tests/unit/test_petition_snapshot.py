@@ -20,6 +20,7 @@ def _petition(state: PetitionState) -> Petition:
     return Petition(
         id=7,
         slug="free-them",
+        public_id="pQ3vYb0kZl1xW9sRt4uN8A",
         title="Free them",
         summary="Now.",
         body="The **text**.",
@@ -67,6 +68,7 @@ def test_the_snapshot_copies_the_fields_and_cannot_change():
     assert dataclasses.asdict(snapshot) == {
         "id": 7,
         "slug": "free-them",
+        "public_id": "pQ3vYb0kZl1xW9sRt4uN8A",
         "title": "Free them",
         "summary": "Now.",
         "body": "The **text**.",
