@@ -265,11 +265,12 @@ def _register(app: Flask) -> None:
     from petitions.api import bp as api_bp
     from petitions.organiser import bp as organiser_bp
     from petitions.public import bp as public_bp
-    from petitions.routing import RestOfPathConverter, RowIdConverter
+    from petitions.routing import RestOfPathConverter, RowIdConverter, SegmentConverter
 
     # Before the blueprints: their rules are compiled with the converters known when they are added.
     app.url_map.converters["rest"] = RestOfPathConverter
     app.url_map.converters["int"] = RowIdConverter
+    app.url_map.converters["segment"] = SegmentConverter
     app.register_blueprint(public_bp)
     app.register_blueprint(organiser_bp)
     app.register_blueprint(api_bp)

@@ -14,6 +14,7 @@ from petitions.models import Organiser, Signature
 from petitions.onion import names_onion_host
 from petitions.services import mail
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
+from petitions.services.receipts import code_of
 from petitions.services.signing import (
     CONFIRMATION_GRACE,
     CONFIRMATION_LINK_AGE,
@@ -95,6 +96,10 @@ def _signature_email(
         context["confirm_url"] = link("public.confirm_signature", token=token)
     # Every email a signer gets lets them change their mind while the petition is open.
     context["withdraw_url"] = link("public.withdraw_signature", token=withdrawal_token(signature))
+    # and find their receipt; signatures made before receipts have no leaf to be found by.
+    if signature.receipt_leaf is not None:
+        code = code_of(signature.public_id)
+        context["receipt_url"] = link("public.show_receipt", slug=petition.slug, code=code)
     return (
         _subject(Notice(kind), petition.title),
         render_template(f"email/{kind}.txt", **context),

@@ -25,6 +25,16 @@ class RestOfPathConverter(BaseConverter):
     part_isolating = False
 
 
+class SegmentConverter(BaseConverter):
+    """One path segment, like the default converter, but matched together with the rest of the
+    rule, so that a rule with more fixed text after it wins over one with less: a receipt's
+    `/petitions/<segment:slug>/receipts/<code>.json` over the JSON API's
+    `/petitions/<rest:slug>.json`, which would take the whole path as a slug."""
+
+    regex = r"[^/]+"
+    part_isolating = False
+
+
 class RowIdConverter(IntegerConverter):
     """`<int:...>` in every route: an id from 1 to the largest a row can have.
 

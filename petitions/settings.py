@@ -29,6 +29,7 @@ DEFAULT_SIGN_RATE_LIMIT = "60 per minute;5000 per day"
 DEFAULT_SIGN_EMAIL_RATE_LIMIT = "5 per minute;20 per day"
 DEFAULT_ONION_SIGN_LIMIT = "300 per minute"
 DEFAULT_GLOBAL_SIGN_LIMIT = "600 per minute"
+DEFAULT_RECEIPT_RATE_LIMIT = "30 per minute;300 per day"
 #: A version 3 onion service's host name: 56 base32 characters (its public key, a checksum and
 #: the version), then ".onion".
 ONION_HOST = re.compile(r"[a-z2-7]{56}\.onion")
@@ -55,6 +56,7 @@ class Settings:
     sign_email_rate_limit: str
     onion_sign_limit: str
     global_sign_limit: str
+    receipt_rate_limit: str
     hash_key: bytes
     data_keys: tuple[bytes, ...]
     trusted_proxies: int
@@ -455,6 +457,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         ),
         onion_sign_limit=_rate_limit(reader, "ONION_SIGN_LIMIT", DEFAULT_ONION_SIGN_LIMIT),
         global_sign_limit=_rate_limit(reader, "GLOBAL_SIGN_LIMIT", DEFAULT_GLOBAL_SIGN_LIMIT),
+        receipt_rate_limit=_rate_limit(reader, "RECEIPT_RATE_LIMIT", DEFAULT_RECEIPT_RATE_LIMIT),
         hash_key=hash_key,
         data_keys=data_keys,
         trusted_proxies=reader.integer("TRUSTED_PROXIES", 0, 0, 10),

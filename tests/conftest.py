@@ -42,9 +42,11 @@ from petitions.models import (
     PetitionState,
     Signature,
     SignatureState,
+    new_public_id,
     utcnow,
 )
 from petitions.services.privacy import email_hashes
+from petitions.services.receipts import leaf_of
 
 #: The admin connection used to create and drop this run's PostgreSQL database.
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -406,6 +408,11 @@ def make_signature(db: Any) -> Callable[..., Signature]:
         fields.setdefault("city", "Almaty")
         if state == SignatureState.CONFIRMED:
             fields.setdefault("confirmed_at", utcnow())
+        # As signing does: every signature has its receipt's leaf from the moment it is made.
+        fields.setdefault("public_id", new_public_id())
+        if petition.public_id is None:
+            save(db)  # the petition's public id is drawn when it is first written
+        fields.setdefault("receipt_leaf", leaf_of(petition.public_id, fields["public_id"]))
         hashes = email_hashes(email)
         signature = Signature(
             petition=petition,

@@ -25,12 +25,17 @@ from petitions import cache
 from petitions.errors import DATABASE_OUTAGES, render_error
 from petitions.extensions import csrf, db, limiter
 from petitions.models import Petition, utcnow
-from petitions.notifications import external_url, queue_signature_notice
+from petitions.notifications import (
+    external_url,
+    links_on,
+    queue_signature_notice,
+    signer_base_url,
+)
 from petitions.onion import came_through_tor
 from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
-from petitions.services import queries, signing
+from petitions.services import queries, receipts, signing
 from petitions.services.privacy import email_hashes
 from petitions.services.queries import PetitionSnapshot
 
@@ -346,7 +351,16 @@ def confirm_signature(token: str):
         return render_template("public/confirm_invalid.html"), 404
     if result == signing.ConfirmResult.TOO_LATE:
         return render_template("public/confirm_too_late.html", petition=signature.petition), 410
-    return redirect(url_for("public.signature_confirmed", slug=signature.petition.slug), code=303)
+    # The thank-you page shows the receipt's link: only the address can carry it, since these
+    # pages keep nothing on the signer's device.
+    return redirect(
+        url_for(
+            "public.signature_confirmed",
+            slug=signature.petition.slug,
+            receipt=receipts.code_of(signature.public_id),
+        ),
+        code=303,
+    )
 
 
 @bp.get("/signatures/withdraw/<rest:token>")
@@ -389,15 +403,95 @@ def signature_withdrawn(slug: str):
     return render_template("public/signature_withdrawn.html", petition=_petition_or_404(slug))
 
 
+def _receipt_limit() -> str:
+    return current_app.config["SETTINGS"].receipt_rate_limit
+
+
+def _client_address() -> str:
+    return str(request.remote_addr)
+
+
+def _no_receipt_asked() -> bool:
+    return "receipt" not in request.args
+
+
+# One count per client address for every page that looks a receipt code up, the thank-you page
+# with one included: none of them may test codes faster than the others.
+_receipt_limits = limiter.shared_limit(_receipt_limit, scope="receipt", key_func=_client_address)
+
+
 @bp.get("/petitions/<slug>/thank-you")
+@limiter.shared_limit(
+    _receipt_limit, scope="receipt", key_func=_client_address, exempt_when=_no_receipt_asked
+)
 def signature_confirmed(slug: str):
-    """Thank a signer whose signature now counts."""
+    """Thank a signer whose signature now counts, with the link to its receipt."""
     petition = _petition_or_404(slug)
+    code = request.args.get("receipt")
+    signature = receipts.find_signature(petition, code) if code is not None else None
     return render_template(
         "public/signature_confirmed.html",
         petition=petition,
         count=queries.confirmed_count(petition),
+        receipt_url=_receipt_url(petition.slug, code) if signature is not None else None,
     )
+
+
+def _receipt_url(slug: str, code: str) -> str:
+    """Return a receipt's link on the base this visitor's emails use (the onion one on it)."""
+    return links_on(signer_base_url())("public.show_receipt", slug=slug, code=code)
+
+
+#: A receipt's address is its secret: kept out of caches, search engines and Referer headers.
+SECRET_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+    "Referrer-Policy": "no-referrer",
+}
+_RECEIPT_ENDPOINTS = frozenset({"public.show_receipt", "public.receipt_json"})
+
+
+@bp.after_request
+def _keep_receipts_secret(response: Response) -> Response:
+    """Send the secret pages' headers with every answer at a receipt's address (its 404 and 429
+    too), and on the thank-you page that shows one."""
+    if request.endpoint in _RECEIPT_ENDPOINTS or (
+        request.endpoint == "public.signature_confirmed" and "receipt" in request.args
+    ):
+        response.headers.update(SECRET_PAGE_HEADERS)
+    return response
+
+
+def _find_receipt(slug: str, code: str) -> tuple[PetitionSnapshot, receipts.Receipt | None]:
+    """Find the receipt with this code: a malformed code and an unknown one cost the same."""
+    petition = _petition_or_404(slug)
+    signature = receipts.find_signature(petition, code)
+    return petition, None if signature is None else receipts.receipt(signature, code)
+
+
+@bp.get("/petitions/<slug>/receipts/<code>")
+@_receipt_limits
+def show_receipt(slug: str, code: str):
+    """Show a signature's receipt: its status and, for each export since, the proof of it."""
+    petition, found = _find_receipt(slug, code)
+    if found is None:
+        return render_template("public/receipt_unknown.html", petition=petition), 404
+    return render_template(
+        "public/show_receipt.html",
+        petition=petition,
+        receipt=found,
+        json_url=url_for("public.receipt_json", slug=petition.slug, code=code),
+    )
+
+
+@bp.get("/petitions/<segment:slug>/receipts/<code>.json")
+@_receipt_limits
+def receipt_json(slug: str, code: str):
+    """Answer a signature's receipt as JSON, which `flask receipts verify` checks offline."""
+    petition, found = _find_receipt(slug, code)
+    if found is None:
+        return render_error(404)
+    return jsonify(found.document(petition.slug, petition.public_id))
 
 
 @bp.get("/livez")

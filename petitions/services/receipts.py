@@ -8,8 +8,10 @@ its audit path crosses, however large the tree.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,7 +19,13 @@ from sqlalchemy.orm import Session
 from petitions.crypto import Keyring
 from petitions.extensions import db
 from petitions.merkle import HASH_SIZE, ChunkedTree, path_positions, verify_inclusion
-from petitions.models import Delivery, Petition, ReceiptChunk, Signature
+from petitions.models import (
+    Delivery,
+    ExportStatus,
+    Petition,
+    ReceiptChunk,
+    Signature,
+)
 from petitions.receipts import is_receipt_code, receipt_code, receipt_leaf
 from petitions.services.privacy import keyring
 
@@ -162,3 +170,98 @@ def _place(hashes: bytes, leaf: bytes) -> int | None:
             return start // HASH_SIZE
         start = hashes.find(leaf, start + 1)
     return None
+
+
+class ReceiptStatus(enum.StrEnum):
+    """Where a signature stands, as its receipt says: its state, or that the purge has run."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+    INVALIDATED = "invalidated"
+    PURGED = "purged"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a receipt shows: the signature's status and its place in each export since it was
+    made; never who signed."""
+
+    code: str
+    leaf: bytes
+    status: ReceiptStatus
+    #: When the status began: made (pending), confirmed, withdrawn, invalidated, purged.
+    status_at: datetime | None
+    #: The organisers' reason, for an invalidated signature (the purge removes it).
+    reason: str | None
+    exports: tuple[Inclusion, ...]
+
+    def document(self, slug: str, petition_public_id: str) -> dict[str, Any]:
+        """Return the receipt as JSON, in the form `petitions.receipts.check_receipt` checks."""
+        return {
+            "petition": slug,
+            "petition_id": petition_public_id,
+            "code": self.code,
+            "status": str(self.status),
+            "leaf": self.leaf.hex(),
+            "exports": [_export_document(found) for found in self.exports],
+        }
+
+
+def _export_document(found: Inclusion) -> dict[str, Any]:
+    delivery = found.delivery
+    return {
+        "exported_at": delivery.exported_at.isoformat(),
+        "kind": str(delivery.kind),
+        "bundle_sha256": delivery.bundle_sha256,
+        "tree_size": delivery.tree_size,
+        "root": delivery.tree_root,
+        "leaf_index": found.leaf_index,
+        "audit_path": [node.hex() for node in found.audit_path] if found.included else None,
+    }
+
+
+_STAMPS = {
+    ReceiptStatus.PENDING: "created_at",
+    ReceiptStatus.CONFIRMED: "confirmed_at",
+    ReceiptStatus.WITHDRAWN: "withdrawn_at",
+    ReceiptStatus.INVALIDATED: "invalidated_at",
+}
+
+
+def status_of(signature: Signature, petition: Petition) -> tuple[ReceiptStatus, datetime | None]:
+    """Return a signature's receipt status and when it began."""
+    if petition.purged_at is not None:
+        return ReceiptStatus.PURGED, petition.purged_at
+    status = ReceiptStatus(str(signature.state))
+    return status, getattr(signature, _STAMPS[status])
+
+
+def finished_exports(petition_id: int, since: datetime) -> list[Delivery]:
+    """Return the petition's exports with a tree that ended after `since`, oldest first."""
+    ended = sa.func.coalesce(Delivery.finished_at, Delivery.exported_at)
+    return list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .where(
+                Delivery.petition_id == petition_id,
+                Delivery.status == ExportStatus.DONE,
+                Delivery.tree_size.is_not(None),
+                ended >= since,
+            )
+            .order_by(Delivery.exported_at, Delivery.id)
+        )
+    )
+
+
+def receipt(signature: Signature, code: str) -> Receipt:
+    """Build the receipt of a signature found by its code: status, then every export's proof."""
+    petition = signature.petition
+    status, status_at = status_of(signature, petition)
+    leaf = bytes(signature.receipt_leaf)
+    exports = tuple(
+        inclusion(delivery, signature, leaf)
+        for delivery in finished_exports(petition.id, signature.created_at)
+    )
+    reason = signature.invalidation_reason if status == ReceiptStatus.INVALIDATED else None
+    return Receipt(code, leaf, status, status_at, reason, exports)

@@ -32,6 +32,7 @@ from petitions.sealing import SealingPublicKey
 from petitions.services import tokens
 from petitions.services.privacy import email_hashes, keyring
 from petitions.services.queries import PetitionSnapshot
+from petitions.services.receipts import leaf_of
 
 #: How long an emailed confirmation link works; signing again sends a fresh one.
 CONFIRMATION_LINK_AGE = timedelta(days=7)
@@ -123,6 +124,7 @@ _COLUMNS = (
     "token_nonce",
     "public_id",
     "sealed",
+    "receipt_leaf",
 )
 
 
@@ -193,6 +195,8 @@ def _values(petition: PetitionSnapshot, details: SignatureDetails) -> dict[str, 
         "state": SignatureState.PENDING,
         "token_nonce": secrets.token_hex(16),
         "public_id": public_id,
+        # Sealed petitions' too: a leaf tells nothing of its signer (petitions.receipts).
+        "receipt_leaf": leaf_of(petition.public_id, public_id, ring),
         **_personal(petition, details, public_id),
     }
 

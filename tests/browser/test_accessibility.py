@@ -75,7 +75,7 @@ def visit_public_pages(audit: Audit, page: Any, site: Site, slug: str) -> str:
     page.goto(link)
     audit.check(page, "confirm")
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/thank-you$"))
+    page.wait_for_url(re.compile(r"/thank-you\?receipt=[a-z2-7]{24}$"))
     audit.check(page, "thank-you")
     page.goto(link)
     audit.check(page, "confirm-again")
@@ -260,7 +260,7 @@ def test_signing_form_can_be_completed_with_the_keyboard_alone(new_page, site, d
     page.goto(link)
     tab_to(page, "confirm-button")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/thank-you$"))
+    page.wait_for_url(re.compile(r"/thank-you\?receipt=[a-z2-7]{24}$"))
 
 
 def test_keyboard_submit_with_errors_moves_focus_to_the_announced_summary(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,8 @@ from tests.browser.test_accessibility import (
     visit_sealing_pages,
 )
 from tests.browser.test_signer import fill_signing_form
-from tests.conftest import unavailable
+from tests.html_check import checker, html_errors
 
-VNU_JAR = Path(__file__).parent / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 LANGUAGES = {"en": "en-GB", "kk": "kk-KZ", "ru": "ru-RU"}
 
 
@@ -62,33 +60,10 @@ class Sources:
         self.files.append(path)
 
 
-def html_errors(jar: Path, files: list[Path]) -> dict[str, list[str]]:
-    """Run the checker once over the files; return its errors by file name."""
-    result = subprocess.run(
-        ["java", "-jar", str(jar), "--errors-only", "--format", "json", *map(str, files)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # The checker writes its report to standard error; its exit status only says "errors".
-    report = json.loads(result.stderr)
-    found: dict[str, list[str]] = {}
-    for message in report["messages"]:
-        name = message.get("url", "?").rsplit("/", 1)[-1]
-        where = f"line {message.get('lastLine', '?')}"
-        extract = message.get("extract", "").strip()
-        found.setdefault(name, []).append(f"{where}: {message['message']} {extract!r}")
-    return found
-
-
 @pytest.fixture(scope="session")
 def vnu_jar() -> Path:
     """The Nu HTML Checker from npm (tests/browser/package.json), and a Java to run it."""
-    if not VNU_JAR.exists():
-        unavailable(f"vnu-jar is not installed: run `npm ci` in {VNU_JAR.parents[4]}")
-    if shutil.which("java") is None:
-        unavailable("Java is not installed: the HTML checker needs it (default-jre-headless)")
-    return VNU_JAR
+    return checker()
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def sign_on_a_phone(page: Any, site: Site, slug: str, signer: Signer, email: str
     assert signer.name not in text
     page.goto(link)
     page.get_by_role("button", name=signer.confirm).tap()
-    page.wait_for_url(re.compile(r"/thank-you$"))
+    page.wait_for_url(re.compile(r"/thank-you\?receipt=[a-z2-7]{24}$"))
     shot(page, "thank-you")
     page.goto(f"/petitions/{slug}")
     assert confirmed_count(page) == 1

@@ -62,7 +62,7 @@ def sign_and_confirm(page: Any, site: Site, slug: str, screenshots=None, label: 
     if screenshots:
         screenshots(page, f"confirm{label}")
     page.get_by_role("button", name="Қолтаңбамды растау").click()
-    page.wait_for_url(re.compile(r"/thank-you$"))
+    page.wait_for_url(re.compile(r"/thank-you\?receipt=[a-z2-7]{24}$"))
     if screenshots:
         screenshots(page, f"thank-you{label}")
 

@@ -8,18 +8,20 @@ from petitions.models import OutboxMessage, PetitionState
 from tests.helpers import confirm_path, csrf_token, sign, written_email
 
 
-def _links_of_a_signature(client, db, slug: str) -> tuple[str, str]:
+def _links_of_a_signature(client, db, slug: str) -> tuple[str, str, str]:
     assert sign(client, slug).status_code == 303
     message = db.session.scalars(sa.select(OutboxMessage)).one()
     text = written_email(message)[1]
     withdraw = re.search(r"https?://[^/\s]+(/signatures/withdraw/\S+)", text)[1]
-    return confirm_path(text), withdraw
+    receipt = re.search(r"https?://[^/\s]+(/petitions/[^/\s]+/receipts/\S+)", text)[1]
+    return confirm_path(text), withdraw, receipt
 
 
 def test_no_public_page_sets_a_cookie(app, db, make_petition):
     petition = make_petition(slug="pardon")
     closed = make_petition(PetitionState.CLOSED, slug="closed-one")
-    confirm, withdraw = _links_of_a_signature(app.test_client(), db, petition.slug)
+    confirm, withdraw, receipt = _links_of_a_signature(app.test_client(), db, petition.slug)
+    code = receipt.rsplit("/", 1)[1]
     pages = [
         "/",
         "/petitions/pardon",
@@ -27,6 +29,10 @@ def test_no_public_page_sets_a_cookie(app, db, make_petition):
         confirm,
         withdraw,
         "/petitions/pardon/thank-you",
+        f"/petitions/pardon/thank-you?receipt={code}",
+        receipt,
+        f"{receipt}.json",
+        "/petitions/pardon/receipts/not-a-code",
         "/petitions/pardon/withdrawn",
         f"/petitions/{closed.slug}",
         "/signatures/confirm/not-a-token",
@@ -43,7 +49,7 @@ def test_no_public_page_sets_a_cookie(app, db, make_petition):
 
 def test_confirming_and_withdrawing_from_the_link_write_no_cookie(app, db, make_petition):
     petition = make_petition()
-    confirm, withdraw = _links_of_a_signature(app.test_client(), db, petition.slug)
+    confirm, withdraw, _receipt = _links_of_a_signature(app.test_client(), db, petition.slug)
     visitor = app.test_client()
     own = {"Sec-Fetch-Site": "same-origin"}
     token = {"csrf_token": csrf_token(visitor, confirm)}
@@ -57,7 +63,7 @@ def test_confirming_and_withdrawing_from_the_link_write_no_cookie(app, db, make_
 
 def test_a_link_s_form_sent_from_another_site_is_refused(app, db, make_petition):
     petition = make_petition()
-    confirm, withdraw = _links_of_a_signature(app.test_client(), db, petition.slug)
+    confirm, withdraw, _receipt = _links_of_a_signature(app.test_client(), db, petition.slug)
     for path in (confirm, withdraw):
         client = app.test_client()
         token = {"csrf_token": csrf_token(client, path)}

@@ -45,7 +45,8 @@ def test_the_emailed_links_start_with_base_url_whatever_trusted_host_was_named(
     (message,) = db.session.scalars(sa.select(OutboxMessage)).all()
     _subject, text, html = written_email(message)
     links = re.findall(r"https?://[^\s\"<>]+", text)
-    assert len(links) == 3
+    # Confirm, the receipt, withdraw, the petition.
+    assert len(links) == 4
     assert all(link.startswith(f"{SITE}/") for link in links), links
     assert f"{SITE}/petitions/pardon" in links
     assert "localhost" not in html and "127.0.0.1" not in html

@@ -230,3 +230,21 @@ def test_a_domain_is_found_in_any_form_that_signatures_are_grouped_by(setup, mak
         page = _search(client, petition, domain=typed)
         assert page.count('name="ids"') == 2, typed
         assert "Googlemail Bot" in page and "Gmail Bot" in page
+
+
+def test_the_reason_a_moderator_gives_is_the_one_the_signer_reads_on_their_receipt(setup, db):
+    from petitions.services import receipts
+
+    client, petition = setup
+    page = _search(client, petition)
+    assert page.count("The signer sees this reason on their receipt.") == 2
+    assert 'aria-describedby="reason-hint"' in page
+    signature = db.session.scalars(
+        sa.select(Signature).where(Signature.email_hash.is_not(None)).order_by(Signature.id)
+    ).first()
+    reason = "Six signatures in six minutes from one address"
+    data = {"scope": "chosen", "ids": [signature.id], "reason": reason}
+    assert _post(client, petition, "invalidate", data).status_code == 303
+    code = receipts.code_of(signature.public_id)
+    receipt = client.get(f"/petitions/{petition.slug}/receipts/{code}").get_data(as_text=True)
+    assert f"The reason they gave: <q><bdi>{reason}</bdi></q>" in receipt

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from petitions.models import Signature, SignatureState
-from petitions.services import signing
+from petitions.services import receipts, signing
 from tests.helpers import CSRF_PATTERN, signing_data
 from tests.smtp import SMTPServer, free_port
 
@@ -47,6 +47,7 @@ def _signer_pages(db, make_petition, make_signature) -> list[str]:
     signature = make_signature(petition, state=SignatureState.PENDING, token_nonce="n" * 32)
     confirm = signing.confirmation_token(signature)
     withdraw = signing.withdrawal_token(signature)
+    code = receipts.code_of(signature.public_id)
     db.session.commit()
     return [
         "/",
@@ -58,6 +59,8 @@ def _signer_pages(db, make_petition, make_signature) -> list[str]:
         "/petitions/pardon/withdrawn",
         f"/signatures/confirm/{confirm}",
         f"/signatures/withdraw/{withdraw}",
+        f"/petitions/pardon/receipts/{code}",
+        f"/petitions/pardon/thank-you?receipt={code}",
     ]
 
 
@@ -170,11 +173,12 @@ def test_a_signer_on_the_onion_host_is_mailed_links_on_it_and_confirms_there(
     text = _sent_text(runner, smtp)
     html = smtp.messages[-1].get_body(("html",)).get_content()
     links = LINK.findall(text)
-    assert len(links) == 3
+    assert len(links) == 4
     assert all(link.startswith(f"{ON_ONION}/") for link in links), links
     assert f"{ON_ONION}/petitions/pardon" in links
+    assert any(link.startswith(f"{ON_ONION}/petitions/pardon/receipts/") for link in links)
     assert SITE not in text and SITE not in html
-    # The HTML part carries the two buttons' links, the same as the text's.
+    # The HTML part carries the two buttons' links and the receipt's, the same as the text's.
     assert set(LINK.findall(html)) == set(links) - {f"{ON_ONION}/petitions/pardon"}
     # The link works where it points: on the onion host.
     confirm = next(link for link in links if "/signatures/confirm/" in link)
@@ -190,7 +194,7 @@ def test_a_signer_on_the_open_site_is_mailed_links_on_base_url(client, runner, s
     make_petition(slug="pardon")
     assert _sign_on(client, SITE, email="open-signer@example.org").status_code == 303
     links = LINK.findall(_sent_text(runner, smtp))
-    assert len(links) == 3
+    assert len(links) == 4
     assert all(link.startswith(f"{SITE}/") for link in links), links
 
 
@@ -204,7 +208,7 @@ def test_signing_again_on_the_onion_host_mails_the_note_with_onion_links(
     text = _sent_text(runner, smtp)
     assert smtp.messages[-1]["Subject"].startswith("You have already signed")
     links = LINK.findall(text)
-    assert len(links) == 2
+    assert len(links) == 3
     assert all(link.startswith(f"{ON_ONION}/") for link in links), links
 
 

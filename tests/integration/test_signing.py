@@ -14,7 +14,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
-from petitions.services import queries, signing
+from petitions.services import queries, receipts, signing
 from tests.helpers import confirm_path, csrf_token, sign, signing_data, written_email
 
 
@@ -117,7 +117,8 @@ def test_confirming_takes_a_button_press_and_counts_once(client, db, make_petiti
     token = csrf_token(client, link)
     done = client.post(link, data={"csrf_token": token})
     assert done.status_code == 303
-    assert done.headers["Location"] == f"/petitions/{petition.slug}/thank-you"
+    code = receipts.code_of(_signatures(db)[0].public_id)
+    assert done.headers["Location"] == f"/petitions/{petition.slug}/thank-you?receipt={code}"
     assert "1 confirmed signature so far" in client.get(done.headers["Location"]).get_data(
         as_text=True
     )

@@ -290,9 +290,12 @@ def test_the_signing_limits_default_to_loose_per_address_and_tight_per_email(tmp
     assert settings.sign_email_rate_limit == "5 per minute;20 per day"
     assert settings.onion_sign_limit == "300 per minute"
     assert settings.global_sign_limit == "600 per minute"
+    assert settings.receipt_rate_limit == "30 per minute;300 per day"
 
 
-@pytest.mark.parametrize("name", ["SIGN_EMAIL_RATE_LIMIT", "ONION_SIGN_LIMIT"])
+@pytest.mark.parametrize(
+    "name", ["SIGN_EMAIL_RATE_LIMIT", "ONION_SIGN_LIMIT", "RECEIPT_RATE_LIMIT"]
+)
 def test_the_new_signing_limits_are_read_like_the_others(tmp_path, name):
     assert getattr(load_settings({name: "7 per hour"}, tmp_path), name.lower()) == "7 per hour"
     with pytest.raises(SettingsError) as raised:
