@@ -8,6 +8,8 @@
 #   (d) the JSON count
 #   (e) signing the sealed demo appeal: the same as (c), each signature sealed to the organiser's
 #       key in the request and its email queued under the hour's outbox key
+#   (f) a receipt page: one demo signer's receipt after an interim export, its proof read from the
+#       stored tree and checked on every request
 # Usage: benchmarks/load.sh [seconds-per-endpoint] [signing-seconds]
 # Needs: .venv (make run), wrk (apt-get install -y wrk), PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust) and Redis on 127.0.0.1:6379. Creates and drops the database petitions_load.
@@ -27,6 +29,7 @@ export RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/14
 # The limits stay on (their cost is measured) but high enough not to refuse the load tool, whose
 # every connection comes from 127.0.0.1.
 export SIGN_RATE_LIMIT="1000000 per minute" GLOBAL_SIGN_LIMIT="1000000 per minute"
+export RECEIPT_RATE_LIMIT="1000000 per minute"
 export PETITIONS_ENV=production FLASK_SKIP_DOTENV=1
 export SECRET_KEY=load-benchmark-secret-key-0123456789-abcdefghij
 export HASH_KEY=$(python3 -c 'import base64;print(base64.urlsafe_b64encode(b"h"*32).decode())')
@@ -71,5 +74,32 @@ measure "(b) page" -d"${seconds}s" "$url/petitions/pardon-aron-atabek"
 measure "(c) signing" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
 measure "(d) json" -d"${seconds}s" "$url/petitions/pardon-aron-atabek.json"
 PETITION_SLUG=pardon-aron-atabek-sealed measure "(e) sealed" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
+# (f) needs confirmed signatures in an export: confirm those (c) made, as their signers would,
+# export the appeal (interim, with its receipt tree) and take the first one's receipt.
+receipt=$(.venv/bin/python - <<'PY'
+import sqlalchemy as sa
+from petitions.extensions import db
+from petitions.models import Petition, Signature, SignatureState, utcnow
+from petitions.services import receipts
+from wsgi import app
+with app.app_context():
+    petition = db.session.scalars(sa.select(Petition).filter_by(slug="pardon-aron-atabek")).one()
+    db.session.execute(
+        sa.update(Signature)
+        .where(Signature.petition_id == petition.id, Signature.state == SignatureState.PENDING)
+        .values(state=SignatureState.CONFIRMED, confirmed_at=utcnow())
+    )
+    db.session.commit()
+    signature = db.session.scalars(
+        sa.select(Signature)
+        .filter_by(petition_id=petition.id, state=SignatureState.CONFIRMED)
+        .order_by(Signature.id)
+    ).first()
+    print(f"/petitions/{petition.slug}/receipts/{receipts.code_of(signature.public_id)}")
+PY
+)
+.venv/bin/flask --app wsgi petitions export pardon-aron-atabek --output "$work/" >/dev/null
+echo "receipt: $(curl -s "$url$receipt" | grep -o 'receipt-export__verdict[^<]*<strong>[^<]*' | sed 's/.*<strong>//')"
+measure "(f) receipt" -d"${seconds}s" "$url$receipt"
 echo "signatures in the database: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures'), sealed: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures WHERE sealed IS NOT NULL')"
 grep -iE "error|exception" "$work/gunicorn.log" | head -5 || true
