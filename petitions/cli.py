@@ -249,12 +249,18 @@ def export_command(slug: str, output: str) -> None:
     with _progress_bar() as progress:
         try:
             result = export.build(export.ExportRequest(petition, target, kind, now), progress)
-        except (BundleError, SigningKeyError, OSError) as error:
+        except (BundleError, SigningKeyError, OSError, export.ExportError) as error:
             raise click.ClickException(f"export failed: {error}") from None
-    export.record_export(petition, result, kind, None, utcnow())
+    try:
+        delivery = export.record_export(petition, result, kind, None, utcnow())
+    except export.ExportError as error:
+        result.path.unlink(missing_ok=True)  # a bundle that was not recorded must not stay
+        raise click.ClickException(f"export failed: {error}") from None
     db.session.commit()
     click.echo(f"{result.path}: {kind} export, {result.signature_count} signatures")
     click.echo(f"SHA-256 {result.sha256}")
+    if delivery.tree_root is not None:
+        click.echo(f"receipts: tree of {delivery.tree_size} signatures, root {delivery.tree_root}")
     if petition.is_sealed:
         click.echo(
             "This petition is sealed: the export opens only on the organiser's machine, with "
@@ -452,7 +458,7 @@ bundles_cli = AppGroup("bundles", help="Check exported bundles.")
 @bundles_cli.command("verify")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def bundles_verify_command(bundle: Path) -> None:
-    """Check every hash and both signatures of a bundle; exit 1 with the reasons if any fails."""
+    """Check every hash, the signatures and the receipts' tree of a bundle; exit 1 if any fails."""
     report = verify_bundle(bundle)
     click.echo(str(report))
     if not report.valid:

@@ -35,6 +35,7 @@ from petitions.delivery.bundle import add_signed_manifest, json_bytes
 from petitions.delivery.keys import SigningKey
 from petitions.delivery.model import ExportInfo, PetitionInfo, Summary
 from petitions.delivery.sealed import SealedRow
+from petitions.merkle import leaf_hash
 from petitions.sealing import SealingPublicKey
 from tests.conftest import unavailable
 
@@ -44,6 +45,8 @@ ALMATY_CITIES = ("Алматы", "Астана", "Шымкент", "Москва
 COUNTRIES = ("KZ", "KZ", "KZ", "RU", "GB")
 
 Row = tuple[int, str, str, str, datetime]
+#: A row with its receipt leaf, as the export hands it to `build_bundle(..., receipts=True)`.
+LeafRow = tuple[int, str, str, str, datetime, bytes]
 
 
 def make_petition(**changes: object) -> PetitionInfo:
@@ -84,6 +87,11 @@ def make_rows(count: int, names: Sequence[str] = ()) -> list[Row]:
         country = COUNTRIES[index % len(COUNTRIES)]
         rows.append((index + 1, name, city, country, OPENS_AT + timedelta(minutes=37 * index)))
     return rows
+
+
+def with_leaves(rows: Sequence[Row]) -> list[LeafRow]:
+    """Give each row a receipt leaf of its own (the leaf hash of its number)."""
+    return [(*row, leaf_hash(f"row {row[0]}".encode())) for row in rows]
 
 
 def seal_rows(

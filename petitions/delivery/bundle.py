@@ -9,9 +9,11 @@ checks all of it; docs/benchmarks.md has the measurements behind these choices.
 
     <slug>-<YYYYMMDD>.zip
         petition.pdf            (or petition-vol-01.pdf, petition-vol-02.pdf, … for long lists)
-        signatures.csv          UTF-8 with a BOM, so that spreadsheets read Cyrillic right
+        signatures.csv          UTF-8 with a BOM, so that spreadsheets read Cyrillic right;
+                                with receipts, each row's leaf in a last column `leaf`
         signer.pem              the signing certificate
-        manifest.json           petition, window, counts, generator and every file's SHA-256
+        manifest.json           petition, window, counts, the receipts' tree (size and root),
+                                generator and every file's SHA-256
         manifest.json.p7s       detached CMS signature (DER) of manifest.json
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import csv
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -55,13 +58,25 @@ from petitions.delivery.document import (
 )
 from petitions.delivery.fonts import clean_text
 from petitions.delivery.keys import SigningKey
-from petitions.delivery.model import LABELS, ExportInfo, Labels, PetitionInfo, Summary
+from petitions.delivery.model import (
+    LABELS,
+    ExportInfo,
+    Labels,
+    PetitionInfo,
+    ReceiptTree,
+    Summary,
+)
 from petitions.delivery.signature import Timestamping, sign_detached, sign_pdf_file
+from petitions.merkle import HASH_SIZE, RootBuilder
+from petitions.receipts import TREE
 
 MANIFEST = "manifest.json"
 MANIFEST_SIGNATURE = "manifest.json.p7s"
 SIGNER = "signer.pem"
 CSV_NAME = "signatures.csv"
+#: The CSV's column of receipt leaves (lowercase hex), the same word in every language: it is
+#: what a recipient's script looks for.
+LEAF_COLUMN = "leaf"
 FORMAT = "petitions-bundle/1"
 PROGRESS_EVERY = 1000
 #: A spreadsheet runs a cell that starts with one of these as a formula.
@@ -89,16 +104,19 @@ class BundleResult:
     names: tuple[str, ...]
     #: SHA-256 of each file the manifest lists.
     files: dict[str, str]
+    #: The receipts' tree over the rows; None for a bundle built without receipts.
+    tree: ReceiptTree | None = None
 
 
 def build_bundle(
     petition: PetitionInfo,
     export: ExportInfo,
     summary: Summary,
-    rows: Iterable[tuple[int, str, str, str, datetime]],
+    rows: Iterable[tuple[Any, ...]],
     key: SigningKey,
     output: Path | str,
     *,
+    receipts: bool = False,
     labels: Labels | None = None,
     timestamping: Timestamping = None,
     progress: Progress | None = None,
@@ -109,8 +127,11 @@ def build_bundle(
     """Write the signed bundle to `output` (a .zip path, or a directory for the default name).
 
     `rows` is consumed once, in signing order: (number, name, city, country code, signed_at as
-    an aware datetime). It must come from the same snapshot as `summary` (one REPEATABLE READ
-    transaction); rows that disagree with the summary's counts raise BundleError. When the list
+    an aware datetime), and with `receipts` a sixth field, the row's receipt leaf (32 bytes):
+    the CSV then carries every leaf, and the manifest and the cover letter the size and root of
+    their RFC 6962 tree, computed here from exactly the leaves written. It must come from the
+    same snapshot as `summary` (one REPEATABLE READ transaction); rows that disagree with the
+    summary's counts raise BundleError. When the list
     needs several volumes, `workers` processes draw them (default: 1 on a machine with two cores
     or more, as this process is busy reading the rows; 0 draws them here, with the least memory).
     `progress(rows done, total)` is called every 1,000 rows and once more when the ZIP is
@@ -126,19 +147,23 @@ def build_bundle(
         labels or LABELS[petition.language],
         development=key.development,
         rows_per_volume=rows_per_volume,
+        receipts=receipts,
     )
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as name:
         work = Path(name)
         volumes = _volumes(plan, key, timestamping, workers, work)
         with volumes:
-            _write_csv(plan, rows, volumes, work / CSV_NAME, progress)
+            tree = _write_csv(plan, rows, volumes, work / CSV_NAME, progress)
+            # Volume 1's cover letter prints the tree's root, known only now.
+            plan = dataclasses.replace(plan, tree=tree)
+            volumes.complete(plan)
             partial = work / "bundle.zip"
             files = _write_zip(plan, key, volumes, work, partial)
         publish(partial, target)
     if progress:
         progress(summary.total, summary.total)
     names = tuple(plan.volume_name(v) for v in range(1, plan.volumes + 1))
-    return written(target, export, summary, files, names)
+    return written(target, export, summary, files, names, tree)
 
 
 def written(
@@ -147,6 +172,7 @@ def written(
     summary: Summary,
     files: dict[str, str],
     volumes: tuple[str, ...] = (),
+    tree: ReceiptTree | None = None,
 ) -> BundleResult:
     """Describe a ZIP just published at `target`."""
     return BundleResult(
@@ -158,6 +184,7 @@ def written(
         volumes=volumes,
         names=zip_names(target),
         files=files,
+        tree=tree,
     )
 
 
@@ -181,53 +208,57 @@ class Tally:
 
 def _write_csv(
     plan: DocumentPlan,
-    rows: Iterable[tuple[int, str, str, str, datetime]],
+    rows: Iterable[tuple[Any, ...]],
     volumes: _Volumes,
     path: Path,
     progress: Progress | None,
-) -> None:
+) -> ReceiptTree | None:
+    """Write the CSV and hand the pages to the volumes; return the receipts' tree, if any."""
     labels = plan.labels
+    tree = RootBuilder() if plan.receipts else None
     with path.open("w", encoding="utf-8-sig", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(
-            [
-                labels.number,
-                labels.name,
-                labels.city,
-                labels.country_code,
-                labels.country,
-                labels.signed_at_csv,
-            ]
-        )
-        tally = _read_rows(plan, rows, writer, volumes, progress)
+        header = [
+            labels.number,
+            labels.name,
+            labels.city,
+            labels.country_code,
+            labels.country,
+            labels.signed_at_csv,
+        ]
+        writer.writerow([*header, LEAF_COLUMN] if tree is not None else header)
+        tally = _read_rows(plan, rows, writer, volumes, progress, tree)
     check_tally(plan.summary, tally)
-    volumes.complete()
+    return ReceiptTree(tree.size, tree.root) if tree is not None else None
 
 
 def _read_rows(
     plan: DocumentPlan,
-    rows: Iterable[tuple[int, str, str, str, datetime]],
+    rows: Iterable[tuple[Any, ...]],
     writer: Any,
     volumes: _Volumes,
     progress: Progress | None,
+    tree: RootBuilder | None,
 ) -> Tally:
     tally, page = Tally(), []
     zone, names, total = plan.petition.zone, plan.countries, plan.summary.total
-    for number, name, city, country, signed_at in rows:
+    for row in rows:
+        number, name, city, country, signed_at = row[:5]
         if signed_at.tzinfo is None:
             raise BundleError(f"row {number}: signed_at must be an aware (UTC) datetime")
         local = signed_at.astimezone(zone).isoformat(timespec="seconds")
         name, city, country = clean_text(name or ""), clean_text(city or ""), clean_text(country)
-        writer.writerow(
-            (
-                number,
-                csv_cell(name),
-                csv_cell(city),
-                csv_cell(country),
-                names.get(country, country),
-                local,
-            )
-        )
+        cells = [
+            number,
+            csv_cell(name),
+            csv_cell(city),
+            csv_cell(country),
+            names.get(country, country),
+            local,
+        ]
+        if tree is not None:
+            cells.append(_leaf(row, tree))
+        writer.writerow(cells)
         page.append((number, name, city, country, local[:16].replace("T", " ")))
         tally.countries[country] += 1
         tally.days[local[:10]] += 1
@@ -237,6 +268,15 @@ def _read_rows(
     if page:
         _page_done(tally, page, volumes, total, progress)
     return tally
+
+
+def _leaf(row: tuple[Any, ...], tree: RootBuilder) -> str:
+    """Add a row's receipt leaf to the tree and return it as the CSV writes it."""
+    leaf = row[5] if len(row) > 5 else None
+    if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
+        raise BundleError(f"row {row[0]}: its receipt leaf must be {HASH_SIZE} bytes")
+    tree.append(leaf)
+    return leaf.hex()
 
 
 def _page_done(
@@ -283,29 +323,56 @@ def counts_by_day(summary: Summary) -> dict[str, int]:
 
 
 class _Volumes(abc.ABC):
-    """Cut the stream of list pages into volumes; subclasses decide where they are drawn."""
+    """Cut the stream of list pages into volumes; subclasses decide where they are drawn.
+
+    Volume 1 opens with the cover letter, which prints what only the end of the rows tells (the
+    receipts' root): its list pages are spooled to disk, and it is drawn last, by `complete`.
+    """
 
     def __init__(self, plan: DocumentPlan, key: SigningKey, timestamping: Timestamping, work: Path):
         self.plan, self.key, self.timestamping, self.work = plan, key, timestamping, work
         self.volume = 0  # the volume being filled, 0 before the first page
         self.pages = 0
+        self.first: IO[bytes] | None = None  # volume 1's spool, while it is being filled
 
     def add_page(self, rows: list[DisplayRow]) -> None:
         """Add one list page to the current volume, starting a new one when it is full."""
         if self.volume == 0 or self.pages == self.plan.pages_per_volume:
             if self.volume:
-                self._end()
+                self._end_volume()
             self.volume, self.pages = self.volume + 1, 0
-            self._start()
-        self._page(rows)
+            self._start_volume()
+        if self.volume == 1:
+            spool_page(self.first, rows)
+        else:
+            self._page(rows)
         self.pages += 1
 
-    def complete(self) -> None:
-        """End the last volume; a petition with no signatures still gets volume 1."""
+    def complete(self, plan: DocumentPlan) -> None:
+        """End the last volume, then draw volume 1 with the finished `plan`.
+
+        A petition with no signatures still gets volume 1.
+        """
         if self.volume == 0:
             self.volume = 1
+            self._start_volume()
+        self._end_volume()
+        self.plan = plan
+        self._draw_first(self.work / "1.spool", self.work / "1.unsigned")
+
+    def _start_volume(self) -> None:
+        if self.volume == 1:
+            self.first = (self.work / "1.spool").open("wb")
+        else:
             self._start()
-        self._end()
+
+    def _end_volume(self) -> None:
+        if self.volume == 1:
+            assert self.first is not None  # noqa: S101 - _start_volume ran
+            self.first.close()
+            self.first = None
+        else:
+            self._end()
 
     @abc.abstractmethod
     def signed(self) -> list[Path]:
@@ -313,7 +380,7 @@ class _Volumes(abc.ABC):
 
     @abc.abstractmethod
     def _start(self) -> None:
-        """Begin a new volume."""
+        """Begin a new volume after the first."""
 
     @abc.abstractmethod
     def _page(self, rows: list[DisplayRow]) -> None:
@@ -323,11 +390,16 @@ class _Volumes(abc.ABC):
     def _end(self) -> None:
         """Finish the current volume."""
 
+    @abc.abstractmethod
+    def _draw_first(self, spool: Path, unsigned: Path) -> None:
+        """Draw volume 1 from its spooled pages."""
+
     def __enter__(self) -> _Volumes:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        return None
+        if self.first is not None:
+            self.first.close()
 
 
 class _InProcess(_Volumes):
@@ -336,7 +408,7 @@ class _InProcess(_Volumes):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.writer: VolumeWriter | None = None
-        self.done: list[Path] = []
+        self.done: dict[int, Path] = {}
 
     def _start(self) -> None:
         self.writer = VolumeWriter(self.plan, self.volume, self.work / f"{self.volume}.unsigned")
@@ -349,12 +421,16 @@ class _InProcess(_Volumes):
         assert self.writer is not None  # noqa: S101 - _start ran
         self.writer.close()
         args = (self.plan, self.volume, self.writer.path, self.work, self.key, self.timestamping)
-        self.done.append(sign_volume(*args))
+        self.done[self.volume] = sign_volume(*args)
         self.writer = None
+
+    def _draw_first(self, spool: Path, unsigned: Path) -> None:
+        draw_spooled_volume(self.plan, 1, spool, unsigned)
+        self.done[1] = sign_volume(self.plan, 1, unsigned, self.work, self.key, self.timestamping)
 
     def signed(self) -> list[Path]:
         """Return the signed volumes in order."""
-        return self.done
+        return [self.done[volume] for volume in sorted(self.done)]
 
 
 class _Parallel(_Volumes):
@@ -389,6 +465,9 @@ class _Parallel(_Volumes):
         self.spool = None
         self._sign_finished(wait=False)
 
+    def _draw_first(self, spool: Path, unsigned: Path) -> None:
+        self.pending[1] = self.pool.submit(draw_spooled_volume, self.plan, 1, spool, unsigned)
+
     def _sign_finished(self, *, wait: bool) -> None:
         for volume, future in sorted(self.pending.items()):
             if wait or future.done():
@@ -402,6 +481,7 @@ class _Parallel(_Volumes):
         return [self.done[volume] for volume in sorted(self.done)]
 
     def __exit__(self, *exc_info: object) -> None:
+        super().__exit__(*exc_info)
         if self.spool is not None:
             self.spool.close()
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -490,11 +570,17 @@ def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -
             "timezone": petition.timezone,
         },
         "counts": summary_counts(summary),
+        **({"receipts": receipts_entry(plan.tree)} if plan.tree is not None else {}),
         "volumes": [plan.volume_name(v) for v in range(1, plan.volumes + 1)],
         "signer": signer_entry(key),
         "files": files,
     }
     return json_bytes(document)
+
+
+def receipts_entry(tree: ReceiptTree) -> dict[str, Any]:
+    """Return what a manifest says of the receipts' tree over the CSV's `leaf` column."""
+    return {"tree": TREE, "tree_size": tree.size, "root": tree.root_hex}
 
 
 def summary_counts(summary: Summary) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from petitions.delivery.fonts import (
     right_to_left,
     visual,
 )
-from petitions.delivery.model import ExportInfo, Labels, PetitionInfo, Summary
+from petitions.delivery.model import ExportInfo, Labels, PetitionInfo, ReceiptTree, Summary
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 42.0
@@ -93,6 +93,10 @@ class DocumentPlan:
     pages_per_volume: int
     countries: Mapping[str, str]
     front_pages: int = 0
+    #: Whether the rows carry receipt leaves: the cover letter then prints their tree's root.
+    receipts: bool = False
+    #: The tree, known once every row is read; volume 1, which prints it, is drawn last.
+    tree: ReceiptTree | None = None
 
     @property
     def list_pages(self) -> int:
@@ -140,8 +144,13 @@ def plan_document(
     *,
     development: bool,
     rows_per_volume: int = DEFAULT_ROWS_PER_VOLUME,
+    receipts: bool = False,
 ) -> DocumentPlan:
-    """Lay out the document: count the front pages and split the list into volumes."""
+    """Lay out the document: count the front pages and split the list into volumes.
+
+    With `receipts`, the cover letter has room for the tree's root, which is not known yet: the
+    root takes one line whatever its digits, so the layout does not depend on it.
+    """
     plan = DocumentPlan(
         petition=petition,
         export=export,
@@ -150,6 +159,7 @@ def plan_document(
         development=development,
         pages_per_volume=max(1, rows_per_volume // ROWS_PER_PAGE),
         countries=country_names(petition.language),
+        receipts=receipts,
     )
     return dataclasses.replace(plan, front_pages=len(front_matter(plan)))
 
@@ -348,11 +358,35 @@ def cover_letter(plan: DocumentPlan) -> list[Item]:
     items += paragraph(labels.count.format(count=count_text(plan, plan.summary.total)))
     items += paragraph(labels.contents)
     items += paragraph(labels.verification)
+    if plan.receipts:
+        items += receipts_items(plan)
     if plan.development:
         items += paragraph(labels.development, font=BOLD, space_before=12)
     items += paragraph(labels.closing, space_before=18)
     items += paragraph(petition.organiser, space_before=4)
     return items
+
+
+#: Stands for the root while the front matter is only being counted.
+_ROOT_PLACEHOLDER = "0" * 64
+
+
+def root_text(root_hex: str) -> str:
+    """Return a root as two groups of 32 hex digits, which fit the line and read back whole."""
+    return f"{root_hex[:32]} {root_hex[32:]}"
+
+
+def receipts_items(plan: DocumentPlan) -> list[Item]:
+    """Return the receipts' paragraph and the line of the tree's root under it.
+
+    The size printed is the summary's total, which the rows are checked against, so that the
+    paragraph wraps the same before and after the tree is known.
+    """
+    labels = plan.labels
+    root = plan.tree.root_hex if plan.tree is not None else _ROOT_PLACEHOLDER
+    items = paragraph(labels.receipts.format(count=count_text(plan, plan.summary.total)))
+    items[-1].keep_with_next = True
+    return [*items, Line(root_text(root), height=14.0)]
 
 
 def petition_text(plan: DocumentPlan) -> list[Item]:
@@ -668,6 +702,8 @@ class VolumeWriter:
         self._furniture = PageFurniture(self.canvas, plan, volume)
         self._describe()
         if volume == 1:
+            if plan.receipts and plan.tree is None:
+                raise ValueError("the cover letter needs the receipts' tree: draw volume 1 last")
             for page in front_matter(plan):
                 self._draw_front_page(page)
 

@@ -95,6 +95,18 @@ class Summary:
             raise ValueError("total must not be negative")
 
 
+@dataclass(frozen=True)
+class ReceiptTree:
+    """The RFC 6962 tree over a bundle's receipt leaves, one per row in the list's order."""
+
+    size: int
+    root: bytes
+
+    @property
+    def root_hex(self) -> str:
+        return self.root.hex()
+
+
 def new_bundle_identifier(slug: str, generated_at: datetime, timezone: str | None = None) -> str:
     """Return an identifier such as `pardon-aron-atabek-20210914-3f9c1a`.
 
@@ -137,6 +149,7 @@ class Labels:
     count: str
     contents: str
     verification: str
+    receipts: str
     development: str
     closing: str
     text_heading: str
@@ -195,6 +208,11 @@ ENGLISH = Labels(
         "This document carries a digital signature. The file manifest.json lists the SHA-256 "
         "of every file of the bundle and is signed in manifest.json.p7s; the signing "
         "certificate is signer.pem.",
+    ),
+    receipts=N_(
+        "pdf:receipts",
+        "Receipts: each signature's receipt is a leaf of a Merkle tree (RFC 6962, SHA-256) "
+        "over the list in its order. Tree size: {count}. Root:",
     ),
     development=N_(
         "pdf:development",

@@ -2,14 +2,18 @@
 
 Trusts nothing in the ZIP but the layout `bundle` writes: every listed file's SHA-256 against the
 manifest, no file missing or extra, the manifest's detached signature and each PDF's signature,
-all against the certificate the bundle carries. docs/verifying-a-bundle.md says the same for
+all against the certificate the bundle carries, and the receipts' tree: its root recomputed from
+the CSV's `leaf` column must be the manifest's. docs/verifying-a-bundle.md says the same for
 people checking by hand. `check_signed_manifest` is the part a sealed export shares.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -21,7 +25,14 @@ from typing import Any
 from cryptography import x509
 
 from petitions.delivery.archive import CHUNK
-from petitions.delivery.bundle import CSV_NAME, FORMAT, MANIFEST, MANIFEST_SIGNATURE, SIGNER
+from petitions.delivery.bundle import (
+    CSV_NAME,
+    FORMAT,
+    LEAF_COLUMN,
+    MANIFEST,
+    MANIFEST_SIGNATURE,
+    SIGNER,
+)
 from petitions.delivery.keys import is_development_certificate
 from petitions.delivery.signature import (
     SignatureCheck,
@@ -29,9 +40,12 @@ from petitions.delivery.signature import (
     check_pdf,
     load_certificate,
 )
+from petitions.merkle import RootBuilder
+from petitions.receipts import TREE
 
 #: What reading a damaged ZIP member can raise.
 DAMAGED = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error)
+_HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,7 @@ def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratc
     report.notes.append(f"bundle {manifest.get('bundle')}, {manifest.get('export')} export")
     if not any(name.endswith(".pdf") for name in listed):
         report.add(MANIFEST, "lists no PDF")
+    _verify_receipts(archive, manifest, report)
     if certificate is not None:
         _verify_pdfs(archive, listed, certificate, report, scratch)
 
@@ -210,6 +225,78 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str | None:
     except DAMAGED:
         return None
     return digest.hexdigest()
+
+
+def _verify_receipts(
+    archive: zipfile.ZipFile, manifest: dict[str, Any], report: VerificationReport
+) -> None:
+    """Recompute the receipts' tree from the CSV's leaves and compare it with the manifest's."""
+    if "receipts" not in manifest:
+        report.notes.append("receipts: none (a bundle made before receipts), no tree to check")
+        return
+    claimed = _claimed_tree(manifest, report)
+    if claimed is None or CSV_NAME not in report.files:
+        return
+    size, root = claimed
+    tree = _tree_of_csv(archive, report)
+    if tree is None:
+        return
+    if tree.size != size:
+        report.add(CSV_NAME, f"has {tree.size} leaves, but the manifest's receipts tree {size}")
+    elif tree.root.hex() != root:
+        report.add(
+            CSV_NAME,
+            f"its leaves make a tree with the root {tree.root.hex()}, not the manifest's {root}",
+        )
+    else:
+        report.notes.append(f"receipts: the CSV's {size} leaves make the manifest's root {root}")
+
+
+def _claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[int, str] | None:
+    """Return the manifest's (tree size, root in hex), or record why it is not one."""
+    receipts = manifest["receipts"]
+    if not isinstance(receipts, dict):
+        report.add(MANIFEST, "its receipts are not an object with tree, tree_size and root")
+        return None
+    tree, size, root = receipts.get("tree"), receipts.get("tree_size"), receipts.get("root")
+    if tree != TREE:
+        report.add(MANIFEST, f"its receipts tree is {tree!r}, not one this check knows ({TREE})")
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        report.add(MANIFEST, "its receipts tree_size is not a whole number")
+        return None
+    if not isinstance(root, str) or not _HEX_HASH.fullmatch(root):
+        report.add(MANIFEST, "its receipts root is not a SHA-256 in lowercase hex")
+        return None
+    counts = manifest.get("counts")
+    counted = counts.get("signatures") if isinstance(counts, dict) else None
+    if counted != size:
+        report.add(MANIFEST, f"its receipts tree has {size} leaves, but it counts {counted}")
+    return size, root
+
+
+def _tree_of_csv(archive: zipfile.ZipFile, report: VerificationReport) -> RootBuilder | None:
+    """Build the tree over the CSV's `leaf` column in row order, or record why it cannot be."""
+    tree = RootBuilder()
+    try:
+        with archive.open(CSV_NAME) as member:
+            text = io.TextIOWrapper(member, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text)
+            header = next(reader, [])
+            if LEAF_COLUMN not in header:
+                report.add(CSV_NAME, f"has no {LEAF_COLUMN} column, which the receipts need")
+                return None
+            column = header.index(LEAF_COLUMN)
+            for number, row in enumerate(reader, start=1):
+                leaf = row[column] if column < len(row) else ""
+                if not _HEX_HASH.fullmatch(leaf):
+                    report.add(CSV_NAME, f"row {number}: its leaf is not 64 lowercase hex digits")
+                    return None
+                tree.append(bytes.fromhex(leaf))
+    except (*DAMAGED, csv.Error):
+        report.add(CSV_NAME, "cannot be read as UTF-8 CSV, so its leaves cannot be checked")
+        return None
+    return tree
 
 
 def _verify_pdfs(

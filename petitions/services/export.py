@@ -4,16 +4,24 @@ The counts on the cover letter and the rows in the list must agree, so both are 
 snapshot: a REPEATABLE READ transaction on PostgreSQL, an explicit read transaction on SQLite, on a
 connection of its own. The rows stream from that snapshot in signing order through a server-side
 cursor, so memory does not grow with the petition.
+
+Each row carries its receipt leaf into the bundle, which writes it in the CSV and puts the tree's
+root in the manifest and on the cover letter. The same leaves wait in a temporary file until the
+export is recorded: the tree's chunks, from which every receipt's proof is read, are stored in the
+transaction that records the finished Delivery, and a failed export stores none.
 """
 
 from __future__ import annotations
 
 import contextlib
+import struct
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -40,7 +48,8 @@ from petitions.models import (
     utcnow,
 )
 from petitions.sealing import SealingPublicKey
-from petitions.services import audit, queries
+from petitions.services import audit, queries, receipts
+from petitions.services.privacy import keyring
 
 #: How often a running export writes its progress where the organiser's page can read it.
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -108,16 +117,74 @@ def _summary(session: Session, petition: Petition) -> Summary:
     return Summary(total=sum(by_country.values()), by_country=by_country, by_day=by_day)
 
 
-def _rows(session: Session, petition: Petition) -> Iterator[tuple[int, str, str, str, datetime]]:
-    """Yield the counted signatures in signing order, numbered from 1."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class LeafSpool:
+    """An export's leaves in the bundle's order, kept on disk until the export is recorded.
+
+    The tree's chunks cannot be stored while the rows are read: a worker's export commits its
+    progress as it goes, which would commit them too, and SQLite takes one writer at a time. A
+    leaf, the signature's id and its time take 48 bytes of an unnamed temporary file (48 MB for
+    a million rows), which disappears when closed, or with the process.
+    """
+
+    _RECORD = struct.Struct("<32sqq")
+    _READ = 4096 * _RECORD.size
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `record`/`close`
+        self.size = 0
+
+    def add(self, leaf: bytes, signed_at: datetime, signature_id: int) -> None:
+        moment = (signed_at - _EPOCH) // _MICROSECOND
+        self._file.write(self._RECORD.pack(leaf, signature_id, moment))
+        self.size += 1
+
+    def record(self, session: Session, delivery_id: int) -> tuple[int, bytes]:
+        """Store the tree's chunks under `delivery_id` (flushed, not committed); (size, root)."""
+        recorder = receipts.TreeRecorder(session, delivery_id)
+        self._file.seek(0)
+        while block := self._file.read(self._READ):
+            for leaf, signature_id, moment in self._RECORD.iter_unpack(block):
+                recorder.add(leaf, _EPOCH + moment * _MICROSECOND, signature_id)
+        self.close()
+        return recorder.finish()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _rows(session: Session, petition: Petition, spool: LeafSpool) -> Iterator[tuple[Any, ...]]:
+    """Yield the counted signatures in signing order, numbered from 1, each with its leaf.
+
+    Every leaf also goes to `spool`. A signature made before receipts has no stored leaf: it is
+    computed from its public id, as its receipt would be.
+    """
+    if not petition.public_id:
+        raise ExportError("the petition has no public id, which every receipt's leaf needs")
     result = session.execute(
-        sa.select(Signature.name, Signature.city, Signature.country, Signature.created_at)
+        sa.select(
+            Signature.name,
+            Signature.city,
+            Signature.country,
+            Signature.created_at,
+            Signature.receipt_leaf,
+            Signature.public_id,
+            Signature.id,
+        )
         .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
         .order_by(Signature.created_at, Signature.id)
         .execution_options(yield_per=2000)
     )
-    for number, (name, city, country, signed_at) in enumerate(result, start=1):
-        yield number, name, city, country, signed_at
+    ring, petition_id = keyring(), petition.public_id
+    for number, (name, city, country, signed_at, leaf, public_id, row_id) in enumerate(
+        result, start=1
+    ):
+        leaf = bytes(leaf) if leaf is not None else receipts.leaf_of(petition_id, public_id, ring)
+        spool.add(leaf, signed_at, row_id)
+        yield number, name, city, country, signed_at, leaf
 
 
 def _sealed_rows(session: Session, petition: Petition) -> Iterator[SealedRow]:
@@ -133,6 +200,27 @@ def _sealed_rows(session: Session, petition: Petition) -> Iterator[SealedRow]:
 
 
 @dataclass(frozen=True)
+class ExportResult:
+    """A bundle just written and, unless it is sealed, its leaves waiting to be recorded."""
+
+    bundle: BundleResult
+    #: None for a sealed export, which carries no receipts yet.
+    leaves: LeafSpool | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.bundle.path
+
+    @property
+    def sha256(self) -> str:
+        return self.bundle.sha256
+
+    @property
+    def signature_count(self) -> int:
+        return self.bundle.signature_count
+
+
+@dataclass(frozen=True)
 class ExportRequest:
     petition: Petition
     #: A .zip path, or a directory for the default name <slug>-<YYYYMMDD>.zip (.sealed.zip for
@@ -143,8 +231,11 @@ class ExportRequest:
     overwrite: bool = False
 
 
-def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -> BundleResult:
-    """Build the signed bundle of a petition's counted signatures from one snapshot."""
+def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -> ExportResult:
+    """Build the signed bundle of a petition's counted signatures from one snapshot.
+
+    `record_export` then records it, and stores its receipts' tree.
+    """
     petition, now = request.petition, request.now
     export = ExportInfo(
         identifier=new_bundle_identifier(petition.slug, now, petition.timezone),
@@ -160,7 +251,7 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
         if petition.is_sealed:
             # Nothing here can open the rows: they go out as sealed as they came in, for the
             # organiser to unseal offline into the bundle (`flask bundles unseal`).
-            return write_sealed_export(
+            sealed = write_sealed_export(
                 _petition_info(petition),
                 export,
                 summary,
@@ -171,17 +262,25 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
                 progress=progress,
                 overwrite=request.overwrite,
             )
-        return build_bundle(
-            _petition_info(petition),
-            export,
-            summary,
-            _rows(session, petition),
-            signing_key(),
-            _output_path(request),
-            timestamping=settings.timestamp_url,
-            progress=progress,
-            overwrite=request.overwrite,
-        )
+            return ExportResult(sealed)
+        leaves = LeafSpool()
+        try:
+            bundle = build_bundle(
+                _petition_info(petition),
+                export,
+                summary,
+                _rows(session, petition, leaves),
+                signing_key(),
+                _output_path(request),
+                receipts=True,
+                timestamping=settings.timestamp_url,
+                progress=progress,
+                overwrite=request.overwrite,
+            )
+        except BaseException:
+            leaves.close()
+            raise
+        return ExportResult(bundle, leaves)
 
 
 def _output_path(request: ExportRequest) -> Path:
@@ -215,13 +314,14 @@ def _version() -> str:
 
 def record_export(
     petition: Petition,
-    result: BundleResult,
+    result: ExportResult,
     kind: DeliveryKind,
     actor: Organiser | None,
     now: datetime,
     delivery: Delivery | None = None,
 ) -> Delivery:
-    """Record a finished export: who, when, which file, its SHA-256 and how many signatures."""
+    """Record a finished export: who, when, which file, its SHA-256, how many signatures, and
+    its receipts' tree (stored in chunks for the receipts' proofs)."""
     delivery = delivery or Delivery(petition=petition, kind=kind, exported_by_id=actor and actor.id)
     delivery.status = ExportStatus.DONE
     delivery.finished_at = now
@@ -231,6 +331,8 @@ def record_export(
     delivery.rows_done = delivery.rows_total = result.signature_count
     db.session.add(delivery)
     db.session.flush()
+    if result.leaves is not None:
+        _record_tree(delivery, result)
     audit.record(
         "export",
         actor=actor,
@@ -242,6 +344,16 @@ def record_export(
         file=result.path.name,
     )
     return delivery
+
+
+def _record_tree(delivery: Delivery, result: ExportResult) -> None:
+    """Store the export's tree under its Delivery; it must be the tree the bundle carries."""
+    assert result.leaves is not None  # noqa: S101 - the caller checked
+    size, root = result.leaves.record(db.session, delivery.id)
+    tree = result.bundle.tree
+    if tree is None or (tree.size, tree.root) != (size, root):
+        raise ExportError("the receipts' tree of the rows read differs from the bundle's")
+    delivery.tree_size, delivery.tree_root = size, root.hex()
 
 
 def queue_export(petition: Petition, actor: Organiser, now: datetime) -> Delivery:
@@ -304,18 +416,21 @@ def run_export(delivery: Delivery, now: datetime) -> Delivery:
     output = export_directory() / str(delivery.id)
     output.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
     request = ExportRequest(petition, output, delivery.kind, now, overwrite=True)
+    delivery_id = delivery.id
     try:
-        result = build(request, _ProgressWriter(delivery.id))
+        result = build(request, _ProgressWriter(delivery_id))
+        delivery = db.session.get(Delivery, delivery_id)
+        actor = (
+            db.session.get(Organiser, delivery.exported_by_id) if delivery.exported_by_id else None
+        )
+        return record_export(petition, result, delivery.kind, actor, utcnow(), delivery)
     except Exception as error:  # any failure must end as a status the organiser can read
-        db.session.rollback()
-        delivery = db.session.get(Delivery, delivery.id)
+        db.session.rollback()  # and with it any chunk of the tree already stored
+        delivery = db.session.get(Delivery, delivery_id)
         delivery.status = ExportStatus.FAILED
         delivery.error = f"{type(error).__name__}: {error}"[:500]
         delivery.finished_at = utcnow()
         return delivery
-    delivery = db.session.get(Delivery, delivery.id)
-    actor = db.session.get(Organiser, delivery.exported_by_id) if delivery.exported_by_id else None
-    return record_export(petition, result, delivery.kind, actor, utcnow(), delivery)
 
 
 def bundle_path(delivery: Delivery) -> Path | None:
