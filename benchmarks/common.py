@@ -16,9 +16,10 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from petitions.extensions import db
-from petitions.models import Petition, Signature, SignatureState, utcnow
+from petitions.models import Petition, Signature, SignatureState, new_public_id, utcnow
 from petitions.services.demo import load_demo
 from petitions.services.privacy import keyring
+from petitions.services.receipts import leaf_of
 from tests.conftest import make_test_app
 
 
@@ -40,22 +41,26 @@ def demo_app(url: str, workdir: str) -> tuple[Flask, int]:
         return app, petition.id
 
 
-def seeded_app(default_count: int) -> tuple[Flask, int, str, str]:
+def seeded_app(default_count: int, *, leaves: bool = True) -> tuple[Flask, int, str, str]:
     """Read the command line, make the demo app and seed it; return (app, petition id, url,
     work directory)."""
     count, url, workdir = arguments(default_count)
     app, petition_id = demo_app(url, workdir)
     with app.app_context():
         started = time.perf_counter()
-        seed(db.session.get(Petition, petition_id), count)
+        seed(db.session.get(Petition, petition_id), count, leaves=leaves)
         seconds = time.perf_counter() - started
         print(f"seeded {count} signatures on {url.split(':', 1)[0]} in {seconds:.1f} s")
         db.engine.dispose()
     return app, petition_id, url, workdir
 
 
-def seed(petition, count: int) -> None:
-    """Insert `count` confirmed signatures in batches, encrypted by the column types."""
+def seed(petition, count: int, *, leaves: bool = True) -> None:
+    """Insert `count` confirmed signatures in batches, encrypted by the column types.
+
+    Each has its receipt leaf stored, as signing stores it; with `leaves=False` none has, as
+    signatures made before receipts, whose leaves the export computes.
+    """
     ring, now, batch = keyring(), utcnow(), []
     home_domain = ring.keyed_hash("email-domain", "mail.kz")
     flood_ip, flood_domain = (
@@ -65,9 +70,12 @@ def seed(petition, count: int) -> None:
     for number in range(count):
         flood = number % 10 == 0
         moment = now - timedelta(seconds=(count - number) * 30 * 86400 // count)
+        public_id = new_public_id()
         batch.append(
             {
                 "petition_id": petition.id,
+                "public_id": public_id,
+                "receipt_leaf": leaf_of(petition.public_id, public_id, ring) if leaves else None,
                 "name": f"Әлия Қасымқызы {number}",
                 "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
                 "email_hash": ring.keyed_hash("email", f"s{number}"),

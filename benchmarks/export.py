@@ -1,11 +1,13 @@
 """Time and memory of the signed bundle for 10,000, 100,000 and 1,000,000 signatures.
 
-    .venv/bin/python benchmarks/export.py [--naive] [--workers N] [--verify] [--scripts] [SIZE ...]
+    .venv/bin/python benchmarks/export.py [--naive] [--workers N] [--verify] [--scripts]
+        [--no-receipts] [SIZE ...]
 
 Each size runs in a fresh process, so its peak memory is its own. Rows are synthetic (mixed
 Kazakh, Russian and Latin names, ten cities; with `--scripts`, names and cities in twelve scripts
 in turn, Arabic, Hebrew, Chinese and emoji among them) and produced by a generator, as a database
-cursor would produce them; the summary is counted in a first pass that is not timed. The signing
+cursor would produce them, each with a receipt leaf (a SHA-256) unless `--no-receipts`; the
+summary is counted in a first pass that is not timed. The signing
 key is a development key, made once under the system temporary directory.
 
 Memory is reported three ways: the highest sum of RSS over this process and its workers, the
@@ -44,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SIZES = (10_000, 100_000, 1_000_000)
 #: Set by `--scripts`: rows in twelve scripts instead of Kazakh, Russian and Latin.
 SCRIPT_ROWS = "--scripts" in sys.argv
+#: Unset by `--no-receipts`: rows without leaves, the bundle without its receipts' tree.
+RECEIPTS = "--no-receipts" not in sys.argv
 OPENS_AT = datetime(2021, 9, 14, 4, 0, tzinfo=UTC)
 WINDOW = timedelta(days=5)
 KAZAKH = [
@@ -100,11 +104,19 @@ def script_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
         yield index + 1, name, city, CITIES[(index * 3) % len(CITIES)][1], OPENS_AT + step * index
 
 
-def synthetic_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
-    """Yield `count` rows in signing order, six in ten Kazakh names, three Russian, one Latin."""
-    if SCRIPT_ROWS:
-        yield from script_rows(count)
+def synthetic_rows(count: int) -> Iterator[tuple]:
+    """Yield `count` rows in signing order, each with its receipt leaf unless `--no-receipts`."""
+    rows = script_rows(count) if SCRIPT_ROWS else plain_rows(count)
+    if not RECEIPTS:
+        yield from rows
         return
+    sha256 = hashlib.sha256
+    for row in rows:
+        yield *row, sha256(b"\x00receipt %d" % row[0]).digest()
+
+
+def plain_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
+    """Yield `count` rows in signing order, six in ten Kazakh names, three Russian, one Latin."""
     step = WINDOW / max(count, 1)
     for index in range(count):
         kind = index % 10
@@ -140,7 +152,7 @@ def petition_data(count: int) -> tuple:
     )
     by_country: Counter[str] = Counter()
     by_day: Counter = Counter()
-    for _, _, _, country, signed_at in synthetic_rows(count):
+    for _, _, _, country, signed_at, *_ in synthetic_rows(count):
         by_country[country] += 1
         by_day[signed_at.astimezone(petition.zone).date()] += 1
     return petition, export, Summary(count, by_country, by_day)
@@ -213,7 +225,7 @@ def naive_bundle(count: int, key, directory: Path) -> Path:
     register_fonts()
     unsigned, pdf, table = directory / "unsigned.pdf", directory / "p.pdf", directory / "s.csv"
     canvas = Canvas(str(unsigned), pagesize=A4, initialFontName=REGULAR, initialFontSize=8)
-    rows = synthetic_rows(count)
+    rows = script_rows(count) if SCRIPT_ROWS else plain_rows(count)
     with table.open("w", encoding="utf-8-sig", newline="") as file:
         writer = csv.writer(file)
         for number, page in enumerate(iter(lambda: list(islice(rows, 50)), []), start=1):
@@ -285,7 +297,7 @@ def run_one(count: int, naive: bool, workers: int | None, verify: bool) -> dict:
         else:
             rows = synthetic_rows(count)
             path = build_bundle(
-                petition, export, summary, rows, key, Path(name), workers=workers
+                petition, export, summary, rows, key, Path(name), workers=workers, receipts=RECEIPTS
             ).path
         result = {"rows": count, "mode": mode, "seconds": round(time.perf_counter() - started, 1)}
         result |= sampler.stop()
@@ -305,6 +317,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes")
     parser.add_argument("--verify", action="store_true", help="also time verify_bundle")
     parser.add_argument("--scripts", action="store_true", help="names in twelve scripts")
+    parser.add_argument("--no-receipts", action="store_true", help="rows without leaves")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.single:
@@ -316,6 +329,7 @@ def main() -> None:
         command += ["--naive"] if arguments.naive else []
         command += ["--verify"] if arguments.verify else []
         command += ["--scripts"] if arguments.scripts else []
+        command += ["--no-receipts"] if arguments.no_receipts else []
         if arguments.workers is not None:
             command += ["--workers", str(arguments.workers)]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

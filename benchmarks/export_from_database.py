@@ -1,12 +1,15 @@
 """The real export path, end to end: rows read from the database, decrypted, drawn and signed.
 
-Seeds N confirmed signatures into an empty database (encrypted, as in production), then runs
-`flask petitions export` in a child process and reports its wall time and the peak of the
-resident memory of it and its worker process added together.
+Seeds N confirmed signatures into an empty database (encrypted, as in production, each with its
+receipt leaf), then runs `flask petitions export` in a child process (which also stores the
+receipts' tree) and reports its wall time and the peak of the resident memory of it and its
+worker process added together.
 
-    .venv/bin/python benchmarks/export_from_database.py [count] [database-url]
+    .venv/bin/python benchmarks/export_from_database.py [count] [database-url] [--no-leaves]
 
-Default: 100,000 signatures on a fresh SQLite file. Linux only (reads /proc).
+Default: 100,000 signatures on a fresh SQLite file. A PostgreSQL database is created for the run
+(dropped first if it exists) and dropped after it. `--no-leaves` seeds signatures made before
+receipts, whose leaves the export computes. Linux only (reads /proc).
 """
 
 from __future__ import annotations
@@ -21,13 +24,54 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import seeded_app  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from benchmarks import common  # noqa: E402
 from petitions.services.demo import DEMO_SLUG  # noqa: E402
 from tests.conftest import TEST_DATA_KEY, TEST_HASH_KEY  # noqa: E402
 
 
 def main() -> None:
-    _app, _petition_id, url, workdir = seeded_app(100_000)
+    leaves = "--no-leaves" not in sys.argv
+    sys.argv = [argument for argument in sys.argv if argument != "--no-leaves"]
+    url = sys.argv[2] if len(sys.argv) > 2 else ""
+    fresh_database(url)
+    try:
+        run(leaves)
+    finally:
+        drop_database(url)
+
+
+def _server(url: str) -> tuple[sa.Engine, str]:
+    """Return an engine on the server's maintenance database, and the benchmark's database."""
+    address = sa.make_url(url)
+    engine = sa.create_engine(address.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    return engine, address.database
+
+
+def fresh_database(url: str) -> None:
+    """Create the PostgreSQL database of `url` empty (SQLite files are made fresh anyway)."""
+    if not url.startswith("postgresql"):
+        return
+    engine, name = _server(url)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+
+
+def drop_database(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    engine, name = _server(url)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def run(leaves: bool) -> None:
+    """Seed, export from a child process, and print what it took."""
+    _app, _petition_id, url, workdir = common.seeded_app(100_000, leaves=leaves)
     environment = {
         **os.environ,
         "DATABASE_URL": url,
@@ -38,7 +82,9 @@ def main() -> None:
     }
     output = Path(workdir) / "bundle.zip"
     command = [
-        str(ROOT / ".venv/bin/flask"),
+        sys.executable,
+        "-m",
+        "flask",
         "--app",
         "wsgi",
         "petitions",

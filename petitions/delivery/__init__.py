@@ -2,8 +2,9 @@
 
 A library without Flask or the database: it takes plain data and rows.
 
-- `model`: `PetitionInfo`, `ExportInfo`, `Summary`, `SignatureRow`, `LABELS` (kk, ru, en, read
-  from the compiled gettext catalogues with Babel) and `new_bundle_identifier`.
+- `model`: `PetitionInfo`, `ExportInfo`, `Summary`, `SignatureRow`, `ReceiptTree`, `LABELS`
+  (kk, ru, en, read from the compiled gettext catalogues with Babel) and
+  `new_bundle_identifier`.
 - `keys`: `load_signing_key(path, password)` for PKCS#12 files (NCA RK's legacy RSA ones too),
   and `ensure_development_key(directory)`.
 - `bundle`: `build_bundle(...)` writes the ZIP; `verify`: `verify_bundle(path)` checks one.

@@ -14,12 +14,11 @@ transaction that records the finished Delivery, and a failed export stores none.
 from __future__ import annotations
 
 import contextlib
-import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from petitions.delivery.model import ExportInfo, PetitionInfo, Summary, new_bund
 from petitions.delivery.sealed import SEALED_SUFFIX, SealedRow, write_sealed_export
 from petitions.extensions import db
 from petitions.files import PRIVATE_DIRECTORY, private_directory
+from petitions.merkle import HASH_SIZE
 from petitions.models import (
     COUNTED_STATES,
     UNFINISHED_EXPORT_STATES,
@@ -117,38 +117,41 @@ def _summary(session: Session, petition: Petition) -> Summary:
     return Summary(total=sum(by_country.values()), by_country=by_country, by_day=by_day)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 class LeafSpool:
     """An export's leaves in the bundle's order, kept on disk until the export is recorded.
 
     The tree's chunks cannot be stored while the rows are read: a worker's export commits its
-    progress as it goes, which would commit them too, and SQLite takes one writer at a time. A
-    leaf, the signature's id and its time take 48 bytes of an unnamed temporary file (48 MB for
-    a million rows), which disappears when closed, or with the process.
+    progress as it goes, which would commit them too, and SQLite takes one writer at a time. The
+    leaves wait in an unnamed temporary file (32 bytes a row, 32 MB for a million), which
+    disappears when closed, or with the process. A stored chunk of leaves keeps the place of its
+    first row only, so only every `CHUNK_SIZE`th row's time and id are kept, in memory.
     """
 
-    _RECORD = struct.Struct("<32sqq")
-    _READ = 4096 * _RECORD.size
+    _BLOCK = 4096 * HASH_SIZE
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `record`/`close`
+        self._firsts: list[tuple[datetime, int]] = []
         self.size = 0
 
     def add(self, leaf: bytes, signed_at: datetime, signature_id: int) -> None:
-        moment = (signed_at - _EPOCH) // _MICROSECOND
-        self._file.write(self._RECORD.pack(leaf, signature_id, moment))
+        if self.size % receipts.CHUNK_SIZE == 0:
+            self._firsts.append((signed_at, signature_id))
+        self._file.write(leaf)
         self.size += 1
 
     def record(self, session: Session, delivery_id: int) -> tuple[int, bytes]:
         """Store the tree's chunks under `delivery_id` (flushed, not committed); (size, root)."""
         recorder = receipts.TreeRecorder(session, delivery_id)
         self._file.seek(0)
-        while block := self._file.read(self._READ):
-            for leaf, signature_id, moment in self._RECORD.iter_unpack(block):
-                recorder.add(leaf, _EPOCH + moment * _MICROSECOND, signature_id)
+        index, first = 0, (None, None)
+        while block := self._file.read(self._BLOCK):
+            for start in range(0, len(block), HASH_SIZE):
+                if index % receipts.CHUNK_SIZE == 0:
+                    first = self._firsts[index // receipts.CHUNK_SIZE]
+                # Only a chunk's first row is looked at; the others pass that row's place on.
+                recorder.add(block[start : start + HASH_SIZE], *first)
+                index += 1
         self.close()
         return recorder.finish()
 
@@ -171,7 +174,9 @@ def _rows(session: Session, petition: Petition, spool: LeafSpool) -> Iterator[tu
             Signature.country,
             Signature.created_at,
             Signature.receipt_leaf,
-            Signature.public_id,
+            # Only an old signature's leaf is computed from its public id: reading every public
+            # id would cost a second per million rows.
+            sa.case((Signature.receipt_leaf.is_(None), Signature.public_id)),
             Signature.id,
         )
         .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
