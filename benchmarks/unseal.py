@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,8 +47,12 @@ COMMENTS = (
 
 
 def sealed_rows(count: int, public_key, slug: str) -> Iterator:
-    """Yield `count` sealed rows as the signing request stores them, in signing order."""
+    """Yield `count` sealed rows as the signing request stores them, in signing order.
+
+    Each has a receipt leaf of its own, the leaf hash of its id: a real one needs the server's key.
+    """
     from petitions.delivery.sealed import SealedRow
+    from petitions.merkle import leaf_hash
 
     for number, name, city, country, signed_at in synthetic_rows(count):
         fields = {
@@ -58,7 +63,9 @@ def sealed_rows(count: int, public_key, slug: str) -> Iterator:
         }
         signature_id = f"b{number:07d}x{number * 7919 % 100003:05d}"
         box = public_key.seal(fields, signature_id=signature_id, petition=slug)
-        yield SealedRow(number, signature_id, country, signed_at, box)
+        yield SealedRow(
+            number, signature_id, country, signed_at, box, leaf_hash(signature_id.encode())
+        )
 
 
 def prepare(count: int, directory: Path) -> dict[str, Path]:
@@ -73,7 +80,7 @@ def prepare(count: int, directory: Path) -> dict[str, Path]:
         "passphrase": directory / "passphrase",
         "signing_key": ensure_development_key(directory.parent / "signing"),
     }
-    if files["export"].exists():
+    if files["export"].exists() and _has_receipts(files["export"]):
         return files
     shutil.rmtree(directory, ignore_errors=True)
     public_key = write_key_pair(directory, PASSPHRASE)
@@ -89,6 +96,12 @@ def prepare(count: int, directory: Path) -> dict[str, Path]:
     size = files["export"].stat().st_size / 2**20
     print(f"sealed {count} rows in {seconds:.0f} s: {size:.0f} MB", file=sys.stderr)
     return files
+
+
+def _has_receipts(path: Path) -> bool:
+    """Whether a kept export is of the current format (made since sealed exports have receipts)."""
+    with zipfile.ZipFile(path) as archive:
+        return "receipts" in json.loads(archive.read("manifest.json"))
 
 
 def unseal_command(files: dict[str, Path], output: Path, rows_out: bool) -> list[str]:

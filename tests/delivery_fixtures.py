@@ -89,15 +89,23 @@ def make_rows(count: int, names: Sequence[str] = ()) -> list[Row]:
     return rows
 
 
+def leaf_of_row(number: int) -> bytes:
+    """Return the receipt leaf the test rows give row `number`."""
+    return leaf_hash(f"row {number}".encode())
+
+
 def with_leaves(rows: Sequence[Row]) -> list[LeafRow]:
     """Give each row a receipt leaf of its own (the leaf hash of its number)."""
-    return [(*row, leaf_hash(f"row {row[0]}".encode())) for row in rows]
+    return [(*row, leaf_of_row(row[0])) for row in rows]
 
 
 def seal_rows(
     rows: Sequence[Row], public_key: SealingPublicKey, petition: PetitionInfo
 ) -> list[SealedRow]:
-    """Seal each row as a sealed petition stores it: its name, city, an email and a comment."""
+    """Seal each row as a sealed petition stores it: its name, city, an email and a comment.
+
+    Each row has the leaf `with_leaves` gives it.
+    """
     sealed = []
     for number, name, city, country, signed_at in rows:
         signature_id = f"sig-{number}"
@@ -108,7 +116,7 @@ def seal_rows(
             "comment": "Арон бостандыққа!" if number % 4 == 0 else None,
         }
         box = public_key.seal(fields, signature_id=signature_id, petition=petition.slug)
-        sealed.append(SealedRow(number, signature_id, country, signed_at, box))
+        sealed.append(SealedRow(number, signature_id, country, signed_at, box, leaf_of_row(number)))
     return sealed
 
 
@@ -125,16 +133,24 @@ def members(path: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def resign(source: Path, target: Path, key: SigningKey, changes: dict[str, bytes]) -> Path:
+def resign(
+    source: Path,
+    target: Path,
+    key: SigningKey,
+    changes: dict[str, bytes],
+    receipts: dict | None = None,
+) -> Path:
     """Copy a sealed export with some files changed, its manifest updated and signed again.
 
     What a server that lies would do: every check of integrity passes, the contents are false.
+    `receipts`, if given, changes those keys of the manifest's receipts.
     """
     files = {**members(source), **changes}
     manifest = json.loads(files.pop("manifest.json"))
     files.pop("manifest.json.p7s")
     if "counts.json" in changes:
         manifest["counts"] = json.loads(changes["counts.json"])
+    manifest["receipts"].update(receipts or {})
     with zipfile.ZipFile(target, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
@@ -147,10 +163,10 @@ def rows_csv(rows: list[SealedRow]) -> bytes:
     """Return rows.csv as write_sealed_export writes it."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["number", "signature_id", "country", "signed_at", "sealed"])
+    writer.writerow(["number", "signature_id", "country", "signed_at", "sealed", "leaf"])
     for row in rows:
         stamp = row.signed_at.isoformat().replace("+00:00", "Z")
-        writer.writerow([*row[:3], stamp, base64.b64encode(row.sealed).decode()])
+        writer.writerow([*row[:3], stamp, base64.b64encode(row.sealed).decode(), row.leaf.hex()])
     return text.getvalue().encode()
 
 

@@ -4,17 +4,20 @@
         petition.json       every field of the petition, and the public key it is sealed to
         counts.json         the counts: in all, by country, by day in the petition's time zone
         rows.csv            number, signature_id, country, signed_at (UTC), sealed (base64 of a
-                            libsodium sealed box of the row's name, email, city and comment)
+                            libsodium sealed box of the row's name, email, city and comment),
+                            leaf (the row's receipt leaf, hex)
         signer.pem          the server's signing certificate
         manifest.json       format, identifier, kind, time, generator, the sealing key, the
-                            counts and every other file's SHA-256
+                            counts, the receipts' tree over rows.csv's leaves (size and root)
+                            and every other file's SHA-256
         manifest.json.p7s   detached CMS signature (DER) of manifest.json by the server's key
 
 Nothing in it is readable without the organiser's private key: the server hands over only
 sealed bytes. `write_sealed_export` writes one on the server, streaming the rows as
 `build_bundle` does. On the organiser's machine `verify_sealed_export` checks one, and `unseal`
-checks it, opens every row in worker processes and hands the rows to `build_bundle`, which
-makes the usual signed bundle. docs/sealed-petitions.md describes every format.
+checks it, opens every row in worker processes and hands the rows, each with its leaf, to
+`build_bundle`, which makes the usual signed bundle; its tree must have the root the server
+published. docs/sealed-petitions.md describes every format.
 """
 
 from __future__ import annotations
@@ -58,15 +61,23 @@ from petitions.delivery.bundle import (
     check_tally,
     csv_cell,
     json_bytes,
+    receipts_entry,
     signer_entry,
     summary_counts,
     tally_problems,
     written,
 )
 from petitions.delivery.keys import SigningKey
-from petitions.delivery.model import ExportInfo, PetitionInfo, Summary
+from petitions.delivery.model import ExportInfo, PetitionInfo, ReceiptTree, Summary
 from petitions.delivery.signature import Timestamping
-from petitions.delivery.verify import DAMAGED, VerificationReport, check_signed_manifest, open_zip
+from petitions.delivery.verify import (
+    DAMAGED,
+    VerificationReport,
+    check_signed_manifest,
+    claimed_tree,
+    open_zip,
+)
+from petitions.merkle import HASH_SIZE, RootBuilder
 from petitions.sealing import SealingError, SealingIdentity, SealingPublicKey
 
 SEALED_FORMAT = "petitions-sealed-export/1"
@@ -74,7 +85,7 @@ SEALED_SUFFIX = ".sealed.zip"
 PETITION_NAME = "petition.json"
 COUNTS_NAME = "counts.json"
 ROWS_NAME = "rows.csv"
-ROW_COLUMNS = ("number", "signature_id", "country", "signed_at", "sealed")
+ROW_COLUMNS = ("number", "signature_id", "country", "signed_at", "sealed", "leaf")
 _HEADER = ",".join(ROW_COLUMNS).encode("ascii")
 #: The columns of the decrypted rows `unseal` writes for offline moderation.
 MODERATION_COLUMNS = (
@@ -97,6 +108,7 @@ _SIGNATURE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _SIGNED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _DIGITS = re.compile(r"[1-9][0-9]*")
+_HEX_LEAF = re.compile(r"[0-9a-f]{64}")
 
 
 class SealedExportError(Exception):
@@ -116,6 +128,8 @@ class SealedRow(NamedTuple):
     signed_at: datetime
     #: A libsodium sealed box (`SealingPublicKey.seal`) of the signer's fields.
     sealed: bytes
+    #: The signature's receipt leaf (32 bytes), which says nothing of the signer.
+    leaf: bytes
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,8 @@ class SealedExport:
     development_key: bool
     #: SHA-256 of each file the manifest lists.
     files: dict[str, str]
+    #: The receipts' tree the manifest publishes over rows.csv's leaves.
+    tree: ReceiptTree
 
 
 # Writing, on the server.
@@ -143,7 +159,7 @@ def write_sealed_export(
     petition: PetitionInfo,
     export: ExportInfo,
     summary: Summary,
-    rows: Iterable[SealedRow | tuple[int, str, str, datetime, bytes]],
+    rows: Iterable[SealedRow | tuple[int, str, str, datetime, bytes, bytes]],
     key: SigningKey,
     sealing_key: SealingPublicKey,
     output: Path | str,
@@ -163,13 +179,14 @@ def write_sealed_export(
     summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day))
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as name:
         work = Path(name)
-        check_tally(summary, _write_rows(rows, work / ROWS_NAME, petition, summary, progress))
+        tally, tree = _write_rows(rows, work / ROWS_NAME, petition, summary, progress)
+        check_tally(summary, tally)
         partial = work / "export.zip"
-        files = _write_zip(partial, work, petition, export, summary, key, sealing_key)
+        files = _write_zip(partial, work, petition, export, summary, key, sealing_key, tree)
         publish(partial, target)
     if progress:
         progress(summary.total, summary.total)
-    return written(target, export, summary, files)
+    return written(target, export, summary, files, tree=tree)
 
 
 def _write_zip(
@@ -180,6 +197,7 @@ def _write_zip(
     summary: Summary,
     key: SigningKey,
     sealing_key: SealingPublicKey,
+    tree: ReceiptTree,
 ) -> dict[str, str]:
     day = export.generated_at.astimezone(petition.zone)
     with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
@@ -192,19 +210,20 @@ def _write_zip(
             ROWS_NAME: add_file(archive, ROWS_NAME, work / ROWS_NAME, day, compress=False),
             SIGNER: add_bytes(archive, SIGNER, key.certificate_pem, day),
         }
-        manifest = _manifest(petition, export, summary, key, sealing_key, files)
+        manifest = _manifest(petition, export, summary, key, sealing_key, files, tree)
         add_signed_manifest(archive, manifest, key, day)
     return files
 
 
 def _write_rows(
-    rows: Iterable[SealedRow | tuple[int, str, str, datetime, bytes]],
+    rows: Iterable[SealedRow | tuple[int, str, str, datetime, bytes, bytes]],
     path: Path,
     petition: PetitionInfo,
     summary: Summary,
     progress: Progress | None,
-) -> Tally:
-    tally, day_of, previous = Tally(), _LocalDays(petition.zone), None
+) -> tuple[Tally, ReceiptTree]:
+    """Write rows.csv; return the rows' tally and the receipts' tree over the leaves written."""
+    tally, day_of, previous, tree = Tally(), _LocalDays(petition.zone), None, RootBuilder()
     with path.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(ROW_COLUMNS)
@@ -214,9 +233,11 @@ def _write_rows(
             if problem:
                 raise BundleError(f"row {row.number}: {problem}")
             sealed = base64.b64encode(row.sealed).decode("ascii")
+            signed_at = utc_text(row.signed_at)
             writer.writerow(
-                (row.number, row.signature_id, row.country, utc_text(row.signed_at), sealed)
+                (row.number, row.signature_id, row.country, signed_at, sealed, row.leaf.hex())
             )
+            tree.append(row.leaf)
             _count(tally, row, day_of)
             previous = row.signed_at
             if tally.rows > summary.total:
@@ -225,7 +246,7 @@ def _write_rows(
                 )
             if progress and tally.rows % PROGRESS_EVERY == 0:
                 progress(tally.rows, summary.total)
-    return tally
+    return tally, ReceiptTree(tree.size, tree.root)
 
 
 def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str | None:
@@ -242,6 +263,8 @@ def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str
         return "was signed before the row above it: rows must be in signing order"
     if len(row.sealed) < crypto_box_SEALBYTES:
         return "holds no sealed box (too short)"
+    if not isinstance(row.leaf, bytes) or len(row.leaf) != HASH_SIZE:
+        return f"has a receipt leaf that is not {HASH_SIZE} bytes"
     return None
 
 
@@ -302,6 +325,7 @@ def _manifest(
     key: SigningKey,
     sealing_key: SealingPublicKey,
     files: dict[str, str],
+    tree: ReceiptTree,
 ) -> bytes:
     return json_bytes(
         {
@@ -313,6 +337,7 @@ def _manifest(
             "petition": petition.slug,
             "sealing_key": _key_entry(sealing_key),
             "counts": summary_counts(summary),
+            "receipts": receipts_entry(tree),
             "signer": signer_entry(key),
             "files": files,
         }
@@ -333,8 +358,9 @@ def verify_sealed_export(
 
     Checks the manifest's CMS signature against signer.pem, every file's SHA-256, that signer.pem
     is the certificate pinned (when `server_certificate_sha256` is given), that the export is
-    sealed to `sealing_key` (when given), and that rows.csv is numbered 1 to N in signing order
-    and adds up to counts.json. `progress(rows checked, total)` is called every 1,000 rows.
+    sealed to `sealing_key` (when given), that rows.csv is numbered 1 to N in signing order and
+    adds up to counts.json, and that its leaves make the manifest's receipts' root.
+    `progress(rows checked, total)` is called every 1,000 rows.
     """
     report = VerificationReport(Path(path))
     archive = open_zip(report)
@@ -392,6 +418,7 @@ def _describe(
         raise SealedExportError(f"{name}: counts.json differs from the counts in manifest.json")
     if key != manifest_key or manifest.get("petition") != petition.slug:
         raise SealedExportError(f"{name}: petition.json and manifest.json name other petitions")
+    tree = _published_tree(report, manifest)
     return SealedExport(
         path=report.path,
         petition=petition,
@@ -402,7 +429,22 @@ def _describe(
         certificate_sha256=pinned,
         development_key=bool(report.development_key),
         files=manifest["files"],
+        tree=tree,
     )
+
+
+def _published_tree(report: VerificationReport, manifest: dict[str, Any]) -> ReceiptTree:
+    """Return the receipts' tree the manifest publishes, or raise why it has none."""
+    if "receipts" not in manifest:
+        raise SealedExportError(
+            f"{report.path.name}: its manifest publishes no receipts' tree (a sealed export made "
+            "before receipts): ask the server for a new export"
+        )
+    claimed = claimed_tree(manifest, report)
+    if claimed is None or report.problems:
+        raise _failure(report)
+    size, root = claimed
+    return ReceiptTree(size, bytes.fromhex(root))
 
 
 def _read_json(
@@ -457,10 +499,11 @@ def _parse_utc(text: str) -> datetime:
 
 def _check_rows(sealed: SealedExport, progress: Progress | None) -> None:
     """Read rows.csv once: numbering, order and form of each row, ids unique, counts right."""
-    tally, seen, twice = Tally(), set(), set()
+    tally, seen, twice, tree = Tally(), set(), set(), RootBuilder()
     day_of, total = _LocalDays(sealed.petition.zone), sealed.summary.total
     for row in read_sealed_rows(sealed):
         _count(tally, row, day_of)
+        tree.append(row.leaf)
         # Ids are compared by their hash to keep memory small; a clash is looked at closely.
         hashed = hash(row.signature_id)
         if hashed in seen:
@@ -476,6 +519,18 @@ def _check_rows(sealed: SealedExport, progress: Progress | None) -> None:
         reasons = "; ".join(problems)
         raise SealedExportError(
             f"{sealed.path.name}: rows.csv disagrees with counts.json: {reasons}"
+        )
+    _check_tree(sealed, ReceiptTree(tree.size, tree.root), "rows.csv's leaves make")
+
+
+def _check_tree(sealed: SealedExport, tree: ReceiptTree | None, what: str) -> None:
+    """Raise SealedExportError unless `tree` is the one the manifest publishes."""
+    published = sealed.tree
+    if tree is None or (tree.size, tree.root) != (published.size, published.root):
+        made = f"a tree of {tree.size} with the root {tree.root_hex}" if tree else "no tree"
+        raise SealedExportError(
+            f"{sealed.path.name}: {what} {made}, not the manifest's receipts' tree of "
+            f"{published.size} with the root {published.root_hex}"
         )
 
 
@@ -528,16 +583,19 @@ def _parse_row(
     where = f"{name}: rows.csv row {expected}"
     if len(fields) != len(ROW_COLUMNS):
         raise SealedExportError(f"{where}: has {len(fields)} fields, not {len(ROW_COLUMNS)}")
-    number, signature_id, country, signed_at, sealed = fields
+    number, signature_id, country, signed_at, sealed, leaf = fields
     try:
         if not _DIGITS.fullmatch(number):
             raise ValueError(f"{number!r} is not a row number")
+        if not _HEX_LEAF.fullmatch(leaf):
+            raise ValueError("its leaf is not 64 lowercase hex digits")
         row = SealedRow(
             int(number),
             signature_id,
             country,
             _parse_utc(signed_at),
             binascii.a2b_base64(sealed, strict_mode=True),
+            bytes.fromhex(leaf),
         )
     except (ValueError, binascii.Error) as error:
         raise SealedExportError(f"{where}: {error}") from None
@@ -585,8 +643,9 @@ def unseal(
     directory for `<slug>-<YYYYMMDD>.zip`). `rows_out`, if given, receives the opened rows with
     their signature ids (CSV, 0600) for moderation. `workers` processes open the rows (default:
     one per core; 0 opens them here). `progress(steps done, steps in all)` is called as rows are
-    checked and opened. Any failure raises SealedExportError (or OSError, SigningKeyError from
-    the output and the key) and leaves nothing at `output` or `rows_out`.
+    checked and opened. The bundle's receipts' tree must be the one the server published. Any
+    failure raises SealedExportError (or OSError, SigningKeyError from the output and the key)
+    and leaves nothing at `output` or `rows_out`.
     """
     steps = _Steps(progress)
     sealed = verify_sealed_export(
@@ -607,13 +666,24 @@ def unseal(
                 rows,
                 signing_key,
                 output,
+                receipts=True,
                 timestamping=timestamping,
                 progress=steps.opened,
             )
         except BundleError as error:
             raise SealedExportError(f"{sealed.path.name}: {error}") from None
+        _check_bundle_tree(sealed, result)
         moderation.publish(result.path)
     return result
+
+
+def _check_bundle_tree(sealed: SealedExport, result: BundleResult) -> None:
+    """Take the bundle away unless the rows opened make the root the server published."""
+    try:
+        _check_tree(sealed, result.tree, "the rows opened make")
+    except SealedExportError:
+        result.path.unlink()
+        raise
 
 
 class _Steps:
@@ -633,10 +703,10 @@ class _Steps:
 
 def _bundle_rows(
     sealed: SealedExport, openers: _Openers, moderation: _Moderation
-) -> Iterator[tuple[int, str, str, str, datetime]]:
+) -> Iterator[tuple[int, str, str, str, datetime, bytes]]:
     for row, (name, email, city, comment) in openers.open(read_sealed_rows(sealed)):
         moderation.write(row, name, email, city, comment)
-        yield row.number, name or "", city or "", row.country, row.signed_at
+        yield row.number, name or "", city or "", row.country, row.signed_at, row.leaf
 
 
 class _Openers:

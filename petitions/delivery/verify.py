@@ -234,7 +234,7 @@ def _verify_receipts(
     if "receipts" not in manifest:
         report.notes.append("receipts: none (a bundle made before receipts), no tree to check")
         return
-    claimed = _claimed_tree(manifest, report)
+    claimed = claimed_tree(manifest, report)
     if claimed is None or CSV_NAME not in report.files:
         return
     size, root = claimed
@@ -252,7 +252,7 @@ def _verify_receipts(
         report.notes.append(f"receipts: the CSV's {size} leaves make the manifest's root {root}")
 
 
-def _claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[int, str] | None:
+def claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[int, str] | None:
     """Return the manifest's (tree size, root in hex), or record why it is not one."""
     receipts = manifest["receipts"]
     if not isinstance(receipts, dict):

@@ -8,7 +8,8 @@ cursor, so memory does not grow with the petition.
 Each row carries its receipt leaf into the bundle, which writes it in the CSV and puts the tree's
 root in the manifest and on the cover letter. The same leaves wait in a temporary file until the
 export is recorded: the tree's chunks, from which every receipt's proof is read, are stored in the
-transaction that records the finished Delivery, and a failed export stores none.
+transaction that records the finished Delivery, and a failed export stores none. A sealed
+petition's export carries the same leaves, in its rows.csv, and its tree is stored the same way.
 """
 
 from __future__ import annotations
@@ -162,46 +163,57 @@ class LeafSpool:
 def _rows(session: Session, petition: Petition, spool: LeafSpool) -> Iterator[tuple[Any, ...]]:
     """Yield the counted signatures in signing order, numbered from 1, each with its leaf.
 
-    Every leaf also goes to `spool`. A signature made before receipts has no stored leaf: it is
-    computed from its public id, as its receipt would be.
+    Every leaf also goes to `spool`.
+    """
+    columns = (Signature.name, Signature.city, Signature.country, Signature.created_at)
+    for number, (name, city, country, signed_at), leaf in _with_leaves(
+        session, petition, spool, columns
+    ):
+        yield number, name, city, country, signed_at, leaf
+
+
+def _sealed_rows(session: Session, petition: Petition, spool: LeafSpool) -> Iterator[SealedRow]:
+    """Yield a sealed petition's counted signatures in signing order, as the server has them.
+
+    Every leaf also goes to `spool`.
+    """
+    columns = (Signature.public_id, Signature.country, Signature.created_at, Signature.sealed)
+    for number, (public_id, country, signed_at, sealed), leaf in _with_leaves(
+        session, petition, spool, columns
+    ):
+        yield SealedRow(number, public_id, country, signed_at, bytes(sealed), leaf)
+
+
+def _with_leaves(
+    session: Session, petition: Petition, spool: LeafSpool, columns: tuple[Any, ...]
+) -> Iterator[tuple[int, tuple[Any, ...], bytes]]:
+    """Yield (number, `columns`, leaf) of the counted signatures in signing order.
+
+    A signature made before receipts has no stored leaf: it is computed from its public id, as
+    its receipt would be.
     """
     if not petition.public_id:
         raise ExportError("the petition has no public id, which every receipt's leaf needs")
     result = session.execute(
         sa.select(
-            Signature.name,
-            Signature.city,
-            Signature.country,
-            Signature.created_at,
+            *columns,
             Signature.receipt_leaf,
             # Only an old signature's leaf is computed from its public id: reading every public
             # id would cost a second per million rows.
             sa.case((Signature.receipt_leaf.is_(None), Signature.public_id)),
             Signature.id,
+            Signature.created_at,
         )
         .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
         .order_by(Signature.created_at, Signature.id)
         .execution_options(yield_per=2000)
     )
-    ring, petition_id = keyring(), petition.public_id
-    for number, (name, city, country, signed_at, leaf, public_id, row_id) in enumerate(
-        result, start=1
-    ):
+    ring, petition_id, width = keyring(), petition.public_id, len(columns)
+    for number, row in enumerate(result, start=1):
+        leaf, public_id, row_id, signed_at = row[width:]
         leaf = bytes(leaf) if leaf is not None else receipts.leaf_of(petition_id, public_id, ring)
         spool.add(leaf, signed_at, row_id)
-        yield number, name, city, country, signed_at, leaf
-
-
-def _sealed_rows(session: Session, petition: Petition) -> Iterator[SealedRow]:
-    """Yield a sealed petition's counted signatures in signing order, as the server has them."""
-    result = session.execute(
-        sa.select(Signature.public_id, Signature.country, Signature.created_at, Signature.sealed)
-        .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
-        .order_by(Signature.created_at, Signature.id)
-        .execution_options(yield_per=2000)
-    )
-    for number, (public_id, country, signed_at, sealed) in enumerate(result, start=1):
-        yield SealedRow(number, public_id, country, signed_at, bytes(sealed))
+        yield number, tuple(row[:width]), leaf
 
 
 @dataclass(frozen=True)
@@ -209,7 +221,7 @@ class ExportResult:
     """A bundle just written and, unless it is sealed, its leaves waiting to be recorded."""
 
     bundle: BundleResult
-    #: None for a sealed export, which carries no receipts yet.
+    #: None for an export without receipts.
     leaves: LeafSpool | None = None
 
     @property
@@ -248,44 +260,55 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
         final=request.kind == DeliveryKind.FINAL,
         generator_version=_version(),
     )
-    settings = current_app.config["SETTINGS"]
     with _snapshot() as session:
         summary = _summary(session, petition)
         if progress:
             progress(0, summary.total)
-        if petition.is_sealed:
-            # Nothing here can open the rows: they go out as sealed as they came in, for the
-            # organiser to unseal offline into the bundle (`flask bundles unseal`).
-            sealed = write_sealed_export(
-                _petition_info(petition),
-                export,
-                summary,
-                _sealed_rows(session, petition),
-                signing_key(),
-                SealingPublicKey.parse(petition.sealing_key),
-                _output_path(request),
-                progress=progress,
-                overwrite=request.overwrite,
-            )
-            return ExportResult(sealed)
         leaves = LeafSpool()
         try:
-            bundle = build_bundle(
-                _petition_info(petition),
-                export,
-                summary,
-                _rows(session, petition, leaves),
-                signing_key(),
-                _output_path(request),
-                receipts=True,
-                timestamping=settings.timestamp_url,
-                progress=progress,
-                overwrite=request.overwrite,
-            )
+            bundle = _write(request, export, summary, session, leaves, progress)
         except BaseException:
             leaves.close()
             raise
         return ExportResult(bundle, leaves)
+
+
+def _write(
+    request: ExportRequest,
+    export: ExportInfo,
+    summary: Summary,
+    session: Session,
+    leaves: LeafSpool,
+    progress: Callable[[int, int], None] | None,
+) -> BundleResult:
+    """Write the bundle, or a sealed petition's sealed export, its leaves going to `leaves`."""
+    petition = request.petition
+    if petition.is_sealed:
+        # Nothing here can open the rows: they go out as sealed as they came in, for the
+        # organiser to unseal offline into the bundle (`flask bundles unseal`).
+        return write_sealed_export(
+            _petition_info(petition),
+            export,
+            summary,
+            _sealed_rows(session, petition, leaves),
+            signing_key(),
+            SealingPublicKey.parse(petition.sealing_key),
+            _output_path(request),
+            progress=progress,
+            overwrite=request.overwrite,
+        )
+    return build_bundle(
+        _petition_info(petition),
+        export,
+        summary,
+        _rows(session, petition, leaves),
+        signing_key(),
+        _output_path(request),
+        receipts=True,
+        timestamping=current_app.config["SETTINGS"].timestamp_url,
+        progress=progress,
+        overwrite=request.overwrite,
+    )
 
 
 def _output_path(request: ExportRequest) -> Path:

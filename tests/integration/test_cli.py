@@ -357,6 +357,9 @@ def test_unseal_builds_a_bundle_that_verifies_and_the_rows_for_moderation(
     assert result.stdout.splitlines()[0] == f"{bundle}: 40 signatures"
     assert result.stderr == ""
     assert verify_bundle(bundle).valid
+    receipts = json.loads(members(bundle)["manifest.json"])["receipts"]
+    assert receipts == json.loads(members(sealed_export)["manifest.json"])["receipts"]
+    assert receipts["tree_size"] == 40
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
     rows = output / "rows.csv"
     assert stat.S_IMODE(rows.stat().st_mode) == 0o600
@@ -451,6 +454,15 @@ def _flip_sealed_byte(export: Path) -> bytes:
     return "\n".join(lines).encode("ascii")
 
 
+def _changed_leaf(export: Path) -> bytes:
+    """Return rows.csv with row 2's receipt leaf changed."""
+    lines = members(export)["rows.csv"].decode("ascii").split("\n")
+    fields = lines[2].split(",")
+    fields[5] = "0" * 64
+    lines[2] = ",".join(fields)
+    return "\n".join(lines).encode("ascii")
+
+
 def _edited_counts(export: Path) -> bytes:
     counts = json.loads(members(export)["counts.json"])
     counts["signatures"] += 1
@@ -502,7 +514,7 @@ DAMAGES = {
     ),
     "counts edited and signed again": (
         lambda export, target, key: resign(
-            export, target, key, {"counts.json": _edited_counts(export)}
+            export, target, key, {"counts.json": _edited_counts(export)}, {"tree_size": 41}
         ),
         "rows.csv disagrees with counts.json: 40 rows, but the summary counts 41 signatures; "
         "the counts by country differ from the rows",
@@ -521,6 +533,22 @@ def test_unseal_refuses_a_damaged_or_altered_export(
     damaged = damage(sealed_export, source / SEALED_NAME, server_key)
     message = _refused(_unseal(runner, damaged, sealing_keys, output), output)
     assert message == f"{SEALED_NAME}: {reason}"
+
+
+@on_sqlite
+def test_unseal_refuses_a_leaf_changed_and_signed_again(
+    runner, sealed_export, sealing_keys, server_key, tmp_path
+):
+    source, output = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    output.mkdir()
+    changed = resign(
+        sealed_export, source / SEALED_NAME, server_key, {"rows.csv": _changed_leaf(sealed_export)}
+    )
+    published = json.loads(members(sealed_export)["manifest.json"])["receipts"]["root"]
+    message = _refused(_unseal(runner, changed, sealing_keys, output), output)
+    assert message.startswith(f"{SEALED_NAME}: rows.csv's leaves make a tree of 40 with the root ")
+    assert message.endswith(f"not the manifest's receipts' tree of 40 with the root {published}")
 
 
 @on_sqlite

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import zipfile
 from datetime import timedelta
 
@@ -12,10 +15,21 @@ from petitions import workers
 from petitions.delivery.keys import ensure_development_key, load_signing_key
 from petitions.delivery.sealed import unseal, verify_sealed_export
 from petitions.delivery.verify import verify_bundle
-from petitions.models import Delivery, DeliveryKind, ExportStatus, Petition, PetitionState, utcnow
+from petitions.merkle import root_of
+from petitions.models import (
+    Delivery,
+    DeliveryKind,
+    ExportStatus,
+    Petition,
+    PetitionState,
+    Signature,
+    utcnow,
+)
+from petitions.receipts import check_receipt
 from petitions.sealing import SealingIdentity
-from petitions.services import export, lifecycle
+from petitions.services import export, lifecycle, receipts
 from petitions.services.demo import SEALED_DEMO_SLUG
+from tests.delivery_fixtures import members
 from tests.helpers import sign
 
 # The export reads a snapshot on a connection of its own: it must find committed rows.
@@ -79,6 +93,68 @@ def test_the_export_worker_writes_a_sealed_export_that_unseals(
     with zipfile.ZipFile(bundle.path) as archive:
         csv_text = archive.read("signatures.csv").decode("utf-8-sig")
     assert [name for name in names if name in csv_text] == names
+
+
+def test_the_sealed_export_s_receipts_are_the_server_s_and_the_unsealed_bundle_s(
+    client, db, make_organiser, make_petition, identity, tmp_path
+):
+    petition = _sealed_petition(db, make_organiser, make_petition, identity)
+    for number in range(5):
+        assert sign(client, petition.slug, email=f"s{number}@example.org").status_code == 303
+    _confirm_all(db)
+    queued = export.queue_export(petition, petition.organiser, utcnow())
+    db.session.commit()
+    assert workers.export_round().status == ExportStatus.DONE
+    delivery = db.session.get(Delivery, queued.id)
+    db.session.refresh(delivery)
+    path = export.bundle_path(delivery)
+
+    signatures = db.session.scalars(
+        sa.select(Signature).order_by(Signature.created_at, Signature.id)
+    ).all()
+    stored = [bytes(signature.receipt_leaf) for signature in signatures]
+    assert (delivery.tree_size, delivery.tree_root) == (5, root_of(stored).hex())
+    sealed_csv = members(path)["rows.csv"].decode("ascii")
+    assert [row["leaf"] for row in csv.DictReader(io.StringIO(sealed_csv))] == [
+        leaf.hex() for leaf in stored
+    ]
+    published = json.loads(members(path)["manifest.json"])["receipts"]
+    assert published == {"tree": "rfc6962-sha256", "tree_size": 5, "root": delivery.tree_root}
+
+    key = load_signing_key(ensure_development_key(tmp_path), None)
+    bundle = unseal(path, identity, tmp_path, key, workers=0)
+    assert bundle.tree.root_hex == delivery.tree_root
+    assert json.loads(members(bundle.path)["manifest.json"])["receipts"] == published
+    table = csv.DictReader(io.StringIO(members(bundle.path)["signatures.csv"].decode("utf-8-sig")))
+    assert [bytes.fromhex(row["leaf"]) for row in table] == stored
+
+
+def test_a_sealed_petition_s_receipt_shows_the_signature_in_its_export(
+    client, db, make_organiser, make_petition, identity
+):
+    petition = _sealed_petition(db, make_organiser, make_petition, identity)
+    for number in range(3):
+        assert sign(client, petition.slug, email=f"s{number}@example.org").status_code == 303
+    _confirm_all(db)
+    export.queue_export(petition, petition.organiser, utcnow())
+    db.session.commit()
+    assert workers.export_round().status == ExportStatus.DONE
+    delivery = db.session.scalars(sa.select(Delivery)).one()
+    db.session.refresh(delivery)
+    signature = db.session.scalars(
+        sa.select(Signature).order_by(Signature.created_at, Signature.id)
+    ).all()[1]
+    code = receipts.code_of(signature.public_id)
+
+    document = client.get(f"/petitions/{petition.slug}/receipts/{code}.json").json
+    assert document["status"] == "confirmed"
+    (included,) = document["exports"]
+    assert (included["leaf_index"], included["tree_size"]) == (1, 3)
+    assert included["root"] == delivery.tree_root
+    assert included["bundle_sha256"] == delivery.bundle_sha256
+    assert check_receipt(document).ok
+    page = client.get(f"/petitions/{petition.slug}/receipts/{code}").get_data(as_text=True)
+    assert "Your signature is in this bundle: proof checked." in page
 
 
 def test_the_command_line_export_of_a_sealed_petition_says_how_to_open_it(

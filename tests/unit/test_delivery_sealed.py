@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 
 from petitions.delivery import sealed as sealed_module
-from petitions.delivery.bundle import BundleError, build_bundle, json_bytes
+from petitions.delivery.bundle import BundleError, add_signed_manifest, build_bundle, json_bytes
 from petitions.delivery.keys import SigningKey, ensure_development_key, load_signing_key
 from petitions.delivery.model import Summary
 from petitions.delivery.sealed import (
@@ -31,10 +31,12 @@ from petitions.delivery.sealed import (
     write_sealed_export,
 )
 from petitions.delivery.verify import verify_bundle
+from petitions.merkle import root_of
 from petitions.sealing import SealingIdentity
 from tests.delivery_fixtures import (
     KAZAKH_NAME,
     check_as_recipient,
+    leaf_of_row,
     make_export,
     make_petition,
     make_rows,
@@ -44,6 +46,7 @@ from tests.delivery_fixtures import (
     rows_csv,
     seal_rows,
     summary_of,
+    with_leaves,
 )
 
 NAMES = [KAZAKH_NAME, "Алексей Иванов", '=HYPERLINK("http://x")', "John Smith"]
@@ -114,6 +117,11 @@ def test_the_manifest_names_the_export_the_key_and_every_file(export, identity, 
     assert sorted(manifest["files"]) == sorted(FILES)
     assert manifest["signer"]["development_key"] is True
     assert json.loads(members(export)["counts.json"]) == manifest["counts"]
+    assert manifest["receipts"] == {
+        "tree": "rfc6962-sha256",
+        "tree_size": 130,
+        "root": root_of(leaf_of_row(number) for number in range(1, 131)).hex(),
+    }
 
 
 def test_petition_json_holds_every_field_and_the_key(export, identity):
@@ -136,16 +144,17 @@ def test_petition_json_holds_every_field_and_the_key(export, identity):
     }
 
 
-def test_rows_csv_has_the_sealed_boxes_in_base64(export, identity):
+def test_rows_csv_has_the_sealed_boxes_in_base64_and_the_leaves_in_hex(export, identity):
     lines = members(export)["rows.csv"].decode("ascii").splitlines()
-    assert lines[0] == "number,signature_id,country,signed_at,sealed"
+    assert lines[0] == "number,signature_id,country,signed_at,sealed,leaf"
     assert len(lines) == 131
-    number, signature_id, country, signed_at, sealed = lines[2].split(",")
-    assert (number, signature_id, country, signed_at) == (
+    number, signature_id, country, signed_at, sealed, leaf = lines[2].split(",")
+    assert (number, signature_id, country, signed_at, leaf) == (
         "2",
         "sig-2",
         "KZ",
         "2021-09-14T04:37:00Z",
+        leaf_of_row(2).hex(),
     )
     opened = identity.open(
         base64.b64decode(sealed), signature_id="sig-2", petition="pardon-aron-atabek"
@@ -286,7 +295,8 @@ def test_counts_the_server_signed_but_the_rows_contradict_are_refused(export, tm
     counts = json.loads(members(export)["counts.json"])
     counts["signatures"] = 131
     counts["by_country"]["KZ"] = 79
-    target = resign(export, tmp_path / NAME, key, {"counts.json": json_bytes(counts)})
+    changes = {"counts.json": json_bytes(counts)}
+    target = resign(export, tmp_path / NAME, key, changes, receipts={"tree_size": 131})
     assert refused(target) == (
         f"{NAME}: rows.csv disagrees with counts.json: 130 rows, but the summary counts 131 "
         "signatures; the counts by country differ from the rows"
@@ -349,10 +359,22 @@ def test_unsealing_makes_the_bundle_the_clear_rows_would_have_made(unsealed, key
     assert result.signature_count == 130
     assert verify_bundle(result.path).valid
     petition, rows = make_petition(), make_rows(130, NAMES)
+    summary = summary_of(rows, petition)
     clear = build_bundle(
-        petition, make_export(), summary_of(rows, petition), rows, key, tmp_path, workers=0
+        petition, make_export(), summary, with_leaves(rows), key, tmp_path, receipts=True, workers=0
     )
     assert members(result.path)["signatures.csv"] == members(clear.path)["signatures.csv"]
+    assert result.tree == clear.tree
+
+
+def test_the_unsealed_bundle_publishes_the_sealed_exports_receipts(unsealed, export):
+    result, _, _ = unsealed
+    published = json.loads(members(export)["manifest.json"])["receipts"]
+    assert json.loads(members(result.path)["manifest.json"])["receipts"] == published
+    table = csv.DictReader(io.StringIO(members(result.path)["signatures.csv"].decode("utf-8-sig")))
+    leaves = [bytes.fromhex(row["leaf"]) for row in table]
+    assert leaves == [leaf_of_row(number) for number in range(1, 131)]
+    assert root_of(leaves).hex() == published["root"] == result.tree.root_hex
 
 
 def test_the_unsealed_bundle_passes_the_recipients_tools(unsealed, tmp_path):
@@ -518,3 +540,67 @@ def test_rows_are_counted_by_their_local_day_across_clock_changes(zone, around):
     for minutes in range(0, 3 * 24 * 60, 7):
         moment = start + timedelta(minutes=minutes)
         assert day_of(moment) == moment.astimezone(zones).date().isoformat(), moment
+
+
+def _with_changed_leaf(export: Path, directory: Path, key: SigningKey, identity) -> Path:
+    """Re-sign the export with row 2's leaf changed and the published tree left as it was."""
+    rows = seal_rows(make_rows(130, NAMES), identity.public_key, make_petition())
+    rows[1] = rows[1]._replace(leaf=leaf_of_row(999))
+    directory.mkdir()
+    return resign(export, directory / NAME, key, {"rows.csv": rows_csv(rows)})
+
+
+def test_a_changed_leaf_the_server_signed_is_refused(export, tmp_path, key, identity):
+    target = _with_changed_leaf(export, tmp_path / "in", key, identity)
+    published = json.loads(members(export)["manifest.json"])["receipts"]["root"]
+    message = refused(target)
+    assert message.startswith(f"{NAME}: rows.csv's leaves make a tree of 130 with the root ")
+    assert message.endswith(f", not the manifest's receipts' tree of 130 with the root {published}")
+
+
+def test_unseal_refuses_a_changed_leaf_and_leaves_nothing(export, tmp_path, key, identity):
+    target = _with_changed_leaf(export, tmp_path / "in", key, identity)
+    output = tmp_path / "out"
+    output.mkdir()
+    with pytest.raises(SealedExportError) as raised:
+        unseal(target, identity, output, key, rows_out=output / "rows.csv", workers=0)
+    assert "rows.csv's leaves make a tree of 130 with the root" in str(raised.value)
+    _nothing_left(output)
+
+
+def test_a_bundle_whose_tree_is_not_the_published_one_is_taken_away(
+    export, tmp_path, key, identity, monkeypatch
+):
+    # The rows are read again to be opened: were a leaf to differ on that pass, the bundle's
+    # tree would not be the one checked, and the bundle must not stay.
+    reread = sealed_module.read_sealed_rows
+    passes = count()
+
+    def changing(sealed):
+        first = next(passes) == 0
+        for row in reread(sealed):
+            yield row if first or row.number != 7 else row._replace(leaf=leaf_of_row(999))
+
+    monkeypatch.setattr(sealed_module, "read_sealed_rows", changing)
+    output = tmp_path / "out"
+    output.mkdir()
+    with pytest.raises(SealedExportError) as raised:
+        unseal(export, identity, output, key, rows_out=output / "rows.csv", workers=0)
+    assert "the rows opened make a tree of 130 with the root" in str(raised.value)
+    _nothing_left(output)
+
+
+def test_a_sealed_export_without_receipts_is_refused(export, tmp_path, key):
+    files = members(export)
+    manifest = json.loads(files.pop("manifest.json"))
+    files.pop("manifest.json.p7s")
+    del manifest["receipts"]
+    target = tmp_path / NAME
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        add_signed_manifest(archive, json_bytes(manifest), key, make_export().generated_at)
+    assert refused(target) == (
+        f"{NAME}: its manifest publishes no receipts' tree (a sealed export made before "
+        "receipts): ask the server for a new export"
+    )
