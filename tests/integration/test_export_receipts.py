@@ -4,6 +4,7 @@ database keeps for the receipts' proofs, on both databases and from both ways of
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from petitions.delivery.bundle import json_bytes
 from petitions.delivery.document import root_text
+from petitions.delivery.signature import sign_detached
 from petitions.delivery.verify import verify_bundle
 from petitions.merkle import Tree
 from petitions.models import (
@@ -280,3 +283,37 @@ def test_chunks_stored_before_recording_fails_are_rolled_back(
     db.session.commit()
     assert done.status == ExportStatus.FAILED
     assert (done.tree_size, chunks(db)) == (None, 0)
+
+
+def test_bundles_verify_refuses_a_re_signed_bundle_whose_leaf_was_changed(
+    runner, db, tmp_path, petition
+):
+    output = tmp_path / "bundle.zip"
+    assert (
+        runner.invoke(args=["petitions", "export", petition.slug, "-o", str(output)]).exit_code == 0
+    )
+    with zipfile.ZipFile(output) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    # The holder of the signing key changes a leaf and signs the manifest again: every hash
+    # and signature checks out, and only the tree tells.
+    text = files["signatures.csv"].decode("utf-8-sig")
+    [delivery] = deliveries(db)
+    first_leaf = text.splitlines()[1].rsplit(",", 1)[1]
+    files["signatures.csv"] = text.replace(first_leaf, "f" * 64).encode("utf-8-sig")
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["signatures.csv"] = hashlib.sha256(files["signatures.csv"]).hexdigest()
+    files["manifest.json"] = json_bytes(manifest)
+    files["manifest.json.p7s"] = sign_detached(files["manifest.json"], export.signing_key())
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    result = runner.invoke(args=["bundles", "verify", str(forged)])
+    assert result.exit_code == 1
+    problems = [line for line in result.output.splitlines() if "problem:" in line]
+    rows = list(csv.reader(io.StringIO(files["signatures.csv"].decode("utf-8-sig"))))[1:]
+    forged_root = Tree(bytes.fromhex(row[-1]) for row in rows).root.hex()
+    assert problems == [
+        f"  problem: signatures.csv: its leaves make a tree with the root {forged_root}, "
+        f"not the manifest's {delivery.tree_root}"
+    ]
