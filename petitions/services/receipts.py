@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from petitions.crypto import Keyring
 from petitions.extensions import db
@@ -33,6 +33,19 @@ from petitions.services.privacy import keyring
 CHUNK_SIZE = 512
 #: Chunks written per INSERT.
 _BATCH = 64
+#: The columns a receipt reads of its signature.
+_RECEIPT_COLUMNS = (
+    Signature.id,
+    Signature.petition_id,
+    Signature.public_id,
+    Signature.state,
+    Signature.created_at,
+    Signature.confirmed_at,
+    Signature.withdrawn_at,
+    Signature.invalidated_at,
+    Signature.invalidation_reason,
+    Signature.receipt_leaf,
+)
 #: Stands in for a malformed code, so that it costs the same lookup as an unknown one.
 _NO_CODE = "a" * 24
 
@@ -57,9 +70,10 @@ def find_signature(petition: Petition, code: str) -> Signature | None:
     well_formed = is_receipt_code(code)
     leaf = receipt_leaf(petition.public_id, code if well_formed else _NO_CODE)
     signature = db.session.scalars(
-        sa.select(Signature).where(
-            Signature.petition_id == petition.id, Signature.receipt_leaf == leaf
-        )
+        sa.select(Signature)
+        # What a receipt shows, and no more: the encrypted columns are neither read nor decrypted.
+        .options(load_only(*_RECEIPT_COLUMNS))
+        .where(Signature.petition_id == petition.id, Signature.receipt_leaf == leaf)
     ).first()
     return signature if well_formed else None
 

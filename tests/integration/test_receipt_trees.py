@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from petitions.merkle import Tree, verify_inclusion
 from petitions.models import Delivery, DeliveryKind, ExportStatus, ReceiptChunk, utcnow
@@ -78,3 +79,13 @@ def test_an_export_made_before_receipts_has_no_tree_to_prove_from(db, signed):
     save(db)
     found = receipts.inclusion(delivery, signatures[0], signatures[0].receipt_leaf)
     assert (found.included, found.proof_holds) == (False, False)
+
+
+def test_a_receipt_reads_no_personal_column_of_its_signature(db, signed):
+    petition, signatures = signed
+    code = receipts.code_of(signatures[5].public_id)
+    db.session.expunge_all()
+    found = receipts.find_signature(petition, code)
+    assert found.id == signatures[5].id
+    # Neither read nor decrypted: whoever only looks a receipt up never needs them.
+    assert {"name", "email", "city", "comment", "sealed"} <= sa.inspect(found).unloaded
