@@ -38,7 +38,7 @@ def finished_export(
         kind=kind,
         status=fields.pop("status", ExportStatus.DONE),
         exported_at=at,
-        finished_at=at + timedelta(minutes=1),
+        finished_at=fields.pop("finished_at", at + timedelta(minutes=1)),
         bundle_filename=f"{petition.slug}.zip",
         bundle_sha256=sha256,
         signature_count=len(signatures),
@@ -61,25 +61,8 @@ def receipt_document(
 ) -> dict[str, Any]:
     """The receipt of a signature, as its .json address gives it, over these exports."""
     code = receipts.code_of(signature.public_id)
-    exports = []
-    for delivery in deliveries:
-        found = receipts.inclusion(delivery, signature, signature.receipt_leaf)
-        exports.append(
-            {
-                "exported_at": delivery.exported_at.isoformat(),
-                "kind": str(delivery.kind),
-                "bundle_sha256": delivery.bundle_sha256,
-                "tree_size": delivery.tree_size,
-                "root": delivery.tree_root,
-                "leaf_index": found.leaf_index,
-                "audit_path": [node.hex() for node in found.audit_path] if found.included else None,
-            }
-        )
-    return {
-        "petition": petition.slug,
-        "petition_id": petition.public_id,
-        "code": code,
-        "status": str(signature.state),
-        "leaf": signature.receipt_leaf.hex(),
-        "exports": exports,
-    }
+    status, status_at = receipts.status_of(signature, petition)
+    leaf = signature.receipt_leaf
+    exports = tuple(receipts.inclusion(delivery, signature, leaf) for delivery in deliveries)
+    found = receipts.Receipt(code, leaf, status, status_at, None, exports)
+    return found.document(petition.slug, petition.public_id)

@@ -11,6 +11,7 @@ from petitions.merkle import Tree, verify_inclusion
 from petitions.models import Delivery, DeliveryKind, ExportStatus, ReceiptChunk, utcnow
 from petitions.services import receipts
 from tests.conftest import save
+from tests.receipt_fixtures import finished_export
 
 
 @pytest.fixture
@@ -30,16 +31,7 @@ def signed(make_petition, make_signature, db):
 
 
 def record(db, petition, rows):
-    delivery = Delivery(petition=petition, kind=DeliveryKind.FINAL, status=ExportStatus.DONE)
-    db.session.add(delivery)
-    db.session.flush()
-    recorder = receipts.TreeRecorder(db.session, delivery.id)
-    for signature in rows:
-        recorder.add(signature.receipt_leaf, signature.created_at, signature.id)
-    delivery.tree_size, root = recorder.finish()
-    delivery.tree_root = root.hex()
-    save(db)
-    return delivery
+    return finished_export(db, petition, DeliveryKind.FINAL, utcnow(), rows, None)
 
 
 def test_every_signature_finds_its_proof_and_the_left_out_are_not_in(db, signed):

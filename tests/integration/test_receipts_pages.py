@@ -30,6 +30,7 @@ from petitions.services import lifecycle, moderation, receipts, retention
 from tests.conftest import save
 from tests.helpers import confirm_path, csrf_token, sign
 from tests.html_check import checker, html_errors
+from tests.receipt_fixtures import finished_export
 from tests.smtp import SMTPServer, free_port
 
 SITE = "http://localhost"
@@ -88,28 +89,13 @@ def _receipt_path(slug: str, signature: Signature) -> str:
 
 def _export(db, petition, kind=DeliveryKind.FINAL, at=None) -> Delivery:
     """Record a finished export whose tree holds the counted signatures, in the bundle's order."""
-    delivery = Delivery(
-        petition=petition,
-        kind=kind,
-        status=ExportStatus.DONE,
-        exported_at=at or utcnow(),
-        finished_at=at or utcnow(),
-        bundle_sha256=secrets.token_hex(32),
-    )
-    db.session.add(delivery)
-    db.session.flush()
+    at = at or utcnow()
     rows = db.session.scalars(
         sa.select(Signature)
         .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
         .order_by(Signature.created_at, Signature.id)
-    )
-    recorder = receipts.TreeRecorder(db.session, delivery.id)
-    for row in rows:
-        recorder.add(row.receipt_leaf, row.created_at, row.id)
-    delivery.tree_size, root = recorder.finish()
-    delivery.tree_root = root.hex()
-    save(db)
-    return delivery
+    ).all()
+    return finished_export(db, petition, kind, at, rows, secrets.token_hex(32), finished_at=at)
 
 
 def _signed(client, db, runner, smtp, petition, **typed) -> tuple[Signature, str, str]:
