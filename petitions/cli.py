@@ -404,15 +404,21 @@ def signatures_purge_command(dry_run: bool, days: int | None, slug: str | None) 
 MAX_ID_FILE_BYTES = 64 * 1024 * 1024
 
 
-def _read_id_file(path: Path) -> list[int]:
-    """Read the ids of a file, refusing clearly one that is unreadable, not text or not ids."""
+def _read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """Read a file of at most `limit` bytes, refusing in one line one unreadable or larger."""
     try:
         with path.open("rb") as file:
-            data = file.read(MAX_ID_FILE_BYTES + 1)
+            data = file.read(limit + 1)
     except OSError as error:
         raise click.ClickException(f"{path}: {error.strerror or error}") from None
-    if len(data) > MAX_ID_FILE_BYTES:
-        raise click.ClickException(f"{path}: too large for a list of signature ids")
+    if len(data) > limit:
+        raise click.ClickException(f"{path}: too large for {what}")
+    return data
+
+
+def _read_id_file(path: Path) -> list[int]:
+    """Read the ids of a file, refusing clearly one that is unreadable, not text or not ids."""
+    data = _read_bounded(path, MAX_ID_FILE_BYTES, "a list of signature ids")
     try:
         return moderation.read_ids(data)
     except moderation.IdListError as error:
@@ -558,13 +564,7 @@ MAX_RECEIPT_BYTES = 16 * 1024 * 1024
 
 def _read_receipt(path: Path) -> str:
     """Read a receipt file's text, refusing in one line what cannot be a receipt."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_RECEIPT_BYTES + 1)
-    except OSError as error:
-        raise click.ClickException(f"{path}: {error.strerror or error}") from None
-    if len(data) > MAX_RECEIPT_BYTES:
-        raise click.ClickException(f"{path}: too large for a receipt")
+    data = _read_bounded(path, MAX_RECEIPT_BYTES, "a receipt")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
