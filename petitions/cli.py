@@ -260,7 +260,9 @@ def export_command(slug: str, output: str) -> None:
     click.echo(f"{result.path}: {kind} export, {result.signature_count} signatures")
     click.echo(f"SHA-256 {result.sha256}")
     if delivery.tree_root is not None:
-        click.echo(f"receipts: tree of {delivery.tree_size} signatures, root {delivery.tree_root}")
+        size = delivery.tree_size
+        tree = "1 signature" if size == 1 else f"{size} signatures"
+        click.echo(f"receipts: tree of {tree}, root {delivery.tree_root}")
     if petition.is_sealed:
         click.echo(
             "This petition is sealed: the export opens only on the organiser's machine, with "

@@ -249,7 +249,8 @@ def _verify_receipts(
             f"its leaves make a tree with the root {tree.root.hex()}, not the manifest's {root}",
         )
     else:
-        report.notes.append(f"receipts: the CSV's {size} leaves make the manifest's root {root}")
+        leaves = "1 leaf makes" if size == 1 else f"{size} leaves make"
+        report.notes.append(f"receipts: the CSV's {leaves} the manifest's root {root}")
 
 
 def claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[int, str] | None:
