@@ -1,12 +1,15 @@
 """Integration tests run once on SQLite and once on PostgreSQL; rate-limit tests on both stores."""
 
+import os
+
 import pytest
 import redis
 
 from tests.conftest import unavailable
 
-#: A database of its own, since resetting the limiter empties every counter in it.
-REDIS_URL = "redis://127.0.0.1:6379/15"
+#: A database of its own, since resetting the limiter empties every counter in it (two test
+#: runs at once on one Redis server each need their own).
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
