@@ -8,8 +8,9 @@
 #   (d) the JSON count
 #   (e) signing the sealed demo appeal: the same as (c), each signature sealed to the organiser's
 #       key in the request and its email queued under the hour's outbox key
-#   (f) a receipt page: one demo signer's receipt after an interim export, its proof read from the
-#       stored tree and checked on every request
+#   (f) receipt pages: after an interim export, the receipts of up to 2,000 of the signers (c)
+#       made, each asked for in turn (benchmarks/paths.lua), its proof read from the stored tree
+#       and checked on every request
 # Usage: benchmarks/load.sh [seconds-per-endpoint] [signing-seconds]
 # Needs: .venv (make run), wrk (apt-get install -y wrk), PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust) and Redis on 127.0.0.1:6379. Creates and drops the database petitions_load.
@@ -75,8 +76,8 @@ measure "(c) signing" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
 measure "(d) json" -d"${seconds}s" "$url/petitions/pardon-aron-atabek.json"
 PETITION_SLUG=pardon-aron-atabek-sealed measure "(e) sealed" -d"${signing_seconds}s" -s benchmarks/sign.lua "$url"
 # (f) needs confirmed signatures in an export: confirm those (c) made, as their signers would,
-# export the appeal (interim, with its receipt tree) and take the first one's receipt.
-receipt=$(.venv/bin/python - <<'PY'
+# export the appeal (interim, with its receipt tree) and take up to 2,000 of their receipts.
+.venv/bin/python - > "$work/receipts" <<'PY'
 import sqlalchemy as sa
 from petitions.extensions import db
 from petitions.models import Petition, Signature, SignatureState, utcnow
@@ -90,16 +91,18 @@ with app.app_context():
         .values(state=SignatureState.CONFIRMED, confirmed_at=utcnow())
     )
     db.session.commit()
-    signature = db.session.scalars(
-        sa.select(Signature)
+    public_ids = db.session.scalars(
+        sa.select(Signature.public_id)
         .filter_by(petition_id=petition.id, state=SignatureState.CONFIRMED)
-        .order_by(Signature.id)
-    ).first()
-    print(f"/petitions/{petition.slug}/receipts/{receipts.code_of(signature.public_id)}")
+        .order_by(sa.func.random())
+        .limit(2000)
+    )
+    for public_id in public_ids:
+        print(f"/petitions/{petition.slug}/receipts/{receipts.code_of(public_id)}")
 PY
-)
 .venv/bin/flask --app wsgi petitions export pardon-aron-atabek --output "$work/" >/dev/null
-echo "receipt: $(curl -s "$url$receipt" | grep -o 'receipt-export__verdict[^<]*<strong>[^<]*' | sed 's/.*<strong>//')"
-measure "(f) receipt" -d"${seconds}s" "$url$receipt"
+receipt=$(head -n1 "$work/receipts")
+echo "receipts: $(grep -c . "$work/receipts"); the first: $(curl -s "$url$receipt" | grep -o 'receipt-export__verdict[^<]*<strong>[^<]*' | sed 's/.*<strong>//')"
+PATHS_FILE="$work/receipts" measure "(f) receipts" -d"${seconds}s" -s benchmarks/paths.lua "$url"
 echo "signatures in the database: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures'), sealed: $(psql -h 127.0.0.1 -U postgres -d $database -tAc 'SELECT count(*) FROM signatures WHERE sealed IS NOT NULL')"
 grep -iE "error|exception" "$work/gunicorn.log" | head -5 || true

@@ -43,7 +43,18 @@ class Tree:
     """The whole tree over leaf hashes given in order, for its root and any leaf's audit path."""
 
     def __init__(self, leaves: Iterable[bytes]) -> None:
-        level = b"".join(_checked(leaf) for leaf in leaves)
+        self._build(b"".join(_checked(leaf) for leaf in leaves))
+
+    @classmethod
+    def of_joined(cls, hashes: bytes) -> Tree:
+        """Return the tree over leaf hashes given joined, as a stored chunk holds them."""
+        if len(hashes) % HASH_SIZE:
+            raise ValueError(f"joined hashes come in {HASH_SIZE} bytes, not {len(hashes)}")
+        tree = cls.__new__(cls)
+        tree._build(bytes(hashes))
+        return tree
+
+    def _build(self, level: bytes) -> None:
         self.size = len(level) // HASH_SIZE
         self._levels = [level]
         while len(level) > HASH_SIZE:
@@ -59,6 +70,13 @@ class Tree:
     def leaf(self, index: int) -> bytes:
         self._check_index(index)
         return _node(self._levels[0], index)
+
+    def node(self, level: int, index: int) -> bytes:
+        """Return the `index`th node of `level` (0: the leaves), as `ChunkedTree` numbers them."""
+        found = _node(self._levels[level], index) if 0 <= level < len(self._levels) else b""
+        if index < 0 or not found:
+            raise IndexError(f"no node {index} on level {level} of a tree of {self.size}")
+        return found
 
     def audit_path(self, index: int) -> list[bytes]:
         """Return the RFC 6962 audit path of leaf `index`, from the leaf's sibling upwards."""

@@ -63,6 +63,9 @@ def receipt_document(
     code = receipts.code_of(signature.public_id)
     status, status_at = receipts.status_of(signature, petition)
     leaf = signature.receipt_leaf
-    exports = tuple(receipts.inclusion(delivery, signature, leaf) for delivery in deliveries)
+    exports = tuple(
+        receipts.inclusion(receipts.export_tree(delivery), signature, leaf)
+        for delivery in deliveries
+    )
     found = receipts.Receipt(code, leaf, status, status_at, None, exports)
     return found.document(petition.slug, petition.public_id)

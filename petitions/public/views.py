@@ -466,7 +466,9 @@ def _find_receipt(slug: str, code: str) -> tuple[PetitionSnapshot, receipts.Rece
     """Find the receipt with this code: a malformed code and an unknown one cost the same."""
     petition = _petition_or_404(slug)
     signature = receipts.find_signature(petition, code)
-    return petition, None if signature is None else receipts.receipt(signature, code)
+    if signature is None:
+        return petition, None
+    return petition, receipts.receipt(signature, code, petition, _cache_seconds())
 
 
 @bp.get("/petitions/<slug>/receipts/<code>")

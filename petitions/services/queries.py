@@ -86,6 +86,8 @@ class PetitionSnapshot:
     organiser_contact: str | None
     #: A sealed petition's public key line, or None.
     sealing_key: str | None
+    #: When the retention purge erased the signers' personal data (receipts say so), or None.
+    purged_at: datetime | None
 
     accepts_signatures_at = _rule_of_petition("accepts_signatures_at")
     past_deadline_at = _rule_of_petition("past_deadline_at")

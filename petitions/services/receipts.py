@@ -1,9 +1,12 @@
 """Receipts on the server: every signature's code and leaf, every export's tree, and the proofs.
 
 The formulas are petitions.receipts'. An export hands its rows' leaves, in the bundle's order, to
-a `TreeRecorder`, which stores the tree's levels in chunks (`ReceiptChunk`) as they fill; a
-receipt's proof then reads one chunk of leaves to find the signature's place and the few chunks
-its audit path crosses, however large the tree.
+a `TreeRecorder`, which stores the tree's levels in chunks (`ReceiptChunk`) as they fill. A
+receipt's proof reads one chunk of leaves, which gives the signature's place and, hashed up, the
+lower part of its audit path; the upper part comes from the levels above the chunks, a few hundred
+hashes per million signatures, which each process keeps for the public cache's lifetime with the
+list of the petition's exports (both public, and fixed once an export is done). So a receipt costs
+two indexed queries with one export, however large the tree.
 """
 
 from __future__ import annotations
@@ -11,33 +14,37 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
+from petitions import cache
 from petitions.crypto import Keyring
 from petitions.extensions import db
-from petitions.merkle import HASH_SIZE, ChunkedTree, path_positions, verify_inclusion
+from petitions.merkle import HASH_SIZE, ChunkedTree, Tree, path_positions, verify_inclusion
 from petitions.models import (
     Delivery,
+    DeliveryKind,
     ExportStatus,
-    Petition,
     ReceiptChunk,
     Signature,
+    SignatureState,
 )
 from petitions.receipts import is_receipt_code, receipt_code, receipt_leaf
 from petitions.services.privacy import keyring
 
-#: Hashes per stored chunk (16 KB). Reading relies on it: never change it for stored trees.
+#: Hashes per stored chunk (16 KB), a power of two. Reading relies on it: never change it for
+#: stored trees.
 CHUNK_SIZE = 512
+#: The lowest level whose nodes each stand over more than one chunk of leaves: below it, a
+#: leaf's audit path lies inside the leaf's own chunk.
+_ABOVE_CHUNKS = CHUNK_SIZE.bit_length() - 1
 #: Chunks written per INSERT.
 _BATCH = 64
-#: The columns a receipt reads of its signature.
+#: The columns a receipt reads of its signature: its state, times and leaf, never who signed.
 _RECEIPT_COLUMNS = (
     Signature.id,
-    Signature.petition_id,
-    Signature.public_id,
     Signature.state,
     Signature.created_at,
     Signature.confirmed_at,
@@ -46,8 +53,33 @@ _RECEIPT_COLUMNS = (
     Signature.invalidation_reason,
     Signature.receipt_leaf,
 )
+_BY_LEAF = (
+    sa.select(*_RECEIPT_COLUMNS)
+    .where(
+        Signature.petition_id == sa.bindparam("petition_id"),
+        Signature.receipt_leaf == sa.bindparam("leaf"),
+    )
+    .limit(1)
+)
 #: Stands in for a malformed code, so that it costs the same lookup as an unknown one.
 _NO_CODE = "a" * 24
+
+
+class SignatureFacts(Protocol):
+    """What a receipt reads of a signature: a row of `_RECEIPT_COLUMNS`, or a `Signature`."""
+
+    id: int
+    state: SignatureState
+    created_at: datetime
+    receipt_leaf: bytes | None
+
+
+class PetitionFacts(Protocol):
+    """What a receipt reads of a petition: a `PetitionSnapshot`, or a `Petition`."""
+
+    id: int
+    public_id: str
+    purged_at: datetime | None
 
 
 def code_of(signature_public_id: str, ring: Keyring | None = None) -> str:
@@ -62,20 +94,15 @@ def leaf_of(
     return receipt_leaf(petition_public_id, code_of(signature_public_id, ring))
 
 
-def find_signature(petition: Petition, code: str) -> Signature | None:
-    """Return the petition's signature with this receipt code, or None.
+def find_signature(petition: PetitionFacts, code: str) -> sa.Row | None:
+    """Return the state, times and leaf of the petition's signature with this receipt code.
 
     A malformed code runs the same query as an unknown one, so that neither answers faster.
     """
     well_formed = is_receipt_code(code)
     leaf = receipt_leaf(petition.public_id, code if well_formed else _NO_CODE)
-    signature = db.session.scalars(
-        sa.select(Signature)
-        # What a receipt shows, and no more: the encrypted columns are neither read nor decrypted.
-        .options(load_only(*_RECEIPT_COLUMNS))
-        .where(Signature.petition_id == petition.id, Signature.receipt_leaf == leaf)
-    ).first()
-    return signature if well_formed else None
+    found = db.session.execute(_BY_LEAF, {"petition_id": petition.id, "leaf": leaf}).first()
+    return found if well_formed else None
 
 
 class TreeRecorder:
@@ -117,10 +144,93 @@ class TreeRecorder:
 
 
 @dataclass(frozen=True)
+class ExportTree:
+    """A finished export as a receipt shows it, with the levels of its tree above the chunks.
+
+    Public and fixed once the export is done, so that one copy serves every receipt of a process
+    for the public cache's lifetime.
+    """
+
+    id: int
+    kind: DeliveryKind
+    exported_at: datetime
+    #: When it ended: a receipt lists the exports that ended after its signature was made.
+    ended_at: datetime
+    bundle_sha256: str | None
+    tree_size: int | None
+    tree_root: str | None
+    #: Every level from `_ABOVE_CHUNKS` up, as its chunks hold it, joined in order.
+    upper: dict[int, bytes]
+
+    def upper_node(self, level: int, position: int) -> bytes:
+        hashes = self.upper.get(level, b"")
+        return hashes[position * HASH_SIZE : (position + 1) * HASH_SIZE]
+
+
+_LEAF_CHUNK = (
+    sa.select(ReceiptChunk.number, ReceiptChunk.hashes)
+    .where(
+        ReceiptChunk.delivery_id == sa.bindparam("delivery_id"),
+        ReceiptChunk.level == 0,
+        sa.or_(
+            ReceiptChunk.first_at < sa.bindparam("created_at"),
+            sa.and_(
+                ReceiptChunk.first_at == sa.bindparam("created_at"),
+                ReceiptChunk.first_id <= sa.bindparam("signature_id"),
+            ),
+        ),
+    )
+    .order_by(ReceiptChunk.first_at.desc(), ReceiptChunk.first_id.desc())
+    .limit(1)
+)
+
+
+def export_tree(delivery: Delivery) -> ExportTree:
+    """Read what a receipt needs of one export: its facts and its tree's upper levels."""
+    levels: dict[int, list[bytes]] = {}
+    if delivery.tree_size:
+        for level, hashes in db.session.execute(
+            sa.select(ReceiptChunk.level, ReceiptChunk.hashes)
+            .where(ReceiptChunk.delivery_id == delivery.id, ReceiptChunk.level >= _ABOVE_CHUNKS)
+            .order_by(ReceiptChunk.level, ReceiptChunk.number)
+        ):
+            levels.setdefault(level, []).append(bytes(hashes))
+    return ExportTree(
+        id=delivery.id,
+        kind=delivery.kind,
+        exported_at=delivery.exported_at,
+        ended_at=delivery.finished_at or delivery.exported_at,
+        bundle_sha256=delivery.bundle_sha256,
+        tree_size=delivery.tree_size,
+        tree_root=delivery.tree_root,
+        upper={level: b"".join(chunks) for level, chunks in levels.items()},
+    )
+
+
+def export_trees(petition_id: int, ttl: float) -> list[ExportTree]:
+    """Return the petition's finished exports with a tree, oldest first, at most `ttl` seconds
+    old (a new export shows on receipts as late as on the public page's record)."""
+
+    def read() -> list[ExportTree]:
+        deliveries = db.session.scalars(
+            sa.select(Delivery)
+            .where(
+                Delivery.petition_id == petition_id,
+                Delivery.status == ExportStatus.DONE,
+                Delivery.tree_size.is_not(None),
+            )
+            .order_by(Delivery.exported_at, Delivery.id)
+        )
+        return [export_tree(delivery) for delivery in deliveries]
+
+    return cache.public.get(("receipt-exports", petition_id), ttl, read)
+
+
+@dataclass(frozen=True)
 class Inclusion:
     """Where a signature stands in one export's tree."""
 
-    delivery: Delivery
+    delivery: ExportTree
     leaf_index: int | None
     audit_path: tuple[bytes, ...]
     #: Whether the path, checked here, leads from the leaf to the export's root.
@@ -131,49 +241,44 @@ class Inclusion:
         return self.leaf_index is not None
 
 
-def inclusion(delivery: Delivery, signature: Signature, leaf: bytes) -> Inclusion:
-    """Find `signature` (whose leaf is `leaf`) in `delivery`'s tree and check its proof there."""
-    size, root = delivery.tree_size, bytes.fromhex(delivery.tree_root or "")
+def inclusion(tree: ExportTree, signature: SignatureFacts, leaf: bytes) -> Inclusion:
+    """Find `signature` (whose leaf is `leaf`) in an export's tree and check its proof there."""
+    size, root = tree.tree_size, bytes.fromhex(tree.tree_root or "")
     if not size:
-        return Inclusion(delivery, None, (), False)
+        return Inclusion(tree, None, (), False)
     chunk = db.session.execute(
-        sa.select(ReceiptChunk.number, ReceiptChunk.hashes)
-        .where(
-            ReceiptChunk.delivery_id == delivery.id,
-            ReceiptChunk.level == 0,
-            sa.or_(
-                ReceiptChunk.first_at < signature.created_at,
-                sa.and_(
-                    ReceiptChunk.first_at == signature.created_at,
-                    ReceiptChunk.first_id <= signature.id,
-                ),
-            ),
-        )
-        .order_by(ReceiptChunk.first_at.desc(), ReceiptChunk.first_id.desc())
-        .limit(1)
+        _LEAF_CHUNK,
+        {
+            "delivery_id": tree.id,
+            "created_at": signature.created_at,
+            "signature_id": signature.id,
+        },
     ).first()
-    place = _place(bytes(chunk.hashes), leaf) if chunk is not None else None
+    hashes = bytes(chunk.hashes) if chunk is not None else b""
+    place = _place(hashes, leaf)
     if place is None:
-        return Inclusion(delivery, None, (), False)
+        return Inclusion(tree, None, (), False)
     index = chunk.number * CHUNK_SIZE + place
-    positions = path_positions(index, size)
-    wanted = {(level, at // CHUNK_SIZE) for level, at in positions}
-    stored = {
-        (row.level, row.number): bytes(row.hashes)
-        for row in db.session.execute(
-            sa.select(ReceiptChunk.level, ReceiptChunk.number, ReceiptChunk.hashes).where(
-                ReceiptChunk.delivery_id == delivery.id,
-                sa.tuple_(ReceiptChunk.level, ReceiptChunk.number).in_(sorted(wanted)),
-            )
-        )
-    }
+    # The chunk's own tree holds every node of the path below the chunks' level.
+    below = Tree.of_joined(hashes[: len(hashes) - len(hashes) % HASH_SIZE])
     path = []
-    for level, at in positions:
-        hashes = stored.get((level, at // CHUNK_SIZE), b"")
-        offset = (at % CHUNK_SIZE) * HASH_SIZE
-        path.append(hashes[offset : offset + HASH_SIZE])
+    for level, position in path_positions(index, size):
+        if level < _ABOVE_CHUNKS:
+            path.append(
+                _node_in_chunk(below, level, position - chunk.number * (CHUNK_SIZE >> level))
+            )
+        else:
+            path.append(tree.upper_node(level, position))
     holds = verify_inclusion(leaf, index, size, path, root)
-    return Inclusion(delivery, index, tuple(path), holds)
+    return Inclusion(tree, index, tuple(path), holds)
+
+
+def _node_in_chunk(tree: Tree, level: int, position: int) -> bytes:
+    """Return a node of a chunk's own tree; a stored chunk too short gives no node (no proof)."""
+    try:
+        return tree.node(level, position)
+    except IndexError:
+        return b""
 
 
 def _place(hashes: bytes, leaf: bytes) -> int | None:
@@ -243,7 +348,9 @@ _STAMPS = {
 }
 
 
-def status_of(signature: Signature, petition: Petition) -> tuple[ReceiptStatus, datetime | None]:
+def status_of(
+    signature: SignatureFacts, petition: PetitionFacts
+) -> tuple[ReceiptStatus, datetime | None]:
     """Return a signature's receipt status and when it began."""
     if petition.purged_at is not None:
         return ReceiptStatus.PURGED, petition.purged_at
@@ -251,31 +358,15 @@ def status_of(signature: Signature, petition: Petition) -> tuple[ReceiptStatus, 
     return status, getattr(signature, _STAMPS[status])
 
 
-def finished_exports(petition_id: int, since: datetime) -> list[Delivery]:
-    """Return the petition's exports with a tree that ended after `since`, oldest first."""
-    ended = sa.func.coalesce(Delivery.finished_at, Delivery.exported_at)
-    return list(
-        db.session.scalars(
-            sa.select(Delivery)
-            .where(
-                Delivery.petition_id == petition_id,
-                Delivery.status == ExportStatus.DONE,
-                Delivery.tree_size.is_not(None),
-                ended >= since,
-            )
-            .order_by(Delivery.exported_at, Delivery.id)
-        )
-    )
-
-
-def receipt(signature: Signature, code: str) -> Receipt:
-    """Build the receipt of a signature found by its code: status, then every export's proof."""
-    petition = signature.petition
+def receipt(signature: SignatureFacts, code: str, petition: PetitionFacts, ttl: float) -> Receipt:
+    """Build the receipt of a signature found by its code: status, then the proof of every
+    export that ended since it was made (the list at most `ttl` seconds old)."""
     status, status_at = status_of(signature, petition)
     leaf = bytes(signature.receipt_leaf)
     exports = tuple(
-        inclusion(delivery, signature, leaf)
-        for delivery in finished_exports(petition.id, signature.created_at)
+        inclusion(tree, signature, leaf)
+        for tree in export_trees(petition.id, ttl)
+        if tree.ended_at >= signature.created_at
     )
     reason = signature.invalidation_reason if status == ReceiptStatus.INVALIDATED else None
     return Receipt(code, leaf, status, status_at, reason, exports)

@@ -143,7 +143,7 @@ def _every_proof_holds(db, petition, delivery) -> None:
     place = 0
     for signature in signatures:
         leaf = receipts.leaf_of(petition.public_id, signature.public_id)
-        found = receipts.inclusion(delivery, signature, leaf)
+        found = receipts.inclusion(receipts.export_tree(delivery), signature, leaf)
         if signature.state == SignatureState.CONFIRMED:
             assert (found.leaf_index, found.proof_holds) == (place, True), signature.id
             place += 1
@@ -226,8 +226,8 @@ def test_an_interim_then_a_final_export_each_get_their_own_tree(
     _every_proof_holds(db, petition, second)
     for gone in (confirmed[1], confirmed[4]):
         leaf = receipts.leaf_of(petition.public_id, gone.public_id)
-        assert receipts.inclusion(first, gone, leaf).proof_holds
-        assert not receipts.inclusion(second, gone, leaf).included
+        assert receipts.inclusion(receipts.export_tree(first), gone, leaf).proof_holds
+        assert not receipts.inclusion(receipts.export_tree(second), gone, leaf).included
     assert petition.state == PetitionState.CLOSED
 
 

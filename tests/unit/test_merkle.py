@@ -202,3 +202,36 @@ def test_the_chunked_tree_hands_out_the_same_levels_and_proves_from_them(chunk_s
             assert path == whole.audit_path(index)
     with pytest.raises(RuntimeError, match="the tree is finished"):
         tree.append(leaf_hash(b"late"))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 4, 8, 64])
+def test_a_chunks_own_tree_holds_the_path_below_the_chunks_level(chunk_size):
+    """What a receipt relies on: below log2(chunk size), a leaf's audit path lies in its chunk."""
+    below = chunk_size.bit_length() - 1
+    for size in [*range(1, 70), 127, 128, 129, 300]:
+        leaves = leaves_of(size)
+        whole = Tree(leaves)
+        for index in range(size):
+            number = index // chunk_size
+            chunk = Tree.of_joined(
+                b"".join(leaves[number * chunk_size : (number + 1) * chunk_size])
+            )
+            for (level, at), expected in zip(
+                path_positions(index, size), whole.audit_path(index), strict=True
+            ):
+                if level < below:
+                    assert chunk.node(level, at - number * (chunk_size >> level)) == expected
+                else:
+                    assert whole.node(level, at) == expected
+
+
+def test_a_tree_of_joined_hashes_is_the_tree_of_its_leaves_and_refuses_a_torn_hash():
+    leaves = leaves_of(5)
+    assert Tree.of_joined(b"".join(leaves)).root == Tree(leaves).root
+    assert Tree.of_joined(b"").root == EMPTY_ROOT
+    with pytest.raises(ValueError, match="joined hashes come in 32 bytes, not 33"):
+        Tree.of_joined(b"".join(leaves)[:33])
+    with pytest.raises(IndexError, match="no node 3 on level 1 of a tree of 5"):
+        Tree(leaves).node(1, 3)
+    with pytest.raises(IndexError, match="no node 0 on level 4 of a tree of 5"):
+        Tree(leaves).node(4, 0)

@@ -11,6 +11,7 @@ from petitions.services.queries import PetitionSnapshot
 OPENS = datetime(2099, 9, 1, 4, 0, tzinfo=UTC)
 CLOSES = OPENS + timedelta(days=30)
 CLOSED_EARLY = OPENS + timedelta(days=5)
+PURGED = CLOSES + timedelta(days=90)
 SECOND = timedelta(seconds=1)
 MOMENTS = [OPENS - SECOND, OPENS, CLOSED_EARLY, CLOSES - SECOND, CLOSES, CLOSES + timedelta(days=1)]
 
@@ -41,6 +42,7 @@ def _petition(state: PetitionState) -> Petition:
         closed_at=CLOSED_EARLY if ended else None,
         delivered_at=CLOSES if state == PetitionState.DELIVERED else None,
         sealing_key="seal-x25519:" + "A" * 43 + "=",
+        purged_at=PURGED if state == PetitionState.DELIVERED else None,
     )
 
 
@@ -84,6 +86,7 @@ def test_the_snapshot_copies_the_fields_and_cannot_change():
         "organiser_name": "Qazaq Human Rights Bureau",
         "organiser_contact": "+7 727 000 00 00",
         "sealing_key": "seal-x25519:" + "A" * 43 + "=",
+        "purged_at": PURGED,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.state = PetitionState.OPEN
