@@ -3,8 +3,9 @@
 Seeds N confirmed signatures (encrypted, as in production), records one finished export's
 receipt tree over them in the bundle's order (as `flask petitions export` stores it), then asks,
 through the test client, for the receipt pages of 500 signers taken at random (each once per
-round, so that nothing keyed by a code can help) and as many times for `/livez`. Prints the
-milliseconds per request of each and their ratio; `--profile` prints where a receipt's time goes.
+round, so that nothing keyed by a code can help), their JSON, and as many times `/livez`.
+Prints the milliseconds per request of each and their ratios; `--profile` prints where a
+receipt's time goes.
 
     .venv/bin/python benchmarks/receipt_page.py [count] [database-url] [--profile]
 
@@ -97,10 +98,12 @@ def main() -> None:
     per_request(client, paths[:20] + ["/livez"] * 20)  # warm up
     for number in range(1, ROUNDS + 1):
         receipt_ms = per_request(client, paths)
+        json_ms = per_request(client, [path + ".json" for path in paths])
         livez_ms = per_request(client, ["/livez"] * len(paths))
         print(
-            f"round {number}: receipt {receipt_ms:.2f} ms, /livez {livez_ms:.2f} ms, "
-            f"receipt at {livez_ms / receipt_ms:.1%} of /livez's rate"
+            f"round {number}: receipt {receipt_ms:.2f} ms, its JSON {json_ms:.2f} ms, "
+            f"/livez {livez_ms:.2f} ms; receipt at {livez_ms / receipt_ms:.1%} of /livez's "
+            f"rate, JSON at {livez_ms / json_ms:.1%}"
         )
     if profile:
         profiler = cProfile.Profile()
