@@ -360,7 +360,8 @@ class OrganiserBrowser(db.Model):
     token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: The language last used in this browser: the one a new browser's warning is written in.
+    #: The language a new browser's warning is written in: the one last used in this browser
+    #: once known, and until then the language of the organiser's browser used before it.
     language: Mapped[str] = mapped_column(sa.String(2))
 
 

@@ -290,18 +290,21 @@ def check_browser(
         .order_by(OrganiserBrowser.last_seen_at.desc())
         .limit(1)
     )
+    # A new browser may be a thief's: it takes the language the organiser used before, and
+    # gives its own only once it signs in again as a known browser.
+    trusted = previous or _language(language)
     db.session.add(
         OrganiserBrowser(
             organiser_id=organiser.id,
             token_hash=token_hash,
             first_seen_at=now,
             last_seen_at=now,
-            language=_language(language),
+            language=trusted,
         )
     )
     db.session.flush()
     _forget_old_browsers(organiser)
-    return BrowserCheck(True, token, previous or _language(language))
+    return BrowserCheck(True, token, trusted)
 
 
 def _language(language: str) -> str:
