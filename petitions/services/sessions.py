@@ -33,6 +33,9 @@ from petitions.services import audit
 
 #: The last request of a session is written when the stored one is at least this old.
 TOUCH_EVERY = timedelta(minutes=1)
+#: How long a session's record is kept after it began (it has ended long before: the absolute
+#: limit is at most a week), for the account's audit log to name the browser.
+RECORDS_KEPT = timedelta(days=30)
 #: The browsers an organiser is known by; the oldest beyond this many are forgotten.
 KNOWN_BROWSERS = 20
 #: Random ids (the session's, the browser's) are 32 random bytes in URL-safe base64.
@@ -258,6 +261,16 @@ def end_others(
         )
     db.session.flush()
     return len(ended)
+
+
+def forget_old(now: datetime) -> int:
+    """Delete the records of sessions that began more than RECORDS_KEPT ago; return how many."""
+    deleted = db.session.execute(
+        sa.delete(OrganiserSession)
+        .where(OrganiserSession.created_at < now - RECORDS_KEPT)
+        .execution_options(synchronize_session=False)
+    )
+    return deleted.rowcount
 
 
 @dataclass(frozen=True)

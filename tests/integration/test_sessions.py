@@ -381,3 +381,24 @@ def test_the_browser_cookie_is_set_under_organiser_only(app, db, clock, organise
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Max-Age=31536000" in cookie
     assert client.get_cookie(BROWSER_COOKIE, path="/organiser") is not None
+
+
+def test_the_mail_worker_forgets_sessions_a_month_after_they_began(app, db, organiser):
+    from petitions import workers
+
+    now = utcnow()
+    for days in (31, 29):
+        began = now - timedelta(days=days)
+        db.session.add(
+            OrganiserSession(
+                token_hash=hashlib.sha256(str(days).encode()).digest(),
+                organiser_id=organiser.id,
+                created_at=began,
+                last_seen_at=began,
+            )
+        )
+    db.session.commit()
+    done = workers.mail_round(app.config["SETTINGS"], batch=50)
+    assert done.sessions_forgotten == 1
+    [kept] = _sessions(db, organiser)
+    assert kept.created_at == now - timedelta(days=29)
