@@ -73,6 +73,9 @@ def sign_in(organiser: Organiser) -> None:
     if check.is_new:
         queue_new_browser(organiser, started.session, check.language)
     login_user(organiser)
+    # Flask-Login's hash of the client's address and User-Agent: the record is the session's
+    # protection, and the cookie carries nothing of where the organiser was.
+    session.pop("_id", None)
 
     @after_this_request
     def keep_browser_cookie(response):

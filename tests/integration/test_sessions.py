@@ -402,3 +402,13 @@ def test_the_mail_worker_forgets_sessions_a_month_after_they_began(app, db, orga
     assert done.sessions_forgotten == 1
     [kept] = _sessions(db, organiser)
     assert kept.created_at == now - timedelta(days=29)
+
+
+def test_the_session_cookie_names_the_session_and_nothing_of_the_client(app, db, organiser):
+    client = app.test_client()
+    client.environ_base.update({"HTTP_USER_AGENT": FIREFOX_ANDROID, "REMOTE_ADDR": "203.0.113.7"})
+    assert login(client, organiser.email, PASSWORD).status_code == 303
+    assert client.get("/organiser/").status_code == 200
+    serializer = app.session_interface.get_signing_serializer(app)
+    contents = serializer.loads(client.get_cookie("session").value)
+    assert set(contents) == {"_user_id", "_fresh", "csrf_token"}
