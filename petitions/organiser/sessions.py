@@ -64,6 +64,9 @@ def sign_in(organiser: Organiser) -> None:
     warning by email.
     """
     moment = now()
+    # Read from the cookie, not through current_user: its loader would commit this request's
+    # changes so far (the sign-in's time) apart from the rest.
+    sessions.replaced(session.get("_user_id"), moment)
     browser = sessions.browser_of(request.user_agent.string)
     started = sessions.start(organiser, browser, moment)
     organiser.current_session, organiser.session_token = started.session, started.token
@@ -101,4 +104,9 @@ def sign_out() -> None:
     if current_user.is_authenticated:
         sessions.sign_out(current_user.current_session, now())
         db.session.commit()
+    forget()
+
+
+def forget() -> None:
+    """Forget the session in this browser's cookie (its record is ended already)."""
     logout_user()

@@ -187,6 +187,7 @@ def end_session(session_id: int):
         if ended is None:
             flash(_("That session had already ended."), "info")
         elif ended.id == current_user.current_session.id:
+            sessions.forget()
             return redirect(url_for("organiser.login"), code=303)
         else:
             flash(_("The session was ended: that browser is signed out."), "info")

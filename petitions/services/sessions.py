@@ -176,6 +176,20 @@ def find(token: str, now: datetime, limits: Limits) -> OrganiserSession | None:
     return session
 
 
+def replaced(token: str | None, now: datetime) -> None:
+    """End the open session a browser had when it signs in again (as anyone): it is replaced."""
+    if not is_token(token):
+        return
+    session = db.session.scalar(
+        sa.select(OrganiserSession).where(
+            OrganiserSession.token_hash == _session_hash(token),
+            OrganiserSession.ended_at.is_(None),
+        )
+    )
+    if session is not None:
+        sign_out(session, now)
+
+
 def _end(session: OrganiserSession, now: datetime, reason: SessionEnd) -> None:
     session.ended_at = now
     session.end_reason = reason

@@ -412,3 +412,24 @@ def test_the_session_cookie_names_the_session_and_nothing_of_the_client(app, db,
     serializer = app.session_interface.get_signing_serializer(app)
     contents = serializer.loads(client.get_cookie("session").value)
     assert set(contents) == {"_user_id", "_fresh", "csrf_token"}
+
+
+def test_signing_in_again_in_one_browser_replaces_its_session(app, db, clock, organiser):
+    client = _signed_in(app, organiser)
+    assert login(client, organiser.email, PASSWORD).status_code == 303
+    first, second = _sessions(db, organiser)
+    assert (first.end_reason, second.ended_at) == (SessionEnd.SIGNED_OUT, None)
+    assert len(_session_rows(_account_page(client))) == 1
+
+
+def test_ending_this_browser_s_own_session_from_the_list_signs_it_out(app, db, clock, organiser):
+    client = _signed_in(app, organiser)
+    [record] = _sessions(db, organiser)
+    answer = post_form(
+        client, f"/organiser/account/sessions/{record.id}/end", form_page="/organiser/account"
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/organiser/login"
+    assert _is_signed_out(client)
+    db.session.refresh(record)
+    assert record.end_reason == SessionEnd.ENDED
