@@ -285,13 +285,84 @@ class Organiser(UserMixin, db.Model):
 
     petitions: Mapped[list[Petition]] = relationship(back_populates="organiser")
 
+    #: The session this object was loaded for, and the random id its cookie carries: set by the
+    #: organiser blueprint on every request, kept in memory only (never a column).
+    current_session = None
+    session_token = None
+
     def get_id(self) -> str:
-        """Identify the session by account and password: a new password ends old sessions."""
-        return f"{self.id}:{self.session_stamp}"
+        """Name the session in the cookie, not the account: its random id, checked each request."""
+        if self.session_token is None:
+            raise RuntimeError("an organiser signs in through a session record")
+        return self.session_token
 
     @property
     def session_stamp(self) -> str:
+        """Name the current password: a reset link dies with the password it would replace."""
         return hashlib.sha256(self.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+class SessionEnd(enum.StrEnum):
+    """Why an organiser's session ended."""
+
+    SIGNED_OUT = "signed-out"
+    #: Ended by the organiser from another of their sessions (the account page).
+    ENDED = "ended"
+    #: A new password ended every other session.
+    NEW_PASSWORD = "password"  # noqa: S105 - the reason's name, not a password
+    IDLE = "idle"
+    EXPIRED = "expired"
+
+
+class OrganiserSession(db.Model):
+    """One signed-in browser of an organiser, looked up on every request of it.
+
+    The cookie carries only the random id, which is stored as its SHA-256: a copy of the table
+    opens no session. Ending the row ends the session, whatever the cookie still says.
+    """
+
+    __tablename__ = "organiser_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: SHA-256 of the random id in the session's cookie; the id itself is never stored.
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The last request, written at most once a minute (`SESSION_TOUCH_EVERY`).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The browser's family and system, read from User-Agent through a short table of names
+    #: ("Firefox", "Android"); None when it names none. The header itself is never kept.
+    browser: Mapped[str | None] = mapped_column(sa.String(32))
+    platform: Mapped[str | None] = mapped_column(sa.String(32))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[SessionEnd | None] = mapped_column(_enum(SessionEnd, "session_end"))
+    #: When the second factor was last given in this session; None: not in this session.
+    factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organiser: Mapped[Organiser] = relationship()
+
+
+class OrganiserBrowser(db.Model):
+    """A browser an organiser has signed in from, known by the long-lived cookie it keeps.
+
+    A sign-in from a browser not listed here emails the organiser. The hash covers the
+    organiser's id with the cookie, so one browser shared by two organisers links no rows.
+    """
+
+    __tablename__ = "organiser_browsers"
+    __table_args__ = (sa.UniqueConstraint("organiser_id", "token_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(sa.ForeignKey("organisers.id", ondelete="CASCADE"))
+    #: SHA-256 of the organiser's id and the browser cookie's random value.
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The language a new browser's warning is written in: the one last used in this browser
+    #: once known, and until then the language of the organiser's browser used before it.
+    language: Mapped[str] = mapped_column(sa.String(2))
 
 
 #: Longest collection window a petition may have.

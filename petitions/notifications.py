@@ -10,11 +10,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from petitions.extensions import db
-from petitions.models import Organiser, Signature
+from petitions.i18n import format_in_zone
+from petitions.models import Organiser, OrganiserSession, Signature
 from petitions.onion import names_onion_host
 from petitions.services import mail
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
 from petitions.services.receipts import code_of
+from petitions.services.sessions import browser_label
 from petitions.services.signing import (
     CONFIRMATION_GRACE,
     CONFIRMATION_LINK_AGE,
@@ -129,3 +131,28 @@ def queue_password_reset(organiser: Organiser) -> None:
         subject=_("Choose a new password"),
         text=render_template("email/password_reset.txt", **context),
     )
+
+
+def queue_new_browser(organiser: Organiser, session: OrganiserSession, language: str) -> None:
+    """Queue the warning that the account was signed into from a browser it had not used.
+
+    Written in `language`, the one last used in a browser the organiser is known by, since the
+    new browser may be someone else's.
+    """
+    zone = current_app.config["SETTINGS"].default_timezone
+    with force_locale(language):
+        context = {
+            "organiser": organiser,
+            "when": format_in_zone(session.created_at, zone),
+            "zone": zone,
+            "browser": browser_label(session.browser, session.platform),
+            "login_url": external_url("organiser.login"),
+            "account_url": external_url("organiser.edit_account"),
+            "reset_url": external_url("organiser.request_reset"),
+        }
+        mail.enqueue(
+            "new_browser",
+            organiser.email,
+            subject=_("A new browser signed in to your organiser account"),
+            text=render_template("email/new_browser.txt", **context),
+        )

@@ -81,6 +81,9 @@ class Settings:
     #: Where a sealed petition's outbox keys live: "instance" (files) or a redis:// URL.
     outbox_key_store: str
     outbox_key_minutes: int
+    #: An organiser's session ends after this long without a request, and this long in all.
+    session_idle_minutes: int
+    session_max_hours: int
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -481,7 +484,14 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         database_max_overflow=reader.integer("DATABASE_MAX_OVERFLOW", 5, 0, 100),
         outbox_key_store=_outbox_key_store(reader, storage_uri),
         outbox_key_minutes=reader.integer("OUTBOX_KEY_MINUTES", 60, 1, 1440),
+        session_idle_minutes=reader.integer("SESSION_IDLE_MINUTES", 30, 2, 1440),
+        session_max_hours=reader.integer("SESSION_MAX_HOURS", 12, 1, 168),
     )
+    if settings.session_idle_minutes > settings.session_max_hours * 60:
+        reader.problems.append(
+            f"SESSION_IDLE_MINUTES: {settings.session_idle_minutes} minutes is longer than "
+            f"SESSION_MAX_HOURS ({settings.session_max_hours} hours), which ends a session first"
+        )
     if reader.problems:
         raise SettingsError(reader.problems)
     if production:

@@ -18,7 +18,7 @@ from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.models import DeliveryKind, ExportStatus, utcnow
 from petitions.notifications import render_message
-from petitions.services import export, lifecycle, mail, retention
+from petitions.services import export, lifecycle, mail, retention, sessions
 from petitions.services.privacy import outbox_keys
 from petitions.settings import Settings
 
@@ -72,6 +72,8 @@ class MailRound:
     sent: mail.DeliveryReport = field(default_factory=mail.DeliveryReport)
     #: The periods of the outbox keys destroyed this round.
     keys_destroyed: list[int] = field(default_factory=list)
+    #: Records of organisers' sessions deleted, a month after they began.
+    sessions_forgotten: int = 0
 
 
 def mail_round(settings: Settings, batch: int) -> MailRound:
@@ -82,6 +84,8 @@ def mail_round(settings: Settings, batch: int) -> MailRound:
     done.purged = purge_due(timedelta(days=settings.retention_days))
     done.sent = send_mail(settings, batch)
     done.keys_destroyed = outbox_keys().destroy_expired()
+    done.sessions_forgotten = sessions.forget_old(utcnow())
+    db.session.commit()
     return done
 
 

@@ -24,18 +24,19 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from petitions.extensions import db, limiter, login_manager
 from petitions.models import (
     Delivery,
     Petition,
     PetitionState,
+    SessionEnd,
     SignatureState,
     utcnow,
 )
 from petitions.notifications import queue_password_reset
-from petitions.organiser import bp
+from petitions.organiser import bp, sessions
 from petitions.organiser.charts import day_chart
 from petitions.organiser.display import SEALED_NAMES
 from petitions.organiser.forms import (
@@ -54,6 +55,7 @@ from petitions.rendering import render_markdown
 from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
 from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
+from petitions.services import sessions as session_records
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
@@ -63,9 +65,7 @@ LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
 RESET_LIMIT_PER_ADDRESS = "5 per hour"
 
 
-@login_manager.user_loader
-def load_organiser(session_id: str):
-    return accounts.organiser_for_session(session_id)
+login_manager.user_loader(sessions.load_organiser)
 
 
 @bp.before_request
@@ -97,10 +97,10 @@ def login():
     """Sign an organiser in."""
     form = LoginForm()
     if form.validate_on_submit():
-        organiser = accounts.authenticate(form.email.data, form.password.data, utcnow())
+        organiser = accounts.authenticate(form.email.data, form.password.data, sessions.now())
         if organiser is not None:
+            sessions.sign_in(organiser)
             db.session.commit()
-            login_user(organiser)
             return redirect(
                 safe_next(request.args.get("next"))
                 if request.args.get("next")
@@ -116,7 +116,7 @@ def login():
 def logout():
     """Sign the organiser out."""
     if ConfirmForm().validate_on_submit():
-        logout_user()
+        sessions.sign_out()
     return redirect(url_for("organiser.login"), code=303)
 
 
@@ -149,7 +149,7 @@ def reset_password(token: str):
         return render_template("organiser/reset_invalid.html"), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        accounts.set_password(organiser, form.password.data)
+        accounts.set_password(organiser, form.password.data, sessions.now())
         db.session.commit()
         flash(_("Your password has been changed. Sign in with it now."), "info")
         return redirect(url_for("organiser.login"), code=303)
@@ -158,14 +158,56 @@ def reset_password(token: str):
 
 @bp.route("/account", methods=["GET", "POST"])
 def edit_account():
-    """Set the public name and contact that signers see before they sign."""
+    """Set the public name and contact that signers see; list the account's open sessions."""
     form = AccountForm(obj=current_user)
     if form.validate_on_submit():
         accounts.set_public_identity(current_user, form.public_name.data, form.public_contact.data)
         db.session.commit()
         flash(_("Saved. Your petitions' pages show this from now on."), "info")
         return redirect(url_for("organiser.edit_account"), code=303)
-    return render_template("organiser/edit_account.html", form=form)
+    return render_template(
+        "organiser/edit_account.html",
+        form=form,
+        open_sessions=session_records.open_sessions(
+            current_user, sessions.now(), sessions.limits()
+        ),
+        this_session=current_user.current_session,
+        zone=current_app.config["SETTINGS"].default_timezone,
+        browser_label=session_records.browser_label,
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+def end_session(session_id: int):
+    """End one of the organiser's open sessions: its browser is signed out at its next request."""
+    if ConfirmForm().validate_on_submit():
+        ended = session_records.end_one(current_user, session_id, sessions.now(), sessions.limits())
+        db.session.commit()
+        if ended is None:
+            flash(_("That session had already ended."), "info")
+        elif ended.id == current_user.current_session.id:
+            sessions.forget()
+            return redirect(url_for("organiser.login"), code=303)
+        else:
+            flash(_("The session was ended: that browser is signed out."), "info")
+    return redirect(url_for("organiser.edit_account", _anchor="sessions"), code=303)
+
+
+@bp.post("/account/sessions/end-others")
+def end_other_sessions():
+    """End every open session of the organiser's but this browser's."""
+    if ConfirmForm().validate_on_submit():
+        count = session_records.end_others(
+            current_user,
+            current_user.current_session,
+            sessions.now(),
+            SessionEnd.ENDED,
+            sessions.limits(),
+        )
+        db.session.commit()
+        flash(_("%(num)s other session(s) ended.", num=format_decimal(count)), "info")
+    return redirect(url_for("organiser.edit_account", _anchor="sessions"), code=303)
 
 
 @bp.get("/")

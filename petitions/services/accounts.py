@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from petitions.extensions import db
-from petitions.models import Organiser
-from petitions.services import tokens
+from petitions.models import Organiser, OrganiserSession, SessionEnd, utcnow
+from petitions.services import sessions, tokens
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -72,17 +72,6 @@ def authenticate(email: str, password: str, now: datetime) -> Organiser | None:
     return organiser
 
 
-def organiser_for_session(session_id: str) -> Organiser | None:
-    """Return the organiser a session belongs to, unless the password changed since."""
-    organiser_id, _, stamp = session_id.partition(":")
-    if not organiser_id.isdigit():
-        return None
-    organiser = db.session.get(Organiser, int(organiser_id))
-    if organiser is None or not organiser.is_active or organiser.session_stamp != stamp:
-        return None
-    return organiser
-
-
 def reset_token(organiser: Organiser) -> str:
     """Make a password-reset token that dies with the password it would replace."""
     return tokens.issue(_RESET_SALT, organiser.id, organiser.session_stamp)
@@ -107,9 +96,15 @@ def set_public_identity(organiser: Organiser, name: str, contact: str) -> None:
     db.session.flush()
 
 
-def set_password(organiser: Organiser, password: str) -> None:
-    """Replace an organiser's password, which also ends their other sessions."""
+def set_password(
+    organiser: Organiser,
+    password: str,
+    now: datetime | None = None,
+    keep: OrganiserSession | None = None,
+) -> None:
+    """Replace an organiser's password, which also ends every session of theirs but `keep`."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     organiser.password_hash = generate_password_hash(password)
+    sessions.end_others(organiser, keep, now or utcnow(), SessionEnd.NEW_PASSWORD)
     db.session.flush()

@@ -82,3 +82,27 @@ def test_organiser_creates_publishes_closes_and_downloads_the_bundle(
         rows = archive.read("signatures.csv").decode("utf-8")
     assert {"petition.pdf", "signatures.csv", "manifest.json", "manifest.json.p7s"} <= names
     assert "Әлия Қасымқызы Үмбетова" in rows
+
+
+PHONE = "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0"
+
+
+def test_an_organiser_ends_the_session_of_another_browser(new_page, site: Site):
+    phone = new_page(locale="en-GB", user_agent=PHONE)
+    sign_in(phone)
+    laptop = new_page(locale="en-GB")
+    sign_in(laptop)
+    laptop.goto("/organiser/account")
+    this = laptop.locator("tbody tr", has_text="(this browser)")
+    assert this.count() == 1
+    assert this.get_by_role("button", name="End this session").count() == 0
+    row = laptop.locator("tbody tr", has_text="Firefox on Android")
+    assert row.count() == 1
+    row.get_by_role("button", name="End this session").click()
+    laptop.wait_for_url(re.compile(r"/organiser/account#sessions$"))
+    assert laptop.locator(".flash").inner_text() == (
+        "The session was ended: that browser is signed out."
+    )
+    assert laptop.locator("tbody tr", has_text="Firefox on Android").count() == 0
+    phone.goto("/organiser/")
+    phone.wait_for_url(re.compile(r"/organiser/login\?next="))

@@ -88,3 +88,37 @@ def test_the_switcher_offers_to_keep_the_current_language(client, make_petition)
         'class="language-switcher__keep" href="/language/ru?next=/petitions/pardon&amp;keep=1"'
     ) in page
     assert petition.slug in page
+
+
+def test_an_organiser_s_browser_cookie_never_reaches_a_signer_s_page(
+    app, db, make_account, make_petition
+):
+    from petitions.organiser.sessions import BROWSER_COOKIE
+    from tests.conftest import PASSWORD
+    from tests.helpers import login
+
+    petition = make_petition(slug="pardon")
+    organiser = make_account()
+    browser = app.test_client()
+    signed_in = login(browser, organiser.email, PASSWORD)
+    [kept] = [c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith(BROWSER_COOKIE)]
+    assert "Path=/organiser" in kept
+    assert BROWSER_COOKIE in browser.get("/organiser/").request.cookies
+    answers = {}
+    for path in ("/", "/petitions/pardon", "/petitions/pardon.json", "/language/ru?next=/"):
+        response = browser.get(path)
+        answers[path] = (
+            BROWSER_COOKIE in response.request.cookies,
+            [c for c in response.headers.getlist("Set-Cookie") if BROWSER_COOKIE in c],
+        )
+    signed = sign(browser, petition.slug)
+    assert signed.status_code == 303
+    answers["sign"] = (
+        BROWSER_COOKIE in signed.request.cookies,
+        [c for c in signed.headers.getlist("Set-Cookie") if BROWSER_COOKIE in c],
+    )
+    assert answers == dict.fromkeys(answers, (False, []))
+    # A signer's browser, new to the site, is never given it by any signer-facing page.
+    signer = app.test_client()
+    assert sign(signer, petition.slug).status_code == 303
+    assert signer.get_cookie(BROWSER_COOKIE, path="/organiser") is None

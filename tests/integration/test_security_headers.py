@@ -113,6 +113,22 @@ def test_every_cookie_is_httponly_samesite_and_secure_in_production(client, envi
         assert ("Secure" in cookie) == (environment == "production"), name
 
 
+def test_the_organisers_browser_cookie_is_httponly_samesite_and_secure_in_production(
+    client, make_account, environment
+):
+    from tests.conftest import PASSWORD
+    from tests.helpers import login
+
+    organiser = make_account()
+    cookies = _cookies(login(client, organiser.email, PASSWORD))
+    assert set(cookies) == {"session", "organiser_browser"}
+    for name, cookie in cookies.items():
+        assert "HttpOnly" in cookie, name
+        assert "SameSite=Lax" in cookie, name
+        assert ("Secure" in cookie) == (environment == "production"), name
+    assert "Path=/organiser" in cookies["organiser_browser"]
+
+
 def test_no_template_carries_inline_script_style_or_event_handler():
     offences = []
     for template in TEMPLATES.rglob("*.html"):

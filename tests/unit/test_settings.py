@@ -186,6 +186,9 @@ def test_production_warns_about_sqlite_and_memory_limits(tmp_path):
         ("PETITIONS_ENV", "staging", "PETITIONS_ENV: expected one of"),
         ("DEFAULT_TIMEZONE", "Mars/Olympus", "DEFAULT_TIMEZONE: unknown time zone"),
         ("HASH_KEY", "too-short", "HASH_KEY: expected 32 random bytes"),
+        ("SESSION_IDLE_MINUTES", "half an hour", "SESSION_IDLE_MINUTES: expected a whole number"),
+        ("SESSION_IDLE_MINUTES", "1", "SESSION_IDLE_MINUTES: must be between 2 and 1440"),
+        ("SESSION_MAX_HOURS", "0", "SESSION_MAX_HOURS: must be between 1 and 168"),
     ],
 )
 def test_each_wrong_setting_gets_its_own_clear_message(tmp_path, name, value, expected):
@@ -302,4 +305,20 @@ def test_the_new_signing_limits_are_read_like_the_others(tmp_path, name):
         load_settings({name: "lots"}, tmp_path)
     assert raised.value.problems == [
         f"{name}: cannot read 'lots' as rate limits (example: '10 per minute;200 per day')"
+    ]
+
+
+def test_sessions_last_30_idle_minutes_and_12_hours_unless_set(tmp_path):
+    settings = load_settings({}, tmp_path)
+    assert (settings.session_idle_minutes, settings.session_max_hours) == (30, 12)
+    settings = load_settings({"SESSION_IDLE_MINUTES": "10", "SESSION_MAX_HOURS": "2"}, tmp_path)
+    assert (settings.session_idle_minutes, settings.session_max_hours) == (10, 2)
+
+
+def test_an_idle_limit_longer_than_the_absolute_one_is_refused(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"SESSION_IDLE_MINUTES": "180", "SESSION_MAX_HOURS": "2"}, tmp_path)
+    assert raised.value.problems == [
+        "SESSION_IDLE_MINUTES: 180 minutes is longer than SESSION_MAX_HOURS (2 hours), which "
+        "ends a session first"
     ]
