@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from petitions.extensions import db
-from petitions.models import Organiser, Signature
+from petitions.models import INVITATION_AGE, Invitation, Organiser, Signature
 from petitions.onion import names_onion_host
 from petitions.services import mail
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
@@ -128,4 +128,22 @@ def queue_password_reset(organiser: Organiser) -> None:
         organiser.email,
         subject=_("Choose a new password"),
         text=render_template("email/password_reset.txt", **context),
+    )
+
+
+def queue_invitation(invitation: Invitation, token: str, inviter: Organiser) -> None:
+    """Queue the email that invites an address to a petition's team, in the inviter's language."""
+    context = {
+        "inviter": inviter,
+        "petition": invitation.petition,
+        "role": invitation.role.label,
+        "accept_url": external_url("organiser.accept_invitation", token=token),
+        "days": INVITATION_AGE.days,
+    }
+    title = invitation.petition.title
+    mail.enqueue(
+        "invitation",
+        invitation.email,
+        subject=_("Invitation to the team of a petition: %(title)s", title=title),
+        text=render_template("email/invitation.txt", **context),
     )
