@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from petitions.extensions import db
-from petitions.models import MemberRole, Permission, utcnow
+from petitions.models import GRANTABLE_ROLES, MemberRole, Permission, utcnow
 from petitions.notifications import queue_invitation
 from petitions.organiser import bp
 from petitions.organiser.forms import ConfirmForm, InviteForm, JoinForm, RoleForm, TransferForm
@@ -44,7 +44,7 @@ def _members_page(invite_form: InviteForm | None = None, status: int = 200):
         team=team,
         invitations=teams.pending_invitations(petition, now) if managing else [],
         invite_form=invite_form or InviteForm(formdata=None),
-        role_form=RoleForm(formdata=None),
+        grantable_roles=GRANTABLE_ROLES,
         transfer_form=_transfer_form(team),
         confirm_form=ConfirmForm(),
         managing=managing,

@@ -311,7 +311,6 @@ def _delete_member(petition: Petition, organiser_id: int) -> tuple[str, MemberRo
             "cannot remove the owner",
             _l("The owner cannot leave the team: transfer ownership to another member first."),
         )
-    db.session.expunge(member)
     return email, role
 
 
