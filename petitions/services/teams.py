@@ -17,6 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from petitions.extensions import db
@@ -233,10 +234,16 @@ def accept(invitation: Invitation, organiser: Organiser, now: datetime) -> Membe
             _l("You are already a member of this petition's team."),
         )
     member = Membership(
-        petition=petition, organiser=organiser, role=invitation.role, created_at=now
+        petition_id=petition.id, organiser_id=organiser.id, role=invitation.role, created_at=now
     )
-    db.session.add(member)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # the UNIQUE (petition, organiser) settles a race
+            db.session.add(member)
+    except IntegrityError as error:
+        raise TeamError(
+            f"{organiser.email} joined at the same moment",
+            _l("You are already a member of this petition's team."),
+        ) from error
     audit.record("accept", actor=organiser, petition=petition, role=str(invitation.role))
     return member
 
