@@ -1,4 +1,4 @@
-"""The domain's tables: organisers, petitions, signatures, deliveries and the audit log.
+"""The domain's tables: organisers, petitions, their teams, signatures, deliveries, the audit log.
 
 States are StrEnums and change only through guarded transitions that stamp a `*_at` time and raise
 `InvalidTransition` when the change makes no sense (closing a draft, confirming a withdrawal).
@@ -266,6 +266,77 @@ UNFINISHED_EXPORT_STATES = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 LANGUAGES = ("kk", "ru", "en")
 
 
+class MemberRole(enum.StrEnum):
+    """What a member of a petition's team may do there (`ROLE_PERMISSIONS`)."""
+
+    OWNER = "owner"
+    EDITOR = "editor"
+    MODERATOR = "moderator"
+    VIEWER = "viewer"
+
+    @property
+    def label(self) -> LazyString:
+        """Name the role as organisers read it (translated when shown)."""
+        return _ROLE_LABELS[self]
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return ROLE_PERMISSIONS[self]
+
+    def allows(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self]
+
+
+_ROLE_LABELS = {
+    MemberRole.OWNER: _l("Owner"),
+    MemberRole.EDITOR: _l("Editor"),
+    MemberRole.MODERATOR: _l("Moderator"),
+    MemberRole.VIEWER: _l("Viewer"),
+}
+#: Roles an invitation or a change of role may give: ownership only passes by a transfer.
+GRANTABLE_ROLES = (MemberRole.EDITOR, MemberRole.MODERATOR, MemberRole.VIEWER)
+
+
+class Permission(enum.StrEnum):
+    """One thing an organiser route does to a petition; every such route needs exactly one."""
+
+    #: The dashboard's counts, chart and countries, and the list of the team.
+    VIEW = "view"
+    #: The audit log (its details may quote a moderator's search for a name).
+    AUDIT = "audit"
+    #: The text and window, and sealing.
+    EDIT = "edit"
+    #: Publishing and closing.
+    PUBLISH = "publish"
+    #: The signed bundle: asking for it, downloading it, recording its delivery.
+    EXPORT = "export"
+    #: Signers' names, the signatures page and the busiest sources; invalidating, restoring.
+    MODERATE = "moderate"
+    #: Invitations, roles, removals and the transfer of ownership.
+    MANAGE = "manage"
+    #: Leaving the team, which its owner cannot do (ownership passes by a transfer first).
+    LEAVE = "leave"
+
+
+ROLE_PERMISSIONS: dict[MemberRole, frozenset[Permission]] = {
+    MemberRole.OWNER: frozenset(Permission) - {Permission.LEAVE},
+    MemberRole.EDITOR: frozenset(
+        {
+            Permission.VIEW,
+            Permission.AUDIT,
+            Permission.EDIT,
+            Permission.PUBLISH,
+            Permission.EXPORT,
+            Permission.LEAVE,
+        }
+    ),
+    MemberRole.MODERATOR: frozenset(
+        {Permission.VIEW, Permission.AUDIT, Permission.MODERATE, Permission.LEAVE}
+    ),
+    MemberRole.VIEWER: frozenset({Permission.VIEW, Permission.LEAVE}),
+}
+
+
 class Organiser(UserMixin, db.Model):
     __tablename__ = "organisers"
 
@@ -284,6 +355,7 @@ class Organiser(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petitions: Mapped[list[Petition]] = relationship(back_populates="organiser")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organiser")
 
     #: The session this object was loaded for, and the random id its cookie carries: set by the
     #: organiser blueprint on every request, kept in memory only (never a column).
@@ -459,6 +531,8 @@ class Petition(db.Model):
     state: Mapped[PetitionState] = mapped_column(
         _enum(PetitionState, "petition_state"), default=PetitionState.DRAFT, index=True
     )
+    #: The petition's owner (the member whose role is OWNER; a transfer changes both at once):
+    #: the public page and the bundle name who runs the petition from this account.
     organiser_id: Mapped[int] = mapped_column(sa.ForeignKey("organisers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -474,6 +548,9 @@ class Petition(db.Model):
     sealing_key: Mapped[str | None] = mapped_column(sa.String(80))
 
     organiser: Mapped[Organiser] = relationship(back_populates="petitions")
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="petition", cascade="all, delete-orphan"
+    )
 
     @property
     def is_sealed(self) -> bool:
@@ -481,6 +558,14 @@ class Petition(db.Model):
 
     def __init__(self, **fields: Any) -> None:
         fields.setdefault("state", PetitionState.DRAFT)
+        # Whoever creates a petition owns it: the team starts with its owner, in the same flush.
+        if "memberships" not in fields and ("organiser" in fields or "organiser_id" in fields):
+            owner = (
+                {"organiser": fields["organiser"]}
+                if "organiser" in fields
+                else {"organiser_id": fields["organiser_id"]}
+            )
+            fields["memberships"] = [Membership(role=MemberRole.OWNER, **owner)]
         super().__init__(**fields)
 
     @property
@@ -555,6 +640,69 @@ class Petition(db.Model):
     def mark_delivered(self, now: datetime) -> None:
         """Record that the signatures reached the recipient."""
         self.DELIVER.apply(self, now)
+
+
+class Membership(db.Model):
+    """One organiser's role on one petition's team; a petition has exactly one owner."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        sa.UniqueConstraint("petition_id", "organiser_id"),
+        # At most one owner per petition, whatever the code does; a transfer demotes the old
+        # owner before it promotes the new one, in one transaction.
+        sa.Index(
+            "uq_memberships_one_owner",
+            "petition_id",
+            unique=True,
+            sqlite_where=sa.text("role = 'owner'"),
+            postgresql_where=sa.text("role = 'owner'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"))
+    organiser_id: Mapped[int] = mapped_column(sa.ForeignKey("organisers.id"), index=True)
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, "member_role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    petition: Mapped[Petition] = relationship(back_populates="memberships")
+    organiser: Mapped[Organiser] = relationship(back_populates="memberships")
+
+
+#: How long an emailed invitation to a petition's team can be accepted.
+INVITATION_AGE = timedelta(days=7)
+
+
+class Invitation(db.Model):
+    """An emailed invitation to join a petition's team with a role; accepted once, or revoked.
+
+    Only the SHA-256 of the link's random token is stored: the table alone opens no invitation.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (sa.CheckConstraint("role <> 'owner'", name="invitation_not_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("petitions.id", ondelete="CASCADE"), index=True
+    )
+    #: The invited address, lower-cased: only the account with it can accept.
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, "invitation_role"))
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    petition: Mapped[Petition] = relationship()
+    invited_by: Mapped[Organiser | None] = relationship(foreign_keys=[invited_by_id])
+
+    def is_pending_at(self, now: datetime) -> bool:
+        """Tell whether the invitation can still be accepted at `now`."""
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
 
 
 class Signature(db.Model):

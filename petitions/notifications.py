@@ -11,7 +11,13 @@ from flask_babel import gettext as _
 
 from petitions.extensions import db
 from petitions.i18n import format_in_zone
-from petitions.models import Organiser, OrganiserSession, Signature
+from petitions.models import (
+    INVITATION_AGE,
+    Invitation,
+    Organiser,
+    OrganiserSession,
+    Signature,
+)
 from petitions.onion import names_onion_host
 from petitions.services import mail
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
@@ -156,3 +162,21 @@ def queue_new_browser(organiser: Organiser, session: OrganiserSession, language:
             subject=_("A new browser signed in to your organiser account"),
             text=render_template("email/new_browser.txt", **context),
         )
+
+
+def queue_invitation(invitation: Invitation, token: str, inviter: Organiser) -> None:
+    """Queue the email that invites an address to a petition's team, in the inviter's language."""
+    context = {
+        "inviter": inviter,
+        "petition": invitation.petition,
+        "role": invitation.role.label,
+        "accept_url": external_url("organiser.accept_invitation", token=token),
+        "days": INVITATION_AGE.days,
+    }
+    title = invitation.petition.title
+    mail.enqueue(
+        "invitation",
+        invitation.email,
+        subject=_("Invitation to the team of a petition: %(title)s", title=title),
+        text=render_template("email/invitation.txt", **context),
+    )

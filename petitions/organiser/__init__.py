@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("organiser", __name__, url_prefix="/organiser")
 
-from petitions.organiser import display, views  # noqa: E402,F401  (register on bp)
+# access last: its check runs after the sign-in check, and it verifies every route above.
+from petitions.organiser import display, views, members, access  # noqa: E402,F401,I001

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
-from petitions.models import PetitionState, SignatureState
+from petitions.models import MemberRole, PetitionState, SignatureState
 from petitions.organiser import bp
 
 #: The states of petitions and signatures, by value, for templates; the words are the enums'.
@@ -22,6 +22,13 @@ ACTION_NAMES = {
     "export": _l("Exported"),
     "deliver": _l("Delivered"),
     "purge": _l("Purged"),
+    "invite": _l("Invited"),
+    "revoke_invitation": _l("Invitation revoked"),
+    "accept": _l("Joined the team"),
+    "change_role": _l("Role changed"),
+    "remove_member": _l("Removed from the team"),
+    "leave": _l("Left the team"),
+    "transfer": _l("Ownership transferred"),
 }
 #: The details the audit log records with an action, as organisers read them. A key not listed
 #: is shown as recorded; `action_id` is left out (the Undo button stands for it).
@@ -40,11 +47,17 @@ DETAIL_NAMES = {
     "reference": _l("Reference number"),
     "filter": _l("Search"),
     "demo": _l("Demonstration"),
+    "email": _l("Email address"),
+    "member": _l("Member"),
+    "role": _l("Role"),
+    "previous_role": _l("Previous role"),
 }
 #: Values the software itself records under a key (not organisers' words), as organisers read them.
 DETAIL_VALUES = {
     "kind": {"final": _l("final"), "interim": _l("interim")},
     "reason": {"window ended": _l("the collection window ended")},
+    "role": {role.value: role.label for role in MemberRole},
+    "previous_role": {role.value: role.label for role in MemberRole},
 }
 YES_NO = {True: _l("yes"), False: _l("no")}
 #: Why a sealed petition's moderation page has no name search, and what to do instead.

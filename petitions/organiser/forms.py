@@ -23,8 +23,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from petitions.forms import Form
 from petitions.i18n import LANGUAGE_NAMES
-from petitions.models import LANGUAGES, window_problem
-from petitions.public.forms import clean_text, plain_text
+from petitions.models import GRANTABLE_ROLES, LANGUAGES, window_problem
+from petitions.public.forms import clean_text, plain_text, valid_email
 from petitions.services import moderation
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
 from petitions.services.lifecycle import SLUG_PATTERN, slugify
@@ -268,4 +268,52 @@ class DeliveryForm(Form):
         _l("Reference number"),
         filters=[clean_text],
         validators=[Optional(), Length(max=200), plain_text],
+    )
+
+
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(role.value, role.label) for role in GRANTABLE_ROLES]
+
+
+class InviteForm(Form):
+    """An address to invite to a petition's team, and the role it is offered."""
+
+    email = EmailField(
+        _l("Email address"),
+        filters=[clean_text],
+        validators=[
+            DataRequired(_l("Enter an email address like name@example.org.")),
+            Length(max=254),
+            valid_email,
+        ],
+    )
+    role = SelectField(_l("Role"), choices=_role_choices)
+
+
+class RoleForm(Form):
+    """A member's new role."""
+
+    role = SelectField(_l("Role"), choices=_role_choices)
+
+
+class TransferForm(Form):
+    """The member who becomes the owner; the choices are the team's other members."""
+
+    new_owner = SelectField(_l("New owner"), coerce=int, validate_choice=True)
+
+
+class JoinForm(Form):
+    """A new organiser account made to accept an invitation: its email is the invitation's."""
+
+    name = StringField(
+        _l("Your name"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Enter your name.")), Length(max=120), plain_text],
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
+    )
+    repeat = PasswordField(
+        _l("Password again"),
+        validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
     )

@@ -1,8 +1,9 @@
 """Organisers' pages: sign in, write and publish petitions, watch them, moderate, close.
 
-Every route but the sign-in and password-reset pages requires a signed-in organiser (enforced for
-the whole blueprint), and every petition is looked up together with its owner: another
-organiser's petition answers 404, exactly as one that does not exist.
+Every route but the sign-in, password-reset and invitation pages requires a signed-in organiser
+(enforced for the whole blueprint), and every route that names a petition is checked against the
+organiser's role on it before the view runs (`petitions.organiser.access`): a petition whose team
+the organiser is not on answers 404, exactly as one that does not exist.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -54,12 +56,17 @@ from petitions.organiser.forms import (
 from petitions.rendering import render_markdown
 from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
-from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
+from petitions.services import accounts, export, lifecycle, moderation, queries, teams, tokens
 from petitions.services import sessions as session_records
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
-OPEN_ENDPOINTS = {"organiser.login", "organiser.request_reset", "organiser.reset_password"}
+OPEN_ENDPOINTS = {
+    "organiser.login",
+    "organiser.request_reset",
+    "organiser.reset_password",
+    "organiser.accept_invitation",
+}
 LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per day"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
 RESET_LIMIT_PER_ADDRESS = "5 per hour"
@@ -76,11 +83,9 @@ def require_organiser():
     return None
 
 
-def _own_petition(petition_id: int) -> Petition:
-    petition = queries.own_petition(petition_id, current_user.id)
-    if petition is None:
-        abort(404)
-    return petition
+def _petition() -> Petition:
+    """The petition the route names, loaded and checked against the role before the view."""
+    return g.petition
 
 
 def _account_key() -> str:
@@ -212,11 +217,11 @@ def end_other_sessions():
 
 @bp.get("/")
 def list_petitions():
-    """List the organiser's own petitions with their counts."""
-    petitions = queries.organiser_petitions(current_user.id)
-    counts = queries.confirmed_counts([petition.id for petition in petitions])
+    """List every petition the organiser is a member of, with the role and the counts."""
+    memberships = teams.member_petitions(current_user.id)
+    counts = queries.confirmed_counts([member.petition.id for member in memberships])
     return render_template(
-        "organiser/list_petitions.html", petitions=petitions, counts=counts, now=utcnow()
+        "organiser/list_petitions.html", memberships=memberships, counts=counts, now=utcnow()
     )
 
 
@@ -280,7 +285,7 @@ def _fill(form: PetitionForm, petition: Petition) -> None:
 @bp.route("/petitions/<int:petition_id>/edit", methods=["GET", "POST"])
 def edit_petition(petition_id: int):
     """Edit a petition within the rules: a signed text is frozen, a published window too."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     form = PetitionForm()
     if request.method == "GET":
         _fill(form, petition)
@@ -308,7 +313,7 @@ def edit_petition(petition_id: int):
 @bp.post("/petitions/<int:petition_id>/seal")
 def seal_petition(petition_id: int):
     """Seal a petition to the organiser's public key, pasted or uploaded, before anyone signs."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     seal_form = SealForm()
     key_text = seal_form.key_text() if seal_form.validate_on_submit() else None
     if key_text is not None:
@@ -347,7 +352,7 @@ def _attempt(change: Callable[[], None], done: str) -> None:
 @bp.post("/petitions/<int:petition_id>/publish")
 def publish_petition(petition_id: int):
     """Open a draft for signing."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     if ConfirmForm().validate_on_submit():
         _attempt(
             lambda: lifecycle.publish(petition, current_user, utcnow()),
@@ -359,7 +364,7 @@ def publish_petition(petition_id: int):
 @bp.post("/petitions/<int:petition_id>/close")
 def close_petition(petition_id: int):
     """Close an open petition before its deadline, with a reason."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give a reason for closing early."), "error")
@@ -374,7 +379,7 @@ def close_petition(petition_id: int):
 @bp.get("/petitions/<int:petition_id>")
 def show_petition(petition_id: int):
     """Show a petition's dashboard: counts, the days, the countries, clusters and the log."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     board = queries.dashboard(petition, utcnow())
     return render_template(
         "organiser/show_petition.html",
@@ -449,7 +454,7 @@ def _signatures_page(petition: Petition, id_form: IdListForm | None = None, stat
 @bp.get("/petitions/<int:petition_id>/signatures")
 def list_signatures(petition_id: int):
     """Search a petition's signatures to find fraud."""
-    return _signatures_page(_own_petition(petition_id))
+    return _signatures_page(_petition())
 
 
 def _back_to_search(petition: Petition):
@@ -477,7 +482,7 @@ def _chosen_ids() -> list[int]:
 @bp.post("/petitions/<int:petition_id>/signatures/invalidate")
 def invalidate_signatures(petition_id: int):
     """Invalidate the chosen signatures, or every one matching the search, with a reason."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give a reason for invalidating."), "error")
@@ -518,7 +523,7 @@ def invalidate_signatures(petition_id: int):
 @bp.post("/petitions/<int:petition_id>/signatures/invalidate-ids")
 def invalidate_signature_ids(petition_id: int):
     """Invalidate signatures named by id, typed or in the unsealed rows CSV: all or none."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     form = IdListForm()
     ids = form.ids() if form.validate_on_submit() else None
     if ids is None:
@@ -552,7 +557,7 @@ def invalidate_signature_ids(petition_id: int):
 @bp.post("/petitions/<int:petition_id>/signatures/restore")
 def restore_signatures(petition_id: int):
     """Undo invalidations: of the chosen signatures, or of one whole earlier action."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     if ConfirmForm().validate_on_submit():
         action_id = request.form.get("action", "")[:32]
         ids = None if action_id else _chosen_ids()
@@ -574,7 +579,7 @@ def _own_delivery(petition: Petition, delivery_id: int) -> Delivery:
 @bp.post("/petitions/<int:petition_id>/exports")
 def export_petition(petition_id: int):
     """Ask for the signed bundle; the worker builds it and this page follows its progress."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     if petition.state == PetitionState.DRAFT:
         abort(404)
     if ConfirmForm().validate_on_submit():
@@ -589,7 +594,7 @@ def export_petition(petition_id: int):
 @bp.get("/petitions/<int:petition_id>/exports/<int:delivery_id>/download")
 def download_export(petition_id: int, delivery_id: int):
     """Download a finished bundle."""
-    delivery = _own_delivery(_own_petition(petition_id), delivery_id)
+    delivery = _own_delivery(_petition(), delivery_id)
     path = export.bundle_path(delivery)
     if path is None:
         abort(404)
@@ -605,7 +610,7 @@ def download_export(petition_id: int, delivery_id: int):
 @bp.post("/petitions/<int:petition_id>/exports/<int:delivery_id>/delivered")
 def record_delivery(petition_id: int, delivery_id: int):
     """Record when, how and to whom a final bundle was delivered."""
-    petition = _own_petition(petition_id)
+    petition = _petition()
     delivery = _own_delivery(petition, delivery_id)
     form = DeliveryForm()
     if not form.validate_on_submit():

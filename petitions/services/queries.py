@@ -287,24 +287,6 @@ DASHBOARD_DELIVERIES = 20
 DASHBOARD_EVENTS = 50
 
 
-def organiser_petitions(organiser_id: int) -> list[Petition]:
-    """Return an organiser's own petitions, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(Petition)
-            .where(Petition.organiser_id == organiser_id)
-            .order_by(Petition.created_at.desc())
-        )
-    )
-
-
-def own_petition(petition_id: int, organiser_id: int) -> Petition | None:
-    """Return a petition if this organiser owns it; another's is None, like a missing one."""
-    return db.session.scalar(
-        sa.select(Petition).where(Petition.id == petition_id, Petition.organiser_id == organiser_id)
-    )
-
-
 def state_counts(petition: Petition) -> dict[SignatureState, int]:
     """Count a petition's signatures in each state, zero included."""
     rows = db.session.execute(

@@ -16,6 +16,7 @@ from tests.browser.test_organiser import create_petition, sign_in
 from tests.browser.test_signer import WITHDRAW_LINK, confirmation_link, fill_signing_form
 
 RESET_LINK = re.compile(r"(https?://\S+/organiser/reset/\S+)")
+INVITATION_LINK = re.compile(r"(https?://\S+/organiser/invitations/[A-Za-z0-9_-]+)")
 #: What axe-core must not find: the two worst of its four impact levels.
 BLOCKING = {"serious", "critical"}
 
@@ -173,6 +174,40 @@ def visit_sealing_pages(audit: Audit, page: Any) -> str:
     return page.locator(".dashboard__state a").get_attribute("href").rsplit("/", 1)[1]
 
 
+def visit_team_pages(audit: Audit, page: Any, site: Site, dashboard: str, open_page) -> None:
+    """Open the team's pages as the owner, then an invitation's pages as the one invited."""
+    page.goto(f"{dashboard}/members")
+    audit.check(page, "team")
+    page.locator("form[action$='/invite'] button[type=submit]").click()
+    page.locator("#email-error").wait_for()
+    audit.check(page, "team-invite-errors")
+    email = f"member-{uuid.uuid4().hex[:8]}@example.org"
+    page.locator("#email").fill(email)
+    page.locator("#role").select_option("moderator")
+    page.locator("form[action$='/invite'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/members$"))
+    site.deliver_mail()
+    [message] = site.mail_to(email)
+    link = INVITATION_LINK.search(message.get_body(preferencelist=("plain",)).get_content())[1]
+    page.goto(link)
+    audit.check(page, "invitation-wrong-account")
+    joiner = open_page()
+    joiner.goto(link)
+    audit.check(joiner, "invitation-accept")
+    joiner.locator("main form button[type=submit]").click()
+    joiner.locator("#name-error").wait_for()
+    audit.check(joiner, "invitation-accept-errors")
+    joiner.locator("#name").fill("Team member")
+    joiner.locator("#password").fill("a member's long password")
+    joiner.locator("#repeat").fill("a member's long password")
+    joiner.locator("main form button[type=submit]").click()
+    joiner.wait_for_url(re.compile(r"/organiser/petitions/\d+$"))
+    joiner.goto(f"{dashboard}/members")
+    audit.check(joiner, "team-member")
+    joiner.goto(link)
+    audit.check(joiner, "invitation-used")
+
+
 @pytest.mark.parametrize(
     ("label", "options"),
     [("desktop-en", {"locale": "en-GB"}), ("phone-kk", {"locale": "kk-KZ", **PHONE})],
@@ -184,6 +219,8 @@ def test_axe_finds_no_serious_violation_on_any_page(
     page = new_page(bypass_csp=True, **options)
     audit = Audit(axe_script, screenshots, label)
     slug = visit_organiser_pages(audit, page, site)
+    dashboard = page.url.removeprefix(site.url).removesuffix("/signatures")
+    visit_team_pages(audit, page, site, dashboard, lambda: new_page(bypass_csp=True, **options))
     sealed = visit_sealing_pages(audit, page)
     signer = new_page(bypass_csp=True, **options)
     withdraw = visit_public_pages(audit, signer, site, slug)
@@ -193,7 +230,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
     signer.goto(f"/petitions/{sealed}")
     audit.check(signer, "petition-sealed")
     audit.save_report()
-    assert audit.pages == 30
+    assert audit.pages == 30 + 7
     assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
 
 

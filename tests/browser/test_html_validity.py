@@ -22,6 +22,7 @@ from tests.browser.test_accessibility import (
     visit_organiser_pages,
     visit_public_pages,
     visit_sealing_pages,
+    visit_team_pages,
 )
 from tests.browser.test_signer import fill_signing_form
 from tests.html_check import checker, html_errors
@@ -126,6 +127,9 @@ def test_every_page_passes_the_html_checker(new_page, site, demo_slug, vnu_jar, 
     sources.check(organiser, "editor-edit")
     organiser.goto("/organiser/petitions/new")
     sources.check(organiser, "editor-new")
+    visit_team_pages(
+        sources, organiser, site, dashboard, lambda: sources.watch(new_page(locale="en-GB"))
+    )
     sealed = visit_sealing_pages(sources, organiser)
 
     signers: dict[str, tuple[Any, str]] = {}
@@ -144,9 +148,9 @@ def test_every_page_passes_the_html_checker(new_page, site, demo_slug, vnu_jar, 
     sources.label = "en"
     visit_closed_dashboard(sources, organiser, site, dashboard)
 
-    # 12 organiser pages on the way, 2 editors, 2 sealing, 4 closed; 12 public, 8 errors,
-    # 3 closed and 1 sealed each.
-    assert len(sources.files) == 12 + 2 + 2 + 4 + 3 * (12 + 8 + 3 + 1)
+    # 12 organiser pages on the way, 2 editors, 7 of the team, 2 sealing, 4 closed; 12 public,
+    # 8 errors, 3 closed and 1 sealed each.
+    assert len(sources.files) == 12 + 2 + 7 + 2 + 4 + 3 * (12 + 8 + 3 + 1)
     errors = html_errors(vnu_jar, sources.files)
     assert not errors, json.dumps(errors, ensure_ascii=False, indent=1)
 

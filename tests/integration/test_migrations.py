@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from petitions.extensions import db
-from petitions.models import Delivery, ExportStatus, Petition, Signature
+from petitions.models import Delivery, ExportStatus, MemberRole, Membership, Petition, Signature
 
 # Alembic works on a connection of its own, and the schema it changes is shared by the run.
 pytestmark = pytest.mark.committed
@@ -205,4 +205,46 @@ def test_every_petition_gets_its_own_random_public_id_for_its_receipts(app, db):
         inspector = sa.inspect(connection)
         assert "public_id" not in {c["name"] for c in inspector.get_columns("petitions")}
         assert "receipt_chunks" not in inspector.get_table_names()
+    upgrade()
+
+
+def test_every_existing_petition_gets_its_organiser_as_its_one_owner(app, db):
+    """The teams' migration makes each petition's organiser its owner, and nobody else."""
+    downgrade(revision="9f3b6d2a7c51")
+    created = datetime(2026, 12, 1, tzinfo=UTC)
+    with db.engine.begin() as connection:
+        made = [
+            _old_petition(connection, created, datetime(2027, 1, 1, tzinfo=UTC), f"team-{n}")
+            for n in range(3)
+        ]
+        organisers = dict(
+            connection.execute(
+                sa.select(Petition.__table__.c.id, Petition.__table__.c.organiser_id)
+            ).all()
+        )
+    upgrade()
+    rows = db.session.execute(
+        sa.select(Membership.petition_id, Membership.organiser_id, Membership.role).order_by(
+            Membership.petition_id
+        )
+    ).all()
+    db.session.rollback()
+    assert rows == [(petition, organisers[petition], MemberRole.OWNER) for petition in made]
+    with db.engine.connect() as connection:
+        indexes = {i["name"]: i for i in sa.inspect(connection).get_indexes("memberships")}
+    assert indexes["uq_memberships_one_owner"]["column_names"] == ["petition_id"]
+    assert bool(indexes["uq_memberships_one_owner"]["unique"])
+    with db.engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.execute(
+            Membership.__table__.insert().values(
+                petition_id=made[0],
+                organiser_id=organisers[made[1]],
+                role="owner",
+                created_at=created,
+            )
+        )
+    downgrade(revision="9f3b6d2a7c51")
+    with db.engine.connect() as connection:
+        names = set(sa.inspect(connection).get_table_names())
+    assert not names & {"memberships", "invitations"}
     upgrade()

@@ -14,6 +14,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
+from petitions.organiser.views import OPEN_ENDPOINTS
 from petitions.services import export, queries, signing
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login, post_form, sign, signing_data
@@ -34,14 +35,18 @@ def _organiser_rules(app):
     return [
         rule
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("organiser.")
-        and rule.endpoint
-        not in {"organiser.login", "organiser.request_reset", "organiser.reset_password"}
+        if rule.endpoint.startswith("organiser.") and rule.endpoint not in OPEN_ENDPOINTS
     ]
 
 
 def _path(rule, petition_id):
-    values = {"petition_id": petition_id, "delivery_id": 1, "session_id": 1}
+    values = {
+        "petition_id": petition_id,
+        "delivery_id": 1,
+        "invitation_id": 1,
+        "organiser_id": 1,
+        "session_id": 1,
+    }
     return rule.build({name: values[name] for name in rule.arguments})[1]
 
 

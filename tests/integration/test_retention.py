@@ -229,14 +229,15 @@ def test_purge_removes_searched_names_and_reasons_from_the_audit_log(db, old, ma
     assert event.detail["count"] >= 1 and event.actor_id == moderator.id
 
 
-def test_organisers_read_the_purges_placeholders_in_their_language(client, db, old, make_account):
+def test_organisers_read_the_purges_placeholders_in_their_language(client, db, old):
     from petitions.organiser.display import PURGED_TEXT
+    from petitions.services.accounts import set_password
     from tests.conftest import PASSWORD
     from tests.helpers import login
 
     assert set(PURGED_TEXT) == {retention.PLACEHOLDER_NAME, retention.REMOVED}
-    owner = make_account("owner@example.org")
-    old.organiser = owner
+    owner = old.organiser  # the petition's owner, who can now sign in
+    set_password(owner, PASSWORD)
     moderation.invalidate(old, owner, "Same person", utcnow(), ids=[_rows(db, old)[0].id])
     retention.purge(old, utcnow())
     db.session.commit()
