@@ -81,6 +81,10 @@ class Settings:
     #: Where a sealed petition's outbox keys live: "instance" (files) or a redis:// URL.
     outbox_key_store: str
     outbox_key_minutes: int
+    #: Whether every organiser must turn on a second factor before using any organiser page.
+    require_two_factor: bool = False
+    #: How long a given second factor stays fresh enough for exports, deliveries and sealing.
+    fresh_factor_minutes: int = 15
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -426,6 +430,11 @@ def _production_warnings(settings: Settings) -> list[str]:
             "OUTBOX_KEY_STORE is instance: sealed petitions' outbox keys are files on this host, "
             "so mail must be sent from it; with several app hosts use redis://"
         )
+    if not settings.require_two_factor:
+        warnings.append(
+            "REQUIRE_TWO_FACTOR is off: an organiser without a second factor is opened by their "
+            "password alone"
+        )
     if settings.mail_server is None:
         warnings.append("MAIL_SERVER is not set: confirmation emails go to the log, not to signers")
     return warnings
@@ -481,6 +490,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         database_max_overflow=reader.integer("DATABASE_MAX_OVERFLOW", 5, 0, 100),
         outbox_key_store=_outbox_key_store(reader, storage_uri),
         outbox_key_minutes=reader.integer("OUTBOX_KEY_MINUTES", 60, 1, 1440),
+        require_two_factor=reader.boolean("REQUIRE_TWO_FACTOR", production),
+        fresh_factor_minutes=reader.integer("FRESH_FACTOR_MINUTES", 15, 1, 720),
     )
     if reader.problems:
         raise SettingsError(reader.problems)

@@ -1,8 +1,9 @@
 """Organisers' pages: sign in, write and publish petitions, watch them, moderate, close.
 
 Every route but the sign-in and password-reset pages requires a signed-in organiser (enforced for
-the whole blueprint), and every petition is looked up together with its owner: another
-organiser's petition answers 404, exactly as one that does not exist.
+the whole blueprint, the second factor too: see `second_factor.check`), and every petition is
+looked up together with its owner: another organiser's petition answers 404, exactly as one that
+does not exist.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.notifications import queue_password_reset
-from petitions.organiser import bp
+from petitions.organiser import bp, factors, second_factor
 from petitions.organiser.charts import day_chart
 from petitions.organiser.display import SEALED_NAMES
 from petitions.organiser.forms import (
@@ -53,11 +54,16 @@ from petitions.organiser.forms import (
 from petitions.rendering import render_markdown
 from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
-from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
+from petitions.services import accounts, export, lifecycle, moderation, queries, tokens, two_factor
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
-OPEN_ENDPOINTS = {"organiser.login", "organiser.request_reset", "organiser.reset_password"}
+OPEN_ENDPOINTS = {
+    "organiser.login",
+    "organiser.login_code",
+    "organiser.request_reset",
+    "organiser.reset_password",
+}
 LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per day"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
 RESET_LIMIT_PER_ADDRESS = "5 per hour"
@@ -70,10 +76,15 @@ def load_organiser(session_id: str):
 
 @bp.before_request
 def require_organiser():
-    """Send anyone not signed in to the sign-in page, whatever organiser page they asked for."""
-    if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
+    """Send anyone not signed in to the sign-in page, whatever organiser page they asked for, or
+    to the code page when only the password was given; then judge the second factor."""
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if factors.pending_organiser(factors.now()) is not None:
+            return redirect(url_for("organiser.login_code"))
         return login_manager.unauthorized()
-    return None
+    return second_factor.check()
 
 
 def _own_petition(petition_id: int) -> Petition:
@@ -99,14 +110,21 @@ def login():
     if form.validate_on_submit():
         organiser = accounts.authenticate(form.email.data, form.password.data, utcnow())
         if organiser is not None:
-            db.session.commit()
-            login_user(organiser)
-            return redirect(
+            target = (
                 safe_next(request.args.get("next"))
                 if request.args.get("next")
-                else url_for("organiser.list_petitions"),
-                code=303,
+                else url_for("organiser.list_petitions")
             )
+            if two_factor.is_on(organiser):
+                # The password alone is no sign-in: nothing is recorded, nothing opens, until
+                # the code is given on the next page.
+                db.session.rollback()
+                factors.begin_sign_in(organiser, factors.now(), target)
+                return redirect(url_for("organiser.login_code"), code=303)
+            db.session.commit()
+            factors.forget()
+            login_user(organiser)
+            return redirect(target, code=303)
         flash(_("The email address or the password is wrong."), "error")
         return render_template("organiser/login.html", form=form), 401
     return render_template("organiser/login.html", form=form)
@@ -117,6 +135,7 @@ def logout():
     """Sign the organiser out."""
     if ConfirmForm().validate_on_submit():
         logout_user()
+        factors.forget()
     return redirect(url_for("organiser.login"), code=303)
 
 

@@ -31,12 +31,12 @@ def signed_in(client, organiser):
 
 
 def _organiser_rules(app):
+    from petitions.organiser.views import OPEN_ENDPOINTS
+
     return [
         rule
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("organiser.")
-        and rule.endpoint
-        not in {"organiser.login", "organiser.request_reset", "organiser.reset_password"}
+        if rule.endpoint.startswith("organiser.") and rule.endpoint not in OPEN_ENDPOINTS
     ]
 
 
