@@ -64,7 +64,7 @@ def turn_on(page: Any, clock: Clock, audit: Any = None) -> tuple[str, list[str]]
     if audit is not None:
         audit.check(page, "two-factor-set-up")
         page.locator("#code").fill("12345")
-        page.get_by_role("button", name="Turn on the second factor").click()
+        page.locator("main form button[type=submit]").click()
         page.locator("#code-error").wait_for()
         audit.check(page, "two-factor-set-up-errors")
     page.locator("#code").fill(pyotp.TOTP(secret).at(clock.now))
@@ -78,6 +78,36 @@ def turn_on(page: Any, clock: Clock, audit: Any = None) -> tuple[str, list[str]]
 def sign_out(page: Any) -> None:
     page.locator("nav form button").click()
     page.wait_for_url(re.compile(r"/organiser/login$"))
+
+
+def visit_two_factor_pages(audit: Any, page: Any, site: Site) -> None:
+    """Open every page of the second factor, with its errors, as a new organiser of its own."""
+    email = new_organiser(site)
+    with factor_clock(site) as clock:
+        type_password(page, email)
+        page.wait_for_url(re.compile(r"/organiser/?$"))
+        secret, _codes = turn_on(page, clock, audit)
+        audit.check(page, "recovery-codes")
+        page.goto("/organiser/account/two-factor")
+        audit.check(page, "two-factor-on")
+        page.locator("#turn-off-code").fill("12345")
+        page.locator("form[action$='/two-factor/off'] button").click()
+        page.locator("#turn-off-code-error").wait_for()
+        audit.check(page, "two-factor-on-errors")
+        page.goto("/organiser/account/confirm?next=/organiser/")
+        audit.check(page, "confirm-factor")
+        sign_out(page)
+        type_password(page, email)
+        page.wait_for_url(re.compile(r"/organiser/login/code$"))
+        audit.check(page, "login-code")
+        page.locator("#code").fill("12345")
+        page.locator("main form button[type=submit]").click()
+        page.locator("#code-error").wait_for()
+        audit.check(page, "login-code-errors")
+        clock.advance(seconds=30)
+        page.locator("#code").fill(pyotp.TOTP(secret).at(clock.now))
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_url(re.compile(r"/organiser/?$"))
 
 
 def test_organiser_sets_up_totp_then_signs_in_with_password_and_code(
