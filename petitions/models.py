@@ -21,7 +21,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 from sqlalchemy.types import TypeDecorator
 
 from petitions.crypto import EncryptedText
@@ -733,6 +733,8 @@ class TotpFactor(db.Model):
     organiser_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True
     )
+    #: The row's key under the name key rotation walks by (`keys reencrypt`).
+    id: Mapped[int] = synonym("organiser_id")
     #: The shared secret (base32), encrypted at rest under DATA_KEYS like signers' data.
     secret: Mapped[str] = mapped_column(EncryptedText("totp.secret"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -86,9 +86,12 @@ def pending_organiser(moment: datetime) -> Organiser | None:
     return accounts.organiser_for_session(str(pending.get("session", "")))
 
 
-def end_sign_in() -> str:
-    """Forget the half-signed-in state; return where the organiser was going."""
-    pending = session.pop(PENDING, None) or {}
+def end_sign_in() -> str | None:
+    """Forget the half-signed-in state; return where the organiser was going (None when no
+    sign-in was under way)."""
+    pending = session.pop(PENDING, None)
+    if not isinstance(pending, dict):
+        return None
     return str(pending.get("next") or "")
 
 

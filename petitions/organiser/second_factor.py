@@ -239,8 +239,8 @@ def login_code():
     now = factors.now()
     organiser = factors.pending_organiser(now)
     if organiser is None:
-        factors.end_sign_in()
-        flash(_("Sign in again: the code was not given within five minutes."), "error")
+        if factors.end_sign_in() is not None:
+            flash(_("Sign in again: the code was not given within five minutes."), "error")
         return redirect(url_for("organiser.login"), code=303)
     form = CodeForm()
     if form.validate_on_submit():

@@ -119,6 +119,7 @@ def login():
                 # The password alone is no sign-in: nothing is recorded, nothing opens, until
                 # the code is given on the next page.
                 db.session.rollback()
+                logout_user()
                 factors.begin_sign_in(organiser, factors.now(), target)
                 return redirect(url_for("organiser.login_code"), code=303)
             db.session.commit()

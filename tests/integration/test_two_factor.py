@@ -188,6 +188,20 @@ def test_without_a_second_factor_the_password_signs_in_as_before(client, organis
     assert answer.headers["Location"] == "/organiser/"
     assert client.get("/organiser/").status_code == 200
     assert client.get(CODE_PAGE).headers["Location"] == "/organiser/login"
+    assert "Sign in again" not in client.get("/organiser/login").get_data(as_text=True)
+
+
+def test_a_password_for_another_account_ends_the_session_before_asking_for_its_code(
+    client, make_account, clock
+):
+    first, second = make_account("first@example.org"), make_account("second@example.org")
+    assert login(client, second.email, PASSWORD).status_code == 303
+    turn_on(client, clock)
+    _sign_out(client)
+    assert login(client, first.email, PASSWORD).headers["Location"] == "/organiser/"
+    assert login(client, second.email, PASSWORD).headers["Location"] == CODE_PAGE
+    assert _signed_in_as(client) is None
+    assert client.get("/organiser/").headers["Location"] == CODE_PAGE
 
 
 def test_a_stolen_password_alone_opens_nothing(app, with_factor, organiser, make_petition, clock):
