@@ -560,3 +560,18 @@ def test_reset_two_factor_refuses_an_unknown_email(runner, db, organiser):
     assert result.output == "Error: no organiser with the email nobody@example.org\n"
     assert db.session.scalars(sa.select(AuditEvent)).all() == []
     assert db.session.scalars(sa.select(Organiser.email)).all() == ["gulnara@example.org"]
+
+
+def test_every_form_that_takes_a_code_needs_its_csrf_token(with_factor, organiser, clock):
+    client, secret, _codes = with_factor
+    for path in (
+        SET_UP,
+        CONFIRM,
+        "/organiser/account/two-factor/off",
+        "/organiser/account/two-factor/recovery-codes",
+    ):
+        assert client.post(path, data={"code": code(secret, clock)}).status_code == 400, path
+    _sign_out(client)
+    login(client, organiser.email, PASSWORD)
+    assert client.post(CODE_PAGE, data={"code": code(secret, clock)}).status_code == 400
+    assert _signed_in_as(client) is None
