@@ -51,6 +51,7 @@ from petitions.services import (
     moderation,
     queries,
     retention,
+    two_factor,
 )
 from petitions.services.demo import SEALED_DEMO_SLUG, load_demo, load_sealed_demo
 
@@ -659,6 +660,24 @@ def organisers_set_password_command(email: str, password_file) -> None:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"new password set for {organiser.email}")
+
+
+@organisers_cli.command("reset-two-factor")
+@click.argument("email")
+def organisers_reset_two_factor_command(email: str) -> None:
+    """Remove a locked-out organiser's second factor, so that they set it up again (audited)."""
+    organiser = accounts.find_organiser(email)
+    if organiser is None:
+        raise click.ClickException(f"no organiser with the email {email.strip().lower()}")
+    was_on = two_factor.reset(organiser)
+    db.session.commit()
+    if was_on:
+        click.echo(
+            f"second factor removed for {organiser.email}: "
+            "the password alone signs in until it is set up again"
+        )
+    else:
+        click.echo(f"{organiser.email} had no second factor on; nothing to remove")
 
 
 keys_cli = AppGroup("keys", help="Manage the keys that protect stored personal data.")

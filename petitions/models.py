@@ -21,7 +21,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 from sqlalchemy.types import TypeDecorator
 
 from petitions.crypto import EncryptedText
@@ -942,6 +942,43 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpFactor(db.Model):
+    """An organiser's authenticator app (TOTP, RFC 6238): at most one per organiser."""
+
+    __tablename__ = "totp_factors"
+
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The row's key under the name key rotation walks by (`keys reencrypt`).
+    id: Mapped[int] = synonym("organiser_id")
+    #: The shared secret (base32), encrypted at rest under DATA_KEYS like signers' data.
+    secret: Mapped[str] = mapped_column(EncryptedText("totp.secret"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: None while it is being set up: the secret was shown, no code from it was given yet.
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The time-step (30-second period since 1970) of the last code accepted: a code of that
+    #: step or an earlier one is refused, so an overheard code cannot be used again.
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the authenticator app; only its keyed hash is kept."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (sa.UniqueConstraint("organiser_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True
+    )
+    #: HMAC-SHA256 of the code under HASH_KEY; the code itself is shown once and never stored.
+    code_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set once, by a guarded UPDATE, when the code is given: a used code opens nothing.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(db.Model):

@@ -84,6 +84,10 @@ class Settings:
     #: An organiser's session ends after this long without a request, and this long in all.
     session_idle_minutes: int
     session_max_hours: int
+    #: Whether every organiser must turn on a second factor before using any organiser page.
+    require_two_factor: bool = False
+    #: How long a given second factor stays fresh enough for exports, deliveries and sealing.
+    fresh_factor_minutes: int = 15
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -429,6 +433,11 @@ def _production_warnings(settings: Settings) -> list[str]:
             "OUTBOX_KEY_STORE is instance: sealed petitions' outbox keys are files on this host, "
             "so mail must be sent from it; with several app hosts use redis://"
         )
+    if not settings.require_two_factor:
+        warnings.append(
+            "REQUIRE_TWO_FACTOR is off: an organiser without a second factor is opened by their "
+            "password alone"
+        )
     if settings.mail_server is None:
         warnings.append("MAIL_SERVER is not set: confirmation emails go to the log, not to signers")
     return warnings
@@ -486,6 +495,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         outbox_key_minutes=reader.integer("OUTBOX_KEY_MINUTES", 60, 1, 1440),
         session_idle_minutes=reader.integer("SESSION_IDLE_MINUTES", 30, 2, 1440),
         session_max_hours=reader.integer("SESSION_MAX_HOURS", 12, 1, 168),
+        require_two_factor=reader.boolean("REQUIRE_TWO_FACTOR", production),
+        fresh_factor_minutes=reader.integer("FRESH_FACTOR_MINUTES", 15, 1, 720),
     )
     if settings.session_idle_minutes > settings.session_max_hours * 60:
         reader.problems.append(

@@ -84,6 +84,29 @@ class ResetPasswordForm(Form):
     )
 
 
+def _code_field(field_id: str = "code") -> StringField:
+    return StringField(
+        _l("Code"),
+        id=field_id,
+        filters=[clean_text],
+        validators=[DataRequired(_l("Enter the code.")), Length(max=64)],
+    )
+
+
+class CodeForm(Form):
+    """A second factor: a code of the authenticator app, or a recovery code."""
+
+    code = _code_field()
+
+
+class NewRecoveryCodesForm(Form):
+    code = _code_field("new-codes-code")
+
+
+class TurnOffFactorForm(Form):
+    code = _code_field("turn-off-code")
+
+
 class PetitionForm(Form):
     title = StringField(
         _l("Title"), filters=[clean_text], validators=[DataRequired(), Length(max=200), plain_text]

@@ -19,7 +19,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_user, logout_user
 
 from petitions.extensions import db
-from petitions.models import Organiser, utcnow
+from petitions.models import Organiser, SessionEnd, utcnow
 from petitions.notifications import queue_new_browser
 from petitions.services import sessions
 
@@ -103,6 +103,15 @@ def sign_out() -> None:
     """End the current session's record and forget it in the browser."""
     if current_user.is_authenticated:
         sessions.sign_out(current_user.current_session, now())
+        db.session.commit()
+    forget()
+
+
+def end_current(reason: SessionEnd) -> None:
+    """End the current session's record for `reason` (not the organiser's own sign-out) and
+    forget it in the browser."""
+    if current_user.is_authenticated:
+        sessions.end_session(current_user.current_session, now(), reason)
         db.session.commit()
     forget()
 

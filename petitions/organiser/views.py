@@ -1,9 +1,10 @@
 """Organisers' pages: sign in, write and publish petitions, watch them, moderate, close.
 
 Every route but the sign-in, password-reset and invitation pages requires a signed-in organiser
-(enforced for the whole blueprint), and every route that names a petition is checked against the
-organiser's role on it before the view runs (`petitions.organiser.access`): a petition whose team
-the organiser is not on answers 404, exactly as one that does not exist.
+(enforced for the whole blueprint, the second factor too: see `second_factor.check`), and every
+route that names a petition is checked against the organiser's role on it before the view runs
+(`petitions.organiser.access`): a petition whose team the organiser is not on answers 404,
+exactly as one that does not exist.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.notifications import queue_password_reset
-from petitions.organiser import bp, sessions
+from petitions.organiser import bp, factors, second_factor, sessions
 from petitions.organiser.charts import day_chart
 from petitions.organiser.display import SEALED_NAMES
 from petitions.organiser.forms import (
@@ -56,13 +57,23 @@ from petitions.organiser.forms import (
 from petitions.rendering import render_markdown
 from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
-from petitions.services import accounts, export, lifecycle, moderation, queries, teams, tokens
+from petitions.services import (
+    accounts,
+    export,
+    lifecycle,
+    moderation,
+    queries,
+    teams,
+    tokens,
+    two_factor,
+)
 from petitions.services import sessions as session_records
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
 OPEN_ENDPOINTS = {
     "organiser.login",
+    "organiser.login_code",
     "organiser.request_reset",
     "organiser.reset_password",
     "organiser.accept_invitation",
@@ -77,10 +88,15 @@ login_manager.user_loader(sessions.load_organiser)
 
 @bp.before_request
 def require_organiser():
-    """Send anyone not signed in to the sign-in page, whatever organiser page they asked for."""
-    if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
+    """Send anyone not signed in to the sign-in page, whatever organiser page they asked for, or
+    to the code page when only the password was given; then judge the second factor."""
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if factors.pending_organiser(factors.now()) is not None:
+            return redirect(url_for("organiser.login_code"))
         return login_manager.unauthorized()
-    return None
+    return second_factor.check()
 
 
 def _petition() -> Petition:
@@ -104,14 +120,23 @@ def login():
     if form.validate_on_submit():
         organiser = accounts.authenticate(form.email.data, form.password.data, sessions.now())
         if organiser is not None:
-            sessions.sign_in(organiser)
-            db.session.commit()
-            return redirect(
+            target = (
                 safe_next(request.args.get("next"))
                 if request.args.get("next")
-                else url_for("organiser.list_petitions"),
-                code=303,
+                else url_for("organiser.list_petitions")
             )
+            if two_factor.is_on(organiser):
+                # The password alone is no sign-in: nothing is recorded, nothing opens, until
+                # the code is given on the next page (and whoever this browser had signed in
+                # is signed out).
+                db.session.rollback()
+                sessions.sign_out()
+                factors.begin_sign_in(organiser, factors.now(), target)
+                return redirect(url_for("organiser.login_code"), code=303)
+            factors.forget()
+            sessions.sign_in(organiser)
+            db.session.commit()
+            return redirect(target, code=303)
         flash(_("The email address or the password is wrong."), "error")
         return render_template("organiser/login.html", form=form), 401
     return render_template("organiser/login.html", form=form)
@@ -122,6 +147,7 @@ def logout():
     """Sign the organiser out."""
     if ConfirmForm().validate_on_submit():
         sessions.sign_out()
+        factors.forget()
     return redirect(url_for("organiser.login"), code=303)
 
 

@@ -212,6 +212,13 @@ def sign_out(session: OrganiserSession, now: datetime) -> None:
     db.session.flush()
 
 
+def end_session(session: OrganiserSession, now: datetime, reason: SessionEnd) -> None:
+    """End a session for a reason of the server's, in the audit log."""
+    _end(session, now, reason)
+    audit.record("end-session", actor=session.organiser, reason=str(reason), **_describe(session))
+    db.session.flush()
+
+
 def _open(organiser: Organiser, now: datetime, limits: Limits) -> sa.Select:
     return sa.select(OrganiserSession).where(
         OrganiserSession.organiser_id == organiser.id,

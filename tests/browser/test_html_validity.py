@@ -25,6 +25,7 @@ from tests.browser.test_accessibility import (
     visit_team_pages,
 )
 from tests.browser.test_signer import fill_signing_form
+from tests.browser.test_two_factor import visit_two_factor_pages
 from tests.html_check import checker, html_errors
 
 LANGUAGES = {"en": "en-GB", "kk": "kk-KZ", "ru": "ru-RU"}
@@ -147,10 +148,13 @@ def test_every_page_passes_the_html_checker(new_page, site, demo_slug, vnu_jar, 
     visit_closed_pages(sources, signers, site, slug)
     sources.label = "en"
     visit_closed_dashboard(sources, organiser, site, dashboard)
+    for language, locale in LANGUAGES.items():
+        sources.label = language
+        visit_two_factor_pages(sources, sources.watch(new_page(locale=locale)), site)
 
     # 12 organiser pages on the way, 2 editors, 7 of the team, 2 sealing, 4 closed; 12 public,
-    # 8 errors, 3 closed and 1 sealed each.
-    assert len(sources.files) == 12 + 2 + 7 + 2 + 4 + 3 * (12 + 8 + 3 + 1)
+    # 8 errors, 3 closed, 1 sealed and 8 of the second factor each.
+    assert len(sources.files) == 12 + 2 + 7 + 2 + 4 + 3 * (12 + 8 + 3 + 1 + 8)
     errors = html_errors(vnu_jar, sources.files)
     assert not errors, json.dumps(errors, ensure_ascii=False, indent=1)
 

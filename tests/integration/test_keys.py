@@ -39,3 +39,28 @@ def test_rotation_keeps_old_rows_readable_and_reencrypt_moves_them(
         )
         _db.session.remove()
         _db.engine.dispose()
+
+
+def test_reencrypt_moves_the_second_factors_secrets_too(database_url, tmp_path, db, make_account):
+    from petitions.models import TotpFactor, utcnow
+    from petitions.services import two_factor
+
+    organiser = make_account("factor@example.org")
+    secret = two_factor.pending_secret(organiser, utcnow())
+    db.session.commit()
+    rotated = make_test_app(database_url, str(tmp_path), DATA_KEYS=f"{NEW_KEY},{TEST_DATA_KEY}")
+    with rotated.app_context():
+        raw = _db.session.execute(sa.text("SELECT secret FROM totp_factors")).scalar_one()
+        assert keyring().needs_rotation(raw)
+        result = rotated.test_cli_runner().invoke(args=["keys", "reencrypt"])
+        assert result.exit_code == 0, result.output
+        assert "totp_factors: 1 row(s) re-encrypted with the current key" in result.output
+        raw = _db.session.execute(sa.text("SELECT secret FROM totp_factors")).scalar_one()
+        assert not keyring().needs_rotation(raw)
+        _db.session.remove()
+        _db.engine.dispose()
+    only_new = make_test_app(database_url, str(tmp_path), DATA_KEYS=NEW_KEY)
+    with only_new.app_context():
+        assert _db.session.scalars(sa.select(TotpFactor.secret)).one() == secret
+        _db.session.remove()
+        _db.engine.dispose()

@@ -32,6 +32,7 @@ def signed_in(client, organiser):
 
 
 def _organiser_rules(app):
+
     return [
         rule
         for rule in app.url_map.iter_rules()

@@ -173,6 +173,31 @@ def test_production_warns_about_sqlite_and_memory_limits(tmp_path):
     assert "MAIL_SERVER" in joined
 
 
+PRODUCTION_COMPLETE = {
+    "PETITIONS_ENV": "production",
+    "SECRET_KEY": "x" * 48,
+    "HASH_KEY": KEY,
+    "DATA_KEYS": KEY,
+    "BASE_URL": "https://petitions.example.org",
+}
+
+
+def test_a_second_factor_is_required_in_production_and_not_in_development(tmp_path):
+    production = load_settings(PRODUCTION_COMPLETE, tmp_path)
+    assert production.require_two_factor is True
+    assert production.fresh_factor_minutes == 15
+    assert load_settings({}, tmp_path / "dev").require_two_factor is False
+    relaxed = load_settings({**PRODUCTION_COMPLETE, "REQUIRE_TWO_FACTOR": "false"}, tmp_path)
+    assert relaxed.require_two_factor is False
+    assert (
+        "REQUIRE_TWO_FACTOR is off: an organiser without a second factor is opened by their "
+        "password alone"
+    ) in relaxed.warnings
+    assert not [w for w in production.warnings if "REQUIRE_TWO_FACTOR" in w]
+    strict = load_settings({"REQUIRE_TWO_FACTOR": "yes", "FRESH_FACTOR_MINUTES": "5"}, tmp_path)
+    assert (strict.require_two_factor, strict.fresh_factor_minutes) == (True, 5)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
@@ -189,6 +214,8 @@ def test_production_warns_about_sqlite_and_memory_limits(tmp_path):
         ("SESSION_IDLE_MINUTES", "half an hour", "SESSION_IDLE_MINUTES: expected a whole number"),
         ("SESSION_IDLE_MINUTES", "1", "SESSION_IDLE_MINUTES: must be between 2 and 1440"),
         ("SESSION_MAX_HOURS", "0", "SESSION_MAX_HOURS: must be between 1 and 168"),
+        ("REQUIRE_TWO_FACTOR", "sometimes", "REQUIRE_TWO_FACTOR: expected true or false"),
+        ("FRESH_FACTOR_MINUTES", "0", "FRESH_FACTOR_MINUTES: must be between 1 and 720"),
     ],
 )
 def test_each_wrong_setting_gets_its_own_clear_message(tmp_path, name, value, expected):
