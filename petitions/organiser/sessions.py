@@ -60,8 +60,8 @@ def load_organiser(token: str) -> Organiser | None:
 def sign_in(organiser: Organiser) -> None:
     """Start a session for an organiser who proved who they are; the caller commits.
 
-    A browser not known to this organiser gets the browser cookie and sends the organiser a
-    warning by email.
+    The session this browser had is ended; the browser cookie is set (or renewed), and a
+    browser this organiser was not known to use sends them a warning by email.
     """
     moment = now()
     # Read from the cookie, not through current_user: its loader would commit this request's
