@@ -231,6 +231,12 @@ def test_every_label_set_is_complete_and_fills_in():
         "closes": "b",
         "timezone": "z",
         "count": "3",
+        "applicant": "a",
+        "number": "123456789012",
+        "address": "p",
+        "email": "e",
+        "phone": "f",
+        "signatory": "s",
     }
     for language in ("kk", "ru", "en"):
         labels = LABELS[language]
