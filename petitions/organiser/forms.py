@@ -161,6 +161,7 @@ class PetitionForm(Form):
         _l("Kind of recipient"),
         choices=[SelectChoice(kind.value, kind.label) for kind in RecipientKind],
         default=RecipientKind.OTHER.value,
+        validate_choice=False,
     )
     language = SelectField(
         _l("Language of the text"),

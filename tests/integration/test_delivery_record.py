@@ -242,6 +242,7 @@ def test_the_dashboard_cannot_record_a_delivery_twice(client, db, exported):
                     "csrf_token": csrf_token(client, dashboard),
                     "delivered_on": "2026-03-23",
                     "delivered_to": to,
+                    "channel": "in_person",
                 },
             )
         )

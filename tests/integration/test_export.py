@@ -188,6 +188,7 @@ def test_an_interim_export_cannot_be_recorded_as_delivered(
         data={
             "csrf_token": csrf_token(client, dashboard),
             "delivered_on": "2021-09-21",
+            "channel": "post",
         },
     )
     assert "Only a finished final export" in client.get(response.headers["Location"]).get_data(
