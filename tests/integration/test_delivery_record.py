@@ -304,3 +304,72 @@ def test_the_record_reads_in_the_visitors_language(client, exported, language, h
     section = section[: section.index("</section>")]
     for english in ("Signatures", "Root of the receipt tree", "Not recorded yet.", "export of"):
         assert english not in section, english
+
+
+def test_the_dashboard_records_the_channel_and_the_registration_for_the_public_record(
+    client, db, exported
+):
+    organiser, petition, _interim, final, _leaves = exported
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{petition.id}"
+    answer = client.post(
+        f"{dashboard}/exports/{final.id}/delivered",
+        data={
+            "csrf_token": csrf_token(client, dashboard),
+            "delivered_on": "2026-03-23",
+            "channel": "eotinish",
+            "registration_number": "ЗТ-2026-00412",
+            "registered_on": "2026-03-25",
+        },
+    )
+    assert answer.status_code == 303
+    db.session.refresh(final)
+    assert (final.channel, final.registration_number, final.registered_on) == (
+        "eotinish",
+        "ЗТ-2026-00412",
+        date(2026, 3, 25),
+    )
+    entry = client.get(f"/petitions/{petition.slug}/deliveries.json").json["deliveries"][1]
+    assert (entry["channel"], entry["registration_number"], entry["registered_on"]) == (
+        "eotinish",
+        "ЗТ-2026-00412",
+        "2026-03-25",
+    )
+    page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "<dt>Method</dt>\n        <dd>Through the eOtinish portal</dd>" in page
+    assert (
+        "<dt>Registration number at the recipient</dt>\n        <dd><bdi>ЗТ-2026-00412</bdi></dd>"
+    ) in page
+    assert "<dt>Registered by the recipient on</dt>\n        <dd>Mar 25, 2026</dd>" in page
+    client.get("/language/ru")
+    russian = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "<dd>Через портал eOtinish</dd>" in russian
+    assert "<dt>Регистрационный номер у адресата</dt>" in russian
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"channel": "pigeon"}, "How: Choose how the bundle was delivered."),
+        (
+            {"channel": "post", "registered_on": "2026-03-20"},
+            "Registered on: The registration cannot come before the delivery.",
+        ),
+        (
+            {"channel": "post", "registration_number": "ЗТ\x07-1"},
+            "Registration number given by the recipient&#39;s office: Please remove invisible "
+            "or control characters.",
+        ),
+        ({"channel": "post", "delivered_on": ""}, "Give the date of delivery."),
+    ],
+)
+def test_a_bad_delivery_record_is_refused_with_its_reason(client, db, exported, fields, message):
+    organiser, petition, _interim, final, _leaves = exported
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{petition.id}"
+    data = {"csrf_token": csrf_token(client, dashboard), "delivered_on": "2026-03-23", **fields}
+    answer = client.post(f"{dashboard}/exports/{final.id}/delivered", data=data)
+    assert answer.status_code == 303
+    assert message in client.get(answer.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(final)
+    assert (final.delivered_at, final.channel, final.registration_number) == (None, None, None)
