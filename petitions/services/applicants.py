@@ -12,7 +12,7 @@ import re
 from flask_babel import lazy_gettext as _l
 
 from petitions.delivery.model import ApplicantInfo
-from petitions.models import Applicant, ApplicantKind, Petition
+from petitions.models import Applicant, Petition
 
 #: Weights of the check digit of an IIN or a BIN (the same rule for both), first and second
 #: pass: the sum of digits times weights, modulo 11; a result of 10 on the first pass takes the
@@ -92,7 +92,3 @@ def require_applicant(petition: Petition) -> None:
     """Raise `MissingApplicant` unless the petition has an applicant for its final bundle."""
     if petition.applicant is None:
         raise MissingApplicant()
-
-
-def is_organisation(applicant: Applicant) -> bool:
-    return applicant.kind == ApplicantKind.ORGANISATION
