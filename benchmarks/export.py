@@ -130,7 +130,7 @@ def plain_rows(count: int) -> Iterator[tuple[int, str, str, str, datetime]]:
 
 def petition_data(count: int) -> tuple:
     """Return the demo-like petition, this export and the summary counted from the rows."""
-    from petitions.delivery.model import ExportInfo, PetitionInfo, Summary
+    from petitions.delivery.model import ApplicantInfo, ExportInfo, PetitionInfo, Summary
 
     petition = PetitionInfo(
         slug="pardon-aron-atabek",
@@ -143,6 +143,16 @@ def petition_data(count: int) -> tuple:
         opens_at=OPENS_AT,
         closes_at=OPENS_AT + WINDOW,
         organiser="Әлия Қасымқызы Үмбетова",
+        recipient_kind="president",
+        # A final bundle's letter names its applicant, as the export service requires.
+        applicant=ApplicantInfo(
+            kind="person",
+            surname="Үмбетова",
+            name="Әлия",
+            patronymic="Қасымқызы",
+            address="100000, Қарағанды қ., Бұқар жырау даңғылы, 10",
+            email="aliya@example.org",
+        ),
     )
     export = ExportInfo(
         identifier=f"pardon-aron-atabek-20210919-bench{count}",

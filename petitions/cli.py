@@ -33,7 +33,7 @@ from petitions.delivery.verify import verify_bundle
 from petitions.extensions import db
 from petitions.files import private_directory
 from petitions.i18n import format_in_zone, zone_name
-from petitions.models import InvalidTransition, PetitionState, utcnow
+from petitions.models import DeliveryKind, InvalidTransition, PetitionState, utcnow
 from petitions.receipts import ReceiptError, load_receipt, verdict
 from petitions.sealing import (
     KDF_MEMLIMIT,
@@ -44,6 +44,7 @@ from petitions.sealing import (
 )
 from petitions.services import (
     accounts,
+    applicants,
     export,
     keys,
     lifecycle,
@@ -247,9 +248,13 @@ def export_command(slug: str, output: str) -> None:
         raise click.ClickException(f"no published petition with the slug {slug!r}")
     now = utcnow()
     kind = export.kind_of(petition, now)
+    if kind == DeliveryKind.FINAL and petition.applicant is None:
+        raise click.ClickException(f"{slug}: {applicants.NO_APPLICANT_CLI}")
     with _progress_bar() as progress:
         try:
             result = export.build(export.ExportRequest(petition, target, kind, now), progress)
+        except applicants.MissingApplicant as error:
+            raise click.ClickException(f"{slug}: {error}") from None
         except (BundleError, SigningKeyError, OSError, export.ExportError) as error:
             raise click.ClickException(f"export failed: {error}") from None
     try:

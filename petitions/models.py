@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -337,6 +337,61 @@ ROLE_PERMISSIONS: dict[MemberRole, frozenset[Permission]] = {
 }
 
 
+class RecipientKind(enum.StrEnum):
+    """What kind of body a petition is addressed to: it decides the letter's formal lines."""
+
+    PRESIDENT = "president"
+    MAZHILIS = "mazhilis"
+    SENATE = "senate"
+    MINISTRY = "ministry"
+    AKIMAT = "akimat"
+    EMBASSY = "embassy"
+    OTHER = "other"
+
+    @property
+    def label(self) -> LazyString:
+        return _RECIPIENT_KIND_LABELS[self]
+
+
+_RECIPIENT_KIND_LABELS = {
+    RecipientKind.PRESIDENT: _l("The President of the Republic of Kazakhstan"),
+    RecipientKind.MAZHILIS: _l("The Mazhilis of the Parliament"),
+    RecipientKind.SENATE: _l("The Senate of the Parliament"),
+    RecipientKind.MINISTRY: _l("A ministry or another central state body"),
+    RecipientKind.AKIMAT: _l("An akimat (local executive body)"),
+    RecipientKind.EMBASSY: _l("A foreign embassy"),
+    RecipientKind.OTHER: _l("Another recipient"),
+}
+
+
+class ApplicantKind(enum.StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
+class DeliveryChannel(enum.StrEnum):
+    """How a bundle reached its recipient: the fixed set the public record names."""
+
+    POST = "post"
+    IN_PERSON = "in_person"
+    EMAIL = "email"
+    EOTINISH = "eotinish"
+    OTHER = "other"
+
+    @property
+    def label(self) -> LazyString:
+        return _DELIVERY_CHANNEL_LABELS[self]
+
+
+_DELIVERY_CHANNEL_LABELS = {
+    DeliveryChannel.POST: _l("By post"),
+    DeliveryChannel.IN_PERSON: _l("In person"),
+    DeliveryChannel.EMAIL: _l("By email"),
+    DeliveryChannel.EOTINISH: _l("Through the eOtinish portal"),
+    DeliveryChannel.OTHER: _l("Another way"),
+}
+
+
 class Organiser(UserMixin, db.Model):
     __tablename__ = "organisers"
 
@@ -522,6 +577,12 @@ class Petition(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     #: Whom the petition is addressed to, as it appears on the cover letter.
     recipient: Mapped[str] = mapped_column(sa.String(200))
+    #: The kind of body `recipient` names: the cover letter's formal line and salutation.
+    recipient_kind: Mapped[RecipientKind] = mapped_column(
+        _enum(RecipientKind, "recipient_kind"),
+        default=RecipientKind.OTHER,
+        server_default=RecipientKind.OTHER.value,
+    )
     language: Mapped[str] = mapped_column(sa.String(2))
     goal: Mapped[int | None]
     #: IANA zone in which deadlines are shown and days are counted.
@@ -550,6 +611,10 @@ class Petition(db.Model):
     organiser: Mapped[Organiser] = relationship(back_populates="petitions")
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="petition", cascade="all, delete-orphan"
+    )
+    #: Who files the appeal in law; a final bundle needs one (`Applicant`).
+    applicant: Mapped[Applicant | None] = relationship(
+        back_populates="petition", cascade="all, delete-orphan", uselist=False
     )
 
     @property
@@ -703,6 +768,50 @@ class Invitation(db.Model):
     def is_pending_at(self, now: datetime) -> bool:
         """Tell whether the invitation can still be accepted at `now`."""
         return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class Applicant(db.Model):
+    """Who files a petition as an appeal: a person or an organisation, with a postal address.
+
+    Kazakhstan's law on appeals leaves an appeal without the applicant's name and postal
+    address unconsidered, as anonymous: the cover letter of a final bundle names the applicant
+    and asks for the answer at this address. Everything in it but its kind is encrypted; the
+    public page never shows it, but for the postal address when `show_address` is chosen.
+    """
+
+    __tablename__ = "applicants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("petitions.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[ApplicantKind] = mapped_column(_enum(ApplicantKind, "applicant_kind"))
+    #: A person's given name, or the organisation's name.
+    name: Mapped[str] = mapped_column(EncryptedText("applicant.name"))
+    #: A person's surname and patronymic (this one optional); null for an organisation.
+    surname: Mapped[str | None] = mapped_column(EncryptedText("applicant.surname"))
+    patronymic: Mapped[str | None] = mapped_column(EncryptedText("applicant.patronymic"))
+    #: Whoever signs for an organisation; null for a person.
+    signatory: Mapped[str | None] = mapped_column(EncryptedText("applicant.signatory"))
+    address: Mapped[str] = mapped_column(EncryptedText("applicant.address"))
+    #: A person's IIN or an organisation's BIN (12 digits), if given.
+    id_number: Mapped[str | None] = mapped_column(EncryptedText("applicant.id_number"))
+    email: Mapped[str] = mapped_column(EncryptedText("applicant.email"))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("applicant.phone"))
+    #: The organiser chose to show the postal address on the public page.
+    show_address: Mapped[bool] = mapped_column(default=False)
+    #: The demo's invented applicant: the letter says that it is no appeal.
+    demonstration: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    petition: Mapped[Petition] = relationship(back_populates="applicant")
+
+    @property
+    def full_name(self) -> str:
+        """Name the applicant as official letters in Kazakhstan do: surname, name, patronymic."""
+        if self.kind == ApplicantKind.ORGANISATION:
+            return self.name
+        return " ".join(part for part in (self.surname, self.name, self.patronymic) if part)
 
 
 class Signature(db.Model):
@@ -872,10 +981,17 @@ class Delivery(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Whom it was handed to, as they appear on a receipt.
     delivered_to: Mapped[str | None] = mapped_column(sa.String(200))
-    #: How: by hand, post, the e-Otinish portal, email...
+    #: How, as free text: from deliveries recorded before `channel` existed.
     delivery_method: Mapped[str | None] = mapped_column(sa.String(200))
-    #: The recipient's registration or tracking number.
+    #: A tracking number or other reference the organiser notes.
     reference: Mapped[str | None] = mapped_column(sa.String(200))
+    #: How the bundle reached the recipient, from a fixed set.
+    channel: Mapped[DeliveryChannel | None] = mapped_column(
+        _enum(DeliveryChannel, "delivery_channel")
+    )
+    #: The registration number and date the recipient's office gives an accepted appeal.
+    registration_number: Mapped[str | None] = mapped_column(sa.String(100))
+    registered_on: Mapped[date | None] = mapped_column(sa.Date)
     #: The RFC 6962 tree over the bundle's rows (petitions.receipts), once the export is done.
     tree_size: Mapped[int | None]
     tree_root: Mapped[str | None] = mapped_column(sa.String(64))

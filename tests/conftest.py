@@ -37,6 +37,8 @@ from petitions import cache, create_app
 from petitions.extensions import db as _db
 from petitions.extensions import limiter
 from petitions.models import (
+    Applicant,
+    ApplicantKind,
     Organiser,
     Petition,
     PetitionState,
@@ -367,6 +369,19 @@ def make_account(db: Any) -> Callable[..., Organiser]:
     return make
 
 
+def an_applicant(**fields: Any) -> Applicant:
+    """Return a person applying, with every required field (and none of the optional ones)."""
+    values: dict[str, Any] = {
+        "kind": ApplicantKind.PERSON,
+        "surname": "Applicantova",
+        "name": "Aigerim",
+        "address": "050000, Almaty, 1 Example Street, flat 2",
+        "email": "applicant@example.org",
+    }
+    values.update(fields)
+    return Applicant(**values)
+
+
 @pytest.fixture
 def make_petition(db: Any, make_organiser: Callable[..., Organiser]) -> Callable[..., Petition]:
     """Make a petition in any state; by default open from an hour ago for five days."""
@@ -385,6 +400,9 @@ def make_petition(db: Any, make_organiser: Callable[..., Organiser]) -> Callable
         fields.setdefault("closes_at", now + timedelta(days=5))
         if "organiser" not in fields:
             fields["organiser"] = make_organiser()
+        # Every petition may be exported as final; pass applicant=None for one that may not.
+        if "applicant" not in fields:
+            fields["applicant"] = an_applicant()
         petition = Petition(state=state, **fields)
         db.session.add(petition)
         save(db)

@@ -33,7 +33,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 
 from petitions.delivery.bundle import add_signed_manifest, json_bytes
 from petitions.delivery.keys import SigningKey
-from petitions.delivery.model import ExportInfo, PetitionInfo, Summary
+from petitions.delivery.model import ApplicantInfo, ExportInfo, PetitionInfo, Summary
 from petitions.delivery.sealed import SealedRow
 from petitions.merkle import leaf_hash
 from petitions.sealing import SealingPublicKey
@@ -43,6 +43,27 @@ KAZAKH_NAME = "Әлия Қасымқызы Үмбетова"
 OPENS_AT = datetime(2021, 9, 14, 4, 0, tzinfo=UTC)
 ALMATY_CITIES = ("Алматы", "Астана", "Шымкент", "Москва", "London")
 COUNTRIES = ("KZ", "KZ", "KZ", "RU", "GB")
+
+#: A person applying, with every field; the IIN's check digit is right.
+KAZAKH_APPLICANT = ApplicantInfo(
+    kind="person",
+    surname="Үмбетова",
+    name="Әлия",
+    patronymic="Қасымқызы",
+    address="100000, Қарағанды қ., Бұқар жырау даңғылы, 10-үй, 5-пәтер",
+    id_number="900101400013",
+    email="aliya@example.org",
+    phone="+7 701 234 56 78",
+)
+#: An organisation applying, with the person who signs for it.
+ORGANISATION_APPLICANT = ApplicantInfo(
+    kind="organisation",
+    name="Қазақстан адам құқықтары бюросы",
+    signatory="Евгений Жовтис",
+    address="100012, Қарағанды қ., Ерубаев к-сі, 1",
+    id_number="200140000123",
+    email="bureau@example.org",
+)
 
 Row = tuple[int, str, str, str, datetime]
 #: A row with its receipt leaf, as the export hands it to `build_bundle(..., receipts=True)`.
@@ -61,6 +82,8 @@ def make_petition(**changes: object) -> PetitionInfo:
         "opens_at": OPENS_AT,
         "closes_at": OPENS_AT + timedelta(days=5),
         "organiser": "Демо ұйымдастырушы",
+        "recipient_kind": "president",
+        "applicant": KAZAKH_APPLICANT,
     }
     values.update(changes)
     return PetitionInfo(**values)

@@ -47,6 +47,8 @@ def petition_json(slug: str):
             # A sealed petition's key, so that anyone can check which key signers' data is
             # sealed to (the organiser compares the fingerprint with their own).
             "sealing_key": petition.sealing_key,
+            # Only if the organiser chose to show it; nothing else of the applicant is public.
+            "applicant_postal_address": queries.public_address(petition),
             # What every receipt's leaf is computed from (docs/verifying-a-receipt.md).
             "petition_id": petition.public_id,
             "withdrawn_count": counts.withdrawn,
@@ -73,6 +75,9 @@ def _delivery_json(entry: queries.PublicDelivery) -> dict:
         "delivered_to": entry.delivered_to,
         "delivery_method": entry.delivery_method,
         "reference": entry.reference,
+        "channel": str(entry.channel) if entry.channel else None,
+        "registration_number": entry.registration_number,
+        "registered_on": entry.registered_on.isoformat() if entry.registered_on else None,
     }
 
 

@@ -43,7 +43,14 @@ from petitions.delivery.fonts import (
     right_to_left,
     visual,
 )
-from petitions.delivery.model import ExportInfo, Labels, PetitionInfo, ReceiptTree, Summary
+from petitions.delivery.model import (
+    FOREIGN_KINDS,
+    ExportInfo,
+    Labels,
+    PetitionInfo,
+    ReceiptTree,
+    Summary,
+)
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 42.0
@@ -347,24 +354,92 @@ def cover_letter(plan: DocumentPlan) -> list[Item]:
     items: list[Item] = [
         Line(labels.date.format(date=today), align="right"),
         Line(labels.final if export.final else labels.interim, font=BOLD, align="right"),
-        *paragraph(labels.to.format(recipient=petition.recipient), space_before=18),
-        *paragraph(labels.sender.format(organiser=petition.organiser), space_before=2),
+        *addressee_items(plan),
+        *applicant_items(plan),
         *paragraph(labels.subject.format(title=petition.title), font=BOLD, space_before=16),
-        *paragraph(labels.intro.format(title=petition.title), space_before=14),
+        *paragraph(salutation(plan), space_before=14),
+        *paragraph(labels.intro.format(title=petition.title), space_before=6),
         *paragraph(window),
     ]
     if not export.final:
         items += paragraph(labels.still_open, font=BOLD)
     items += paragraph(labels.count.format(count=count_text(plan, plan.summary.total)))
     items += paragraph(labels.contents)
+    items += answer_items(plan)
     items += paragraph(labels.verification)
     if plan.receipts:
         items += receipts_items(plan)
     if plan.development:
         items += paragraph(labels.development, font=BOLD, space_before=12)
     items += paragraph(labels.closing, space_before=18)
-    items += paragraph(petition.organiser, space_before=4)
+    items += signature_items(plan)
     return items
+
+
+def addressee_items(plan: DocumentPlan) -> list[Item]:
+    """Return the formal line of the recipient's kind, then the recipient as typed."""
+    labels, petition = plan.labels, plan.petition
+    items: list[Item] = []
+    if petition.recipient_kind != "other":
+        formal = getattr(labels, f"addressee_{petition.recipient_kind}")
+        items += paragraph(formal, font=BOLD, space_before=18)
+    items += paragraph(
+        labels.to.format(recipient=petition.recipient), space_before=2 if items else 18
+    )
+    return items
+
+
+def applicant_items(plan: DocumentPlan) -> list[Item]:
+    """Return who files the appeal and how to reach them; the organiser when there is none.
+
+    An interim export may have no applicant yet: it names the organiser, as before.
+    """
+    labels, applicant = plan.labels, plan.petition.applicant
+    if applicant is None:
+        return paragraph(labels.sender.format(organiser=plan.petition.organiser), space_before=8)
+    first = labels.applicant if applicant.is_person else labels.applicant_organisation
+    items = paragraph(first.format(applicant=applicant.full_name), font=BOLD, space_before=8)
+    if applicant.id_number:
+        number = labels.iin if applicant.is_person else labels.bin
+        items += paragraph(number.format(number=applicant.id_number), space_before=0)
+    if not applicant.is_person and applicant.signatory:
+        items += paragraph(labels.signatory.format(signatory=applicant.signatory), space_before=0)
+    items += paragraph(labels.postal_address.format(address=applicant.address), space_before=0)
+    items += paragraph(labels.email.format(email=applicant.email), space_before=0)
+    if applicant.phone:
+        items += paragraph(labels.phone.format(phone=applicant.phone), space_before=0)
+    if applicant.demonstration:
+        items += paragraph(labels.demonstration, font=BOLD, space_before=4)
+    return items
+
+
+def salutation(plan: DocumentPlan) -> str:
+    """Return the letter's salutation for the recipient's kind."""
+    return getattr(plan.labels, f"salutation_{plan.petition.recipient_kind}")
+
+
+def answer_items(plan: DocumentPlan) -> list[Item]:
+    """Ask for the answer at the applicant's address; say which languages it may come in."""
+    labels, petition = plan.labels, plan.petition
+    if petition.applicant is None:
+        return []
+    applicant = petition.applicant
+    items = paragraph(labels.answer.format(address=applicant.address, email=applicant.email))
+    if petition.recipient_kind not in FOREIGN_KINDS:
+        items += paragraph(labels.answer_language)
+    return items
+
+
+def signature_items(plan: DocumentPlan) -> list[Item]:
+    """Return whoever signs the letter: the applicant (for an organisation, its signatory)."""
+    petition = plan.petition
+    applicant = petition.applicant
+    if applicant is None:
+        return paragraph(petition.organiser, space_before=4)
+    if applicant.is_person:
+        return paragraph(applicant.full_name, space_before=4)
+    items = paragraph(applicant.signatory, space_before=4) if applicant.signatory else []
+    return items + paragraph(applicant.name, space_before=0 if items else 4)
 
 
 #: Stands for the root while the front matter is only being counted.

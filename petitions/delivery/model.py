@@ -34,6 +34,52 @@ class SignatureRow(NamedTuple):
     signed_at: datetime
 
 
+#: The kinds of recipient the cover letter knows the formal lines of (`models.RecipientKind`).
+RECIPIENT_KINDS = ("president", "mazhilis", "senate", "ministry", "akimat", "embassy", "other")
+#: Recipients outside Kazakhstan's law on appeals: their letter says nothing of its language rule.
+FOREIGN_KINDS = frozenset({"embassy"})
+
+
+@dataclass(frozen=True)
+class ApplicantInfo:
+    """Who files the appeal: a person or an organisation, and where the answer is to go."""
+
+    #: "person" or "organisation".
+    kind: str
+    #: A person's given name, or the organisation's name.
+    name: str
+    address: str
+    email: str
+    surname: str = ""
+    patronymic: str = ""
+    #: IIN of a person, BIN of an organisation; empty if not given.
+    id_number: str = ""
+    phone: str = ""
+    #: Who signs for an organisation.
+    signatory: str = ""
+    #: The demo's invented applicant.
+    demonstration: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("person", "organisation"):
+            raise ValueError(f"applicant kind {self.kind!r} must be person or organisation")
+        if not self.name or not self.address or not self.email:
+            raise ValueError("an applicant needs a name, a postal address and an email")
+        if self.kind == "person" and not self.surname:
+            raise ValueError("a person applying needs a surname")
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == "person"
+
+    @property
+    def full_name(self) -> str:
+        """Surname, name and patronymic, as official letters in Kazakhstan write them."""
+        if not self.is_person:
+            return self.name
+        return " ".join(part for part in (self.surname, self.name, self.patronymic) if part)
+
+
 @dataclass(frozen=True)
 class PetitionInfo:
     """What the petition is: its words, its recipient and its collection window."""
@@ -48,8 +94,14 @@ class PetitionInfo:
     opens_at: datetime
     closes_at: datetime
     organiser: str
+    #: One of RECIPIENT_KINDS: the letter's formal line and salutation.
+    recipient_kind: str = "other"
+    #: Who files the appeal; a final bundle is made only with one.
+    applicant: ApplicantInfo | None = None
 
     def __post_init__(self) -> None:
+        if self.recipient_kind not in RECIPIENT_KINDS:
+            raise ValueError(f"recipient kind {self.recipient_kind!r} is not one of ours")
         if not _SLUG.match(self.slug):
             raise ValueError(f"slug {self.slug!r} must be lower-case letters, digits and dashes")
         if self.language not in LANGUAGES:
@@ -141,6 +193,30 @@ class Labels:
     final: str
     to: str
     sender: str
+    addressee_president: str
+    addressee_mazhilis: str
+    addressee_senate: str
+    addressee_ministry: str
+    addressee_akimat: str
+    addressee_embassy: str
+    salutation_president: str
+    salutation_mazhilis: str
+    salutation_senate: str
+    salutation_ministry: str
+    salutation_akimat: str
+    salutation_embassy: str
+    salutation_other: str
+    applicant: str
+    applicant_organisation: str
+    signatory: str
+    iin: str
+    bin: str
+    postal_address: str
+    email: str
+    phone: str
+    demonstration: str
+    answer: str
+    answer_language: str
     date: str
     subject: str
     intro: str
@@ -179,6 +255,51 @@ ENGLISH = Labels(
     final=N_("pdf:final", "Final export"),
     to=N_("pdf:to", "To: {recipient}"),
     sender=N_("pdf:sender", "From: {organiser}"),
+    addressee_president=N_(
+        "pdf:addressee_president", "To the President of the Republic of Kazakhstan"
+    ),
+    addressee_mazhilis=N_(
+        "pdf:addressee_mazhilis", "To the Mazhilis of the Parliament of the Republic of Kazakhstan"
+    ),
+    addressee_senate=N_(
+        "pdf:addressee_senate", "To the Senate of the Parliament of the Republic of Kazakhstan"
+    ),
+    addressee_ministry=N_(
+        "pdf:addressee_ministry", "To a central state body of the Republic of Kazakhstan"
+    ),
+    addressee_akimat=N_("pdf:addressee_akimat", "To a local executive body (akimat)"),
+    addressee_embassy=N_("pdf:addressee_embassy", "To the diplomatic mission"),
+    salutation_president=N_("pdf:salutation_president", "Dear Mr President,"),
+    salutation_mazhilis=N_("pdf:salutation_mazhilis", "Dear Deputies of the Mazhilis,"),
+    salutation_senate=N_("pdf:salutation_senate", "Dear Senators,"),
+    salutation_ministry=N_("pdf:salutation_ministry", "Dear Minister,"),
+    salutation_akimat=N_("pdf:salutation_akimat", "Dear Akim,"),
+    salutation_embassy=N_("pdf:salutation_embassy", "Your Excellency,"),
+    salutation_other=N_("pdf:salutation_other", "Dear Sir or Madam,"),
+    applicant=N_("pdf:applicant", "Applicant: {applicant}"),
+    applicant_organisation=N_(
+        "pdf:applicant_organisation", "Applicant (organisation): {applicant}"
+    ),
+    signatory=N_("pdf:signatory", "Signing for the organisation: {signatory}"),
+    iin=N_("pdf:iin", "IIN: {number}"),
+    bin=N_("pdf:bin", "BIN: {number}"),
+    postal_address=N_("pdf:postal_address", "Postal address: {address}"),
+    email=N_("pdf:email", "Email: {email}"),
+    phone=N_("pdf:phone", "Phone: {phone}"),
+    demonstration=N_(
+        "pdf:demonstration",
+        "Demonstration: this applicant is invented and this bundle is not an appeal. "
+        "Do not deliver it.",
+    ),
+    answer=N_(
+        "pdf:answer",
+        "Please send your answer to the applicant at the postal address {address} and by "
+        "email to {email}.",
+    ),
+    answer_language=N_(
+        "pdf:answer_language",
+        "The answer may be given in the state language or in English, the language of this appeal.",
+    ),
     date=N_("pdf:date", "Date: {date}"),
     subject=N_("pdf:subject", "Petition “{title}”"),
     intro=N_(

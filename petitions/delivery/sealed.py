@@ -68,7 +68,7 @@ from petitions.delivery.bundle import (
     written,
 )
 from petitions.delivery.keys import SigningKey
-from petitions.delivery.model import ExportInfo, PetitionInfo, ReceiptTree, Summary
+from petitions.delivery.model import ApplicantInfo, ExportInfo, PetitionInfo, ReceiptTree, Summary
 from petitions.delivery.signature import Timestamping
 from petitions.delivery.verify import (
     DAMAGED,
@@ -313,6 +313,8 @@ def _petition_json(petition: PetitionInfo, sealing_key: SealingPublicKey) -> byt
     document: dict[str, Any] = {}
     for field in dataclasses.fields(PetitionInfo):
         value = getattr(petition, field.name)
+        if isinstance(value, ApplicantInfo):
+            value = dataclasses.asdict(value)
         document[field.name] = utc_text(value) if isinstance(value, datetime) else value
     document["sealing_key"] = _key_entry(sealing_key)
     return json_bytes(document)
@@ -457,14 +459,36 @@ def _read_json(
 
 
 def _petition_from(document: dict[str, Any]) -> tuple[PetitionInfo, SealingPublicKey]:
-    values = {}
+    values: dict[str, Any] = {}
     for field in dataclasses.fields(PetitionInfo):
-        value = document[field.name]
+        if field.name == "applicant":
+            values["applicant"] = _applicant_from(document.get("applicant"))
+            continue
+        # An export made before recipients had kinds names none: its letter names the recipient.
+        value = (
+            document.get(field.name, "other")
+            if field.name == "recipient_kind"
+            else document[field.name]
+        )
         if not isinstance(value, str):
             raise TypeError(f"{field.name} is not text")
         values[field.name] = _parse_utc(value) if field.name.endswith("_at") else value
     key = SealingPublicKey.parse(document["sealing_key"]["public_key"])
     return PetitionInfo(**values), key
+
+
+def _applicant_from(entry: Any) -> ApplicantInfo | None:
+    """Read the applicant written by `_petition_json`: None, or an object of its fields."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise TypeError("applicant is not an object")
+    names = {field.name: field.type for field in dataclasses.fields(ApplicantInfo)}
+    for name, value in entry.items():
+        wanted = bool if name == "demonstration" else str
+        if name not in names or not isinstance(value, wanted):
+            raise TypeError(f"applicant.{name} is not what an applicant holds")
+    return ApplicantInfo(**entry)
 
 
 def _summary_from(document: dict[str, Any]) -> Summary:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     EmailField,
@@ -23,11 +24,19 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from petitions.forms import Form
 from petitions.i18n import LANGUAGE_NAMES
-from petitions.models import GRANTABLE_ROLES, LANGUAGES, window_problem
+from petitions.models import (
+    GRANTABLE_ROLES,
+    LANGUAGES,
+    ApplicantKind,
+    DeliveryChannel,
+    RecipientKind,
+    window_problem,
+)
 from petitions.public.forms import clean_text, plain_text, valid_email
 from petitions.services import moderation
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
-from petitions.services.lifecycle import SLUG_PATTERN, slugify
+from petitions.services.applicants import is_valid_id_number, is_valid_phone
+from petitions.services.lifecycle import SLUG_PATTERN, ApplicantDraft, slugify
 
 #: Durations an organiser can pick instead of typing a closing time.
 PRESETS = {"5d": timedelta(days=5), "30d": timedelta(days=30), "6m": timedelta(days=182)}
@@ -107,6 +116,34 @@ class TurnOffFactorForm(Form):
     code = _code_field("turn-off-code")
 
 
+def _digits_only(value: str | None) -> str:
+    """Drop the spaces people type inside long numbers ("800 101 300 123")."""
+    return clean_text(value).replace(" ", "").replace("\u00a0", "")
+
+
+def _optional_text(label, length: int) -> StringField:
+    return StringField(
+        label, filters=[clean_text], validators=[Optional(), Length(max=length), plain_text]
+    )
+
+
+#: The applicant's fields each kind requires, with the message of an empty one.
+_REQUIRED = {
+    ApplicantKind.PERSON: (
+        ("applicant_surname", _l("Enter the applicant's surname.")),
+        ("applicant_name", _l("Enter the applicant's name.")),
+        ("applicant_address", _l("Enter the postal address the answer is to be sent to.")),
+        ("applicant_email", _l("Enter the applicant's email address.")),
+    ),
+    ApplicantKind.ORGANISATION: (
+        ("applicant_organisation", _l("Enter the organisation's name.")),
+        ("applicant_signatory", _l("Enter the name of the person who signs for the organisation.")),
+        ("applicant_address", _l("Enter the postal address the answer is to be sent to.")),
+        ("applicant_email", _l("Enter the applicant's email address.")),
+    ),
+}
+
+
 class PetitionForm(Form):
     title = StringField(
         _l("Title"), filters=[clean_text], validators=[DataRequired(), Length(max=200), plain_text]
@@ -144,6 +181,12 @@ class PetitionForm(Form):
         filters=[clean_text],
         validators=[DataRequired(), Length(max=200), plain_text],
     )
+    recipient_kind = SelectField(
+        _l("Kind of recipient"),
+        choices=[SelectChoice(kind.value, kind.label) for kind in RecipientKind],
+        default=RecipientKind.OTHER.value,
+        validate_choice=False,
+    )
     language = SelectField(
         _l("Language of the text"),
         choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
@@ -167,17 +210,119 @@ class PetitionForm(Form):
     )
     closes_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
 
+    applicant_kind = RadioField(
+        _l("Applicant"),
+        default="",
+        choices=[
+            SelectChoice("", _l("Not entered yet")),
+            SelectChoice(ApplicantKind.PERSON.value, _l("A person")),
+            SelectChoice(ApplicantKind.ORGANISATION.value, _l("An organisation")),
+        ],
+        validate_choice=False,
+    )
+    applicant_surname = _optional_text(_l("Surname"), 100)
+    applicant_name = _optional_text(_l("Name"), 100)
+    applicant_patronymic = _optional_text(_l("Patronymic (optional)"), 100)
+    applicant_organisation = _optional_text(_l("Name of the organisation"), 200)
+    applicant_signatory = _optional_text(_l("Signed for the organisation by"), 200)
+    applicant_address = _optional_text(_l("Postal address for the answer"), 300)
+    applicant_id_number = StringField(
+        _l("IIN or BIN (optional)"), filters=[_digits_only], validators=[Optional(), plain_text]
+    )
+    applicant_email = EmailField(
+        _l("Applicant's email address"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=254), valid_email],
+    )
+    applicant_phone = _optional_text(_l("Applicant's phone (optional)"), 40)
+    applicant_show_address = BooleanField(_l("Show the postal address on the public page"))
+
     def validate_language(self, field: SelectField) -> None:
         if field.data not in LANGUAGES:
             raise ValidationError(_l("Choose a language."))
 
+    def validate_recipient_kind(self, field: SelectField) -> None:
+        if field.data not in set(RecipientKind):
+            raise ValidationError(_l("Choose the kind of recipient."))
+
+    def validate_applicant_kind(self, field: RadioField) -> None:
+        if field.data not in {"", *ApplicantKind}:
+            raise ValidationError(_l("Choose a person, an organisation, or not yet."))
+
+    def validate_applicant_id_number(self, field: StringField) -> None:
+        if not field.data:
+            return
+        if not (field.data.isascii() and field.data.isdigit() and len(field.data) == 12):
+            raise ValidationError(_l("An IIN or a BIN has exactly 12 digits."))
+        if not is_valid_id_number(field.data):
+            raise ValidationError(
+                _l("This number's last digit does not match the others: check it for a typo.")
+            )
+
+    def validate_applicant_phone(self, field: StringField) -> None:
+        if field.data and not is_valid_phone(field.data):
+            raise ValidationError(
+                _l("Enter a phone number with digits only, for example +7 701 234 56 78.")
+            )
+
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
+        valid = self._applicant_is_complete() and valid
         if self.duration.data == "custom" and self.closes_at.data is None:
             # The field is Optional() for the presets, which stops its own validators when empty.
             self.closes_at.errors = [_l("Enter the closing time, or choose a duration.")]
             return False
         return valid and self._window_is_sane()
+
+    def _applicant_is_complete(self) -> bool:
+        """Require the fields the chosen kind of applicant needs."""
+        kind = self.applicant_kind.data
+        if kind not in set(ApplicantKind):
+            return True
+        complete = True
+        for name, message in _REQUIRED[ApplicantKind(kind)]:
+            field = self[name]
+            if not field.data and not field.errors:
+                field.errors = [*field.errors, message]
+                complete = False
+        return complete
+
+    def applicant(self) -> ApplicantDraft | None:
+        """Return the applicant entered, or None when none is chosen (yet)."""
+        if self.applicant_kind.data not in set(ApplicantKind):
+            return None
+        kind = ApplicantKind(self.applicant_kind.data)
+        person = kind == ApplicantKind.PERSON
+        return ApplicantDraft(
+            kind=kind,
+            name=self.applicant_name.data if person else self.applicant_organisation.data,
+            address=self.applicant_address.data,
+            email=self.applicant_email.data,
+            surname=self.applicant_surname.data if person else None,
+            patronymic=(self.applicant_patronymic.data or None) if person else None,
+            signatory=None if person else self.applicant_signatory.data,
+            id_number=self.applicant_id_number.data or None,
+            phone=self.applicant_phone.data or None,
+            show_address=bool(self.applicant_show_address.data),
+        )
+
+    def fill_applicant(self, applicant) -> None:
+        """Show a stored applicant in the fields."""
+        if applicant is None:
+            self.applicant_kind.data = ""
+            return
+        person = applicant.kind == ApplicantKind.PERSON
+        self.applicant_kind.data = applicant.kind.value
+        self.applicant_surname.data = applicant.surname
+        self.applicant_name.data = applicant.name if person else None
+        self.applicant_patronymic.data = applicant.patronymic
+        self.applicant_organisation.data = None if person else applicant.name
+        self.applicant_signatory.data = applicant.signatory
+        self.applicant_address.data = applicant.address
+        self.applicant_id_number.data = applicant.id_number
+        self.applicant_email.data = applicant.email
+        self.applicant_phone.data = applicant.phone
+        self.applicant_show_address.data = applicant.show_address
 
     def _window_is_sane(self) -> bool:
         """Refuse dates that overflow, and a window that ends before it starts (even a draft's)."""
@@ -282,16 +427,36 @@ class DeliveryForm(Form):
         filters=[clean_text],
         validators=[Optional(), Length(max=200), plain_text],
     )
-    method = StringField(
-        _l("How (by hand, post, e-Otinish, email…)"),
-        filters=[clean_text],
-        validators=[Optional(), Length(max=200), plain_text],
+    channel = SelectField(
+        _l("How"),
+        choices=[SelectChoice(channel.value, channel.label) for channel in DeliveryChannel],
+        validate_choice=False,
     )
+    registration_number = StringField(
+        _l("Registration number given by the recipient's office"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=100), plain_text],
+    )
+    registered_on = DateField(_l("Registered on"), validators=[Optional()])
     reference = StringField(
-        _l("Reference number"),
+        _l("Tracking number or other reference (optional)"),
         filters=[clean_text],
         validators=[Optional(), Length(max=200), plain_text],
     )
+
+    def validate_channel(self, field: SelectField) -> None:
+        if field.data not in set(DeliveryChannel):
+            raise ValidationError(_l("Choose how the bundle was delivered."))
+
+    def validate_registered_on(self, field: DateField) -> None:
+        if field.data is not None and field.data.year not in YEARS:
+            raise ValidationError(_l("Enter a date between the years 2000 and 2100."))
+        if (
+            field.data is not None
+            and self.delivered_on.data is not None
+            and field.data < self.delivered_on.data
+        ):
+            raise ValidationError(_l("The registration cannot come before the delivery."))
 
 
 def _role_choices() -> list[SelectChoice]:

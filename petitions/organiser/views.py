@@ -32,8 +32,11 @@ from flask_login import current_user
 from petitions.extensions import db, limiter, login_manager
 from petitions.models import (
     Delivery,
+    DeliveryChannel,
+    DeliveryKind,
     Petition,
     PetitionState,
+    RecipientKind,
     SessionEnd,
     SignatureState,
     utcnow,
@@ -59,6 +62,7 @@ from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
 from petitions.services import (
     accounts,
+    applicants,
     export,
     lifecycle,
     moderation,
@@ -264,6 +268,8 @@ def _draft_from(form: PetitionForm, now: datetime) -> lifecycle.PetitionDraft:
         timezone=form.timezone.data,
         opens_at=opens_at,
         closes_at=closes_at,
+        recipient_kind=RecipientKind(form.recipient_kind.data),
+        applicant=form.applicant(),
     )
 
 
@@ -303,6 +309,8 @@ def _fill(form: PetitionForm, petition: Petition) -> None:
     zone = petition.zone
     for name in ("title", "slug", "summary", "body", "recipient", "language", "goal", "timezone"):
         getattr(form, name).data = getattr(petition, name)
+    form.recipient_kind.data = petition.recipient_kind.value
+    form.fill_applicant(petition.applicant)
     form.opens_at.data = petition.opens_at.astimezone(zone).replace(tzinfo=None)
     form.closes_at.data = petition.closes_at.astimezone(zone).replace(tzinfo=None)
     form.duration.data = "custom"
@@ -318,6 +326,11 @@ def edit_petition(petition_id: int):
     if not form.validate_on_submit() or "preview" in request.form:
         return _editor(form, petition, 422 if form.errors else 200)
     draft = _draft_from(form, utcnow())
+    if draft.applicant is not None and petition.applicant is not None:
+        # The demo's mark stays with its applicant however it is edited.
+        draft.applicant = dataclasses.replace(
+            draft.applicant, demonstration=petition.applicant.demonstration
+        )
     if petition.state != PetitionState.DRAFT:
         # Shown but not editable once published: keep them exactly, seconds included.
         draft.slug, draft.opens_at, draft.closes_at = (
@@ -407,6 +420,7 @@ def show_petition(petition_id: int):
     """Show a petition's dashboard: counts, the days, the countries, clusters and the log."""
     petition = _petition()
     board = queries.dashboard(petition, utcnow())
+    final = export.kind_of(petition, board.now) == DeliveryKind.FINAL
     return render_template(
         "organiser/show_petition.html",
         petition=petition,
@@ -423,6 +437,8 @@ def show_petition(petition_id: int):
         confirm_form=ConfirmForm(),
         close_form=ReasonForm(),
         delivery_form=DeliveryForm(),
+        needs_applicant=final and petition.applicant is None,
+        no_applicant=applicants.NO_APPLICANT,
     )
 
 
@@ -609,7 +625,15 @@ def export_petition(petition_id: int):
     if petition.state == PetitionState.DRAFT:
         abort(404)
     if ConfirmForm().validate_on_submit():
-        export.queue_export(petition, current_user, utcnow())
+        try:
+            export.queue_export(petition, current_user, utcnow())
+        except applicants.MissingApplicant as error:
+            db.session.rollback()
+            flash(str(error.user_message), "error")
+            return redirect(
+                url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"),
+                code=303,
+            )
         db.session.commit()
         flash(_("The export is being prepared. This page shows its progress."), "info")
     return redirect(
@@ -633,6 +657,17 @@ def download_export(petition_id: int, delivery_id: int):
     )
 
 
+def _delivery_form_problem(form: DeliveryForm) -> str:
+    """Say what is wrong with a delivery's details, the first problem first."""
+    if form.delivered_on.errors or not form.errors:
+        return _("Give the date of delivery.")
+    for field in (form.channel, form.registered_on, form.registration_number, form.reference):
+        if field.errors:
+            return f"{field.label.text}: {field.errors[0]}"
+    name, errors = next(iter(form.errors.items()))
+    return f"{form[name].label.text}: {errors[0]}"
+
+
 @bp.post("/petitions/<int:petition_id>/exports/<int:delivery_id>/delivered")
 def record_delivery(petition_id: int, delivery_id: int):
     """Record when, how and to whom a final bundle was delivered."""
@@ -640,14 +675,16 @@ def record_delivery(petition_id: int, delivery_id: int):
     delivery = _own_delivery(petition, delivery_id)
     form = DeliveryForm()
     if not form.validate_on_submit():
-        flash(_("Give the date of delivery."), "error")
+        flash(_delivery_form_problem(form), "error")
     else:
         record = export.DeliveryRecord(
             delivered_at=datetime.combine(
                 form.delivered_on.data, time(12), petition.zone
             ).astimezone(UTC),
             delivered_to=form.delivered_to.data,
-            method=form.method.data,
+            channel=DeliveryChannel(form.channel.data),
+            registration_number=form.registration_number.data,
+            registered_on=form.registered_on.data,
             reference=form.reference.data,
         )
         try:

@@ -72,6 +72,7 @@ def _empty_sign_form(petition: Petition, form: SignPetitionForm) -> Markup:
         petition.recipient,
         petition.organiser_name,
         petition.organiser_contact,
+        petition.applicant_address,
         petition.sealing_key,
     )
     key = ("sign-form", str(get_locale() or "en"), *shown, retention_days)

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from petitions.extensions import db
-from petitions.models import Organiser, Petition
+from petitions.models import Applicant, ApplicantKind, Organiser, Petition, RecipientKind
 from petitions.sealing import SealingPublicKey, write_key_pair
 from petitions.services import audit, lifecycle
 from petitions.services.accounts import create_organiser, find_organiser, set_public_identity
@@ -78,6 +78,31 @@ with his family.
 """
 
 
+#: The demo's applicant: invented, and saying so wherever it appears (the cover letter adds a
+#: warning that the bundle is no appeal). Its address is in no city's register.
+DEMO_APPLICANT = {
+    "kind": ApplicantKind.PERSON,
+    "surname": "Демонстрационный",
+    "name": "Заявитель",
+    "patronymic": None,
+    "address": "Демонстрационный адрес, не настоящий: 050000, г. Алматы, ул. Примерная, д. 0",
+    "email": "demo-applicant@example.org",
+    "id_number": None,
+    "phone": None,
+    "signatory": None,
+    "show_address": False,
+    "demonstration": True,
+}
+
+
+def _give_demo_applicant(petition: Petition) -> None:
+    """Give a demo petition its demonstration applicant, if it has none (older demos had none)."""
+    if petition.applicant is None:
+        petition.applicant = Applicant(**DEMO_APPLICANT)
+        db.session.flush()
+        audit.record("edit", actor=petition.organiser, petition=petition, fields=["applicant"])
+
+
 @dataclass(frozen=True)
 class DemoResult:
     organiser: Organiser
@@ -94,6 +119,7 @@ def _demo_petition(organiser: Organiser, now: datetime, slug: str = DEMO_SLUG) -
         summary=DEMO_SUMMARY,
         body=DEMO_BODY,
         recipient=DEMO_RECIPIENT,
+        recipient_kind=RecipientKind.PRESIDENT,
         language="ru",
         goal=2500,
         timezone="Asia/Almaty",
@@ -103,6 +129,7 @@ def _demo_petition(organiser: Organiser, now: datetime, slug: str = DEMO_SLUG) -
     )
     db.session.add(petition)
     petition.publish(now)
+    petition.applicant = Applicant(**DEMO_APPLICANT)
     db.session.flush()
     audit.record("publish", actor=organiser, petition=petition, demo=True)
     return petition
@@ -121,6 +148,8 @@ def load_demo(now: datetime) -> DemoResult:
     created = petition is None
     if petition is None:
         petition = _demo_petition(organiser, now)
+    else:
+        _give_demo_applicant(petition)
     return DemoResult(organiser, petition, password, created)
 
 

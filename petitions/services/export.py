@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from petitions.models import (
     COUNTED_STATES,
     UNFINISHED_EXPORT_STATES,
     Delivery,
+    DeliveryChannel,
     DeliveryKind,
     ExportStatus,
     InvalidTransition,
@@ -49,7 +50,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.sealing import SealingPublicKey
-from petitions.services import audit, queries, receipts
+from petitions.services import applicants, audit, queries, receipts
 from petitions.services.privacy import keyring
 
 #: How often a running export writes its progress where the organiser's page can read it.
@@ -109,6 +110,8 @@ def _petition_info(petition: Petition) -> PetitionInfo:
         opens_at=petition.opens_at,
         closes_at=petition.closes_at,
         organiser=petition.organiser.name,
+        recipient_kind=str(petition.recipient_kind),
+        applicant=applicants.applicant_info(petition.applicant),
     )
 
 
@@ -251,9 +254,12 @@ class ExportRequest:
 def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -> ExportResult:
     """Build the signed bundle of a petition's counted signatures from one snapshot.
 
-    `record_export` then records it, and stores its receipts' tree.
+    `record_export` then records it, and stores its receipts' tree. A final bundle is refused
+    (`applicants.MissingApplicant`) unless the petition has an applicant.
     """
     petition, now = request.petition, request.now
+    if request.kind == DeliveryKind.FINAL:
+        applicants.require_applicant(petition)
     export = ExportInfo(
         identifier=new_bundle_identifier(petition.slug, now, petition.timezone),
         generated_at=now,
@@ -393,7 +399,10 @@ def queue_export(petition: Petition, actor: Organiser, now: datetime) -> Deliver
     )
     if waiting is not None:
         return waiting
-    delivery = Delivery(petition=petition, kind=kind_of(petition, now), exported_by_id=actor.id)
+    kind = kind_of(petition, now)
+    if kind == DeliveryKind.FINAL:
+        applicants.require_applicant(petition)
+    delivery = Delivery(petition=petition, kind=kind, exported_by_id=actor.id)
     db.session.add(delivery)
     db.session.flush()
     return delivery
@@ -473,8 +482,12 @@ def bundle_path(delivery: Delivery) -> Path | None:
 class DeliveryRecord:
     delivered_at: datetime
     delivered_to: str
-    method: str
-    reference: str
+    channel: DeliveryChannel
+    #: The number and day the recipient's office registered the appeal under, if known.
+    registration_number: str = ""
+    registered_on: date | None = None
+    #: A tracking number or any other reference.
+    reference: str = ""
 
 
 _ALREADY_RECORDED = _l(
@@ -491,7 +504,9 @@ def _stamp_delivery(delivery: Delivery, record: DeliveryRecord) -> None:
         .values(
             delivered_at=record.delivered_at,
             delivered_to=record.delivered_to or None,
-            delivery_method=record.method or None,
+            channel=record.channel,
+            registration_number=record.registration_number or None,
+            registered_on=record.registered_on,
             reference=record.reference or None,
         )
         .execution_options(synchronize_session=False)
@@ -528,7 +543,9 @@ def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser
         actor=actor,
         petition=petition,
         to=record.delivered_to,
-        how=record.method,
+        how=str(record.channel),
+        registration=record.registration_number,
+        registered_on=record.registered_on.isoformat() if record.registered_on else None,
         reference=record.reference,
         sha256=delivery.bundle_sha256,
     )

@@ -7,10 +7,10 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from petitions.crypto import EncryptedText
 from petitions.extensions import db
-from petitions.models import OutboxMessage, Signature, TotpFactor
+from petitions.models import Applicant, OutboxMessage, Signature, TotpFactor
 
 #: Every model with encrypted columns; a new one must be added here to take part in rotation.
-ENCRYPTED_MODELS = (Signature, OutboxMessage, TotpFactor)
+ENCRYPTED_MODELS = (Signature, OutboxMessage, TotpFactor, Applicant)
 
 
 def encrypted_columns(model: type[db.Model]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,10 +12,13 @@ from flask_babel import lazy_gettext as _l
 
 from petitions.extensions import db
 from petitions.models import (
+    Applicant,
+    ApplicantKind,
     InvalidTransition,
     Organiser,
     Petition,
     PetitionState,
+    RecipientKind,
     Signature,
     check_window,
 )
@@ -23,7 +26,7 @@ from petitions.sealing import SealingError, SealingPublicKey
 from petitions.services import audit
 
 #: Fields that are the text signers agreed to; frozen once anyone has signed.
-TEXT_FIELDS = ("title", "summary", "body", "recipient", "language")
+TEXT_FIELDS = ("title", "summary", "body", "recipient", "recipient_kind", "language")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: Kazakh and Russian letters in Latin, close to the official Kazakh Latin alphabet of 2021.
 _TRANSLITERATION = str.maketrans(
@@ -78,6 +81,30 @@ class PetitionError(ValueError):
     """A change to a petition that the rules do not allow; the message says why."""
 
 
+@dataclass(frozen=True)
+class ApplicantDraft:
+    """Who files the appeal, as the organiser enters it (checked by the form)."""
+
+    kind: ApplicantKind
+    #: A person's given name, or the organisation's name.
+    name: str
+    address: str
+    email: str
+    surname: str | None = None
+    patronymic: str | None = None
+    signatory: str | None = None
+    #: IIN of a person, BIN of an organisation.
+    id_number: str | None = None
+    phone: str | None = None
+    show_address: bool = False
+    demonstration: bool = False
+
+    def differs_from(self, applicant: Applicant | None) -> bool:
+        if applicant is None:
+            return True
+        return any(getattr(applicant, f.name) != getattr(self, f.name) for f in fields(self))
+
+
 @dataclass
 class PetitionDraft:
     """What an organiser writes; times are aware UTC."""
@@ -92,6 +119,13 @@ class PetitionDraft:
     timezone: str
     opens_at: datetime
     closes_at: datetime
+    recipient_kind: RecipientKind = RecipientKind.OTHER
+    #: None: no applicant yet (a final bundle cannot be made until there is one).
+    applicant: ApplicantDraft | None = None
+
+    def petition_fields(self) -> dict:
+        """Return the values stored in the petition's own columns."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "applicant"}
 
 
 def slugify(title: str) -> str:
@@ -128,7 +162,8 @@ def create_draft(organiser: Organiser, draft: PetitionDraft) -> Petition:
         draft.slug = slugify(draft.title)
     draft.slug = unique_slug(draft.slug)
     _check_draft_window(draft)
-    petition = Petition(organiser=organiser, state=PetitionState.DRAFT, **asdict(draft))
+    petition = Petition(organiser=organiser, state=PetitionState.DRAFT, **draft.petition_fields())
+    _set_applicant(petition, draft.applicant)
     db.session.add(petition)
     db.session.flush()
     audit.record("create", actor=organiser, petition=petition, slug=petition.slug)
@@ -137,8 +172,15 @@ def create_draft(organiser: Organiser, draft: PetitionDraft) -> Petition:
 
 def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) -> list[str]:
     """Apply an edit within the rules; return the names of the fields that changed."""
-    wanted = asdict(draft)
+    wanted = draft.petition_fields()
     changed = [name for name, value in wanted.items() if getattr(petition, name) != value]
+    applicant_changed = (
+        draft.applicant.differs_from(petition.applicant)
+        if draft.applicant is not None
+        else petition.applicant is not None
+    )
+    if applicant_changed:
+        changed.append("applicant")
     if petition.state != PetitionState.DRAFT:
         _check_published_edit(petition, changed)
     _check_draft_window(draft)
@@ -147,11 +189,27 @@ def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) 
             raise PetitionError(_l("The address may use only a-z, 0-9 and single hyphens."))
         wanted["slug"] = unique_slug(draft.slug, petition.id)
     for name in changed:
-        setattr(petition, name, wanted[name])
+        if name != "applicant":
+            setattr(petition, name, wanted[name])
+    if applicant_changed:
+        _set_applicant(petition, draft.applicant)
     if changed:
         db.session.flush()
         audit.record("edit", actor=actor, petition=petition, fields=changed)
     return changed
+
+
+def _set_applicant(petition: Petition, draft: ApplicantDraft | None) -> None:
+    """Give the petition its applicant as drafted, or remove it; the audit names no value."""
+    if draft is None:
+        petition.applicant = None
+        return
+    values = {f.name: getattr(draft, f.name) for f in fields(draft)}
+    if petition.applicant is None:
+        petition.applicant = Applicant(**values)
+        return
+    for name, value in values.items():
+        setattr(petition.applicant, name, value)
 
 
 def _check_draft_window(draft: PetitionDraft) -> None:
@@ -164,7 +222,13 @@ def _check_draft_window(draft: PetitionDraft) -> None:
 
 def _check_published_edit(petition: Petition, changed: list[str]) -> None:
     if petition.state != PetitionState.OPEN:
-        if set(changed) - {"goal"}:
+        if petition.state == PetitionState.DELIVERED and "applicant" in changed:
+            raise PetitionError(
+                _l("The applicant of a delivered petition cannot change: the bundle names them.")
+            )
+        # The applicant is not part of the text signers agreed to: a closed petition may get
+        # one before its final bundle is made.
+        if set(changed) - {"goal", "applicant"}:
             raise PetitionError(_l("Only the goal of a closed petition can change."))
         return
     if "slug" in changed:

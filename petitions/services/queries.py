@@ -24,6 +24,7 @@ from petitions.models import (
     UNFINISHED_EXPORT_STATES,
     AuditEvent,
     Delivery,
+    DeliveryChannel,
     DeliveryKind,
     ExportStatus,
     Petition,
@@ -38,8 +39,9 @@ def public_petition(slug: str) -> Petition | None:
     return db.session.scalar(
         sa.select(Petition)
         .where(Petition.slug == slug, Petition.state.in_(PUBLIC_STATES))
-        # The page names who runs the petition: its organiser comes in the same query.
-        .options(joinedload(Petition.organiser))
+        # The page names who runs the petition: its organiser comes in the same query, and
+        # the applicant, whose postal address the organiser may choose to show.
+        .options(joinedload(Petition.organiser), joinedload(Petition.applicant))
     )
 
 
@@ -53,7 +55,7 @@ def _rule_of_petition(name: str) -> Callable[..., Any]:
 
 
 #: The snapshot's fields read from the petition's organiser rather than the petition.
-_OF_ORGANISER = frozenset({"organiser_name", "organiser_contact"})
+_OF_ORGANISER = frozenset({"organiser_name", "organiser_contact", "applicant_address"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class PetitionSnapshot:
     #: Who runs the petition, as its organiser chose to be shown to signers (None: not given).
     organiser_name: str | None
     organiser_contact: str | None
+    #: The applicant's postal address if the organiser chose to show it, else None; nothing
+    #: else of the applicant ever reaches a public page.
+    applicant_address: str | None
     #: A sealed petition's public key line, or None.
     sealing_key: str | None
     #: When the retention purge erased the signers' personal data (receipts say so), or None.
@@ -107,7 +112,14 @@ class PetitionSnapshot:
             **own,
             organiser_name=organiser.public_name,
             organiser_contact=organiser.public_contact,
+            applicant_address=public_address(petition),
         )
+
+
+def public_address(petition: Petition) -> str | None:
+    """Return the applicant's postal address if the organiser chose to show it, else None."""
+    applicant = petition.applicant
+    return applicant.address if applicant is not None and applicant.show_address else None
 
 
 def public_snapshot(slug: str) -> PetitionSnapshot | None:
@@ -216,6 +228,9 @@ class PublicDelivery:
     delivered_to: str | None
     delivery_method: str | None
     reference: str | None
+    channel: DeliveryChannel | None
+    registration_number: str | None
+    registered_on: date | None
 
     @property
     def has_tree(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from tests.browser.conftest import ORGANISER_EMAIL, Site, assert_no_sideways_scrolling
 from tests.browser.test_signer import sign_and_confirm
 from tests.conftest import PASSWORD
+from tests.delivery_fixtures import run
 
 
 def sign_in(page: Any) -> None:
@@ -32,6 +33,13 @@ def create_petition(page: Any, title: str) -> str:
     page.locator("#recipient").fill("Prosecutor General of the Republic of Kazakhstan")
     page.locator("#language").select_option("en")
     page.locator("#goal").fill("1000")
+    # The applicant, without whom no final bundle is made.
+    page.locator("#applicant_kind-1").check()
+    page.locator("#applicant_surname").fill("Үмбетова")
+    page.locator("#applicant_name").fill("Әлия")
+    page.locator("#applicant_address").fill("100000, Қарағанды қ., Бұқар жырау даңғылы, 10")
+    page.locator("#applicant_id_number").fill("9001 0140 0013")
+    page.locator("#applicant_email").fill("aliya@example.org")
     page.locator("main form button[name=save]").click()
     page.wait_for_url(re.compile(r"/organiser/petitions/\d+$"))
     page.locator(".flash").wait_for()
@@ -82,6 +90,15 @@ def test_organiser_creates_publishes_closes_and_downloads_the_bundle(
         rows = archive.read("signatures.csv").decode("utf-8")
     assert {"petition.pdf", "signatures.csv", "manifest.json", "manifest.json.p7s"} <= names
     assert "Әлия Қасымқызы Үмбетова" in rows
+    with zipfile.ZipFile(bundle) as archive:
+        (tmp_path / "petition.pdf").write_bytes(archive.read("petition.pdf"))
+    letter = " ".join(
+        run("pdftotext", "-f", "1", "-l", "1", tmp_path / "petition.pdf", "-").stdout.split()
+    )
+    assert (
+        "Applicant: Үмбетова Әлия IIN: 900101400013 Postal address: 100000, Қарағанды қ., "
+        in letter
+    )
 
 
 PHONE = "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0"

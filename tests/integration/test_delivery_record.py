@@ -7,13 +7,21 @@ and its bundle's SHA-256; a recorded delivery is added to its line once and neve
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from petitions.merkle import Tree
-from petitions.models import AuditEvent, Delivery, DeliveryKind, ExportStatus, PetitionState, utcnow
+from petitions.models import (
+    AuditEvent,
+    Delivery,
+    DeliveryChannel,
+    DeliveryKind,
+    ExportStatus,
+    PetitionState,
+    utcnow,
+)
 from petitions.services import export
 from tests.conftest import PASSWORD, save
 from tests.helpers import csrf_token, login
@@ -27,8 +35,10 @@ FINAL_SHA = "2" * 64
 DELIVERED = export.DeliveryRecord(
     delivered_at=datetime(2026, 3, 23, 7, 0, tzinfo=UTC),
     delivered_to="Akorda reception",
-    method="by hand",
-    reference="ЖТ-1234",
+    channel=DeliveryChannel.IN_PERSON,
+    registration_number="ЖТ-1234",
+    registered_on=date(2026, 3, 24),
+    reference="RR123456785KZ",
 )
 
 
@@ -68,8 +78,11 @@ def _line(kind, at, count, root, size, sha256, **delivered):
         "bundle_sha256": sha256,
         "delivered_at": delivered.get("on"),
         "delivered_to": delivered.get("to"),
-        "delivery_method": delivered.get("method"),
+        "delivery_method": None,
         "reference": delivered.get("reference"),
+        "channel": delivered.get("channel"),
+        "registration_number": delivered.get("number"),
+        "registered_on": delivered.get("registered"),
     }
 
 
@@ -159,14 +172,20 @@ def test_a_recorded_delivery_joins_its_line_and_names_no_organiser(client, db, e
         FINAL_SHA,
         on=DELIVERED.delivered_at.isoformat(),
         to="Akorda reception",
-        method="by hand",
-        reference="ЖТ-1234",
+        channel="in_person",
+        number="ЖТ-1234",
+        registered="2026-03-24",
+        reference="RR123456785KZ",
     )
     page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "<dt>Delivered on</dt>\n        <dd>March 23, 2026</dd>" in page
     assert "<dt>Delivered to</dt>\n        <dd><bdi>Akorda reception</bdi></dd>" in page
-    assert "<dt>Method</dt>\n        <dd><bdi>by hand</bdi></dd>" in page
-    assert "<dt>Recipient's reference</dt>\n        <dd><bdi>ЖТ-1234</bdi></dd>" in page
+    assert "<dt>Method</dt>\n        <dd>In person</dd>" in page
+    assert (
+        "<dt>Registration number at the recipient</dt>\n        <dd><bdi>ЖТ-1234</bdi></dd>"
+    ) in page
+    assert "<dt>Registered by the recipient on</dt>\n        <dd>Mar 24, 2026</dd>" in page
+    assert "<dt>Recipient's reference</dt>\n        <dd><bdi>RR123456785KZ</bdi></dd>" in page
     for private in (organiser.email, organiser.name, f"{petition.slug}.zip"):
         assert private not in record.get_data(as_text=True)
         assert private not in page[page.index('<section class="record"') :]
@@ -179,8 +198,8 @@ def test_a_recorded_delivery_is_never_rewritten(db, exported):
     other = export.DeliveryRecord(
         delivered_at=DELIVERED.delivered_at + timedelta(days=2),
         delivered_to="Someone else",
-        method="post",
-        reference="X-1",
+        channel=DeliveryChannel.POST,
+        registration_number="X-1",
     )
     with pytest.raises(export.ExportError) as refused:
         export.record_delivery(final, other, organiser)
@@ -189,8 +208,8 @@ def test_a_recorded_delivery_is_never_rewritten(db, exported):
         "never changes. To record another delivery, make a new final export."
     )
     db.session.refresh(final)
-    stored = (final.delivered_at, final.delivered_to, final.delivery_method, final.reference)
-    assert stored == (DELIVERED.delivered_at, "Akorda reception", "by hand", "ЖТ-1234")
+    stored = (final.delivered_at, final.delivered_to, final.channel, final.registration_number)
+    assert stored == (DELIVERED.delivered_at, "Akorda reception", "in_person", "ЖТ-1234")
     delivered = sa.select(sa.func.count()).where(AuditEvent.action == "deliver")
     assert db.session.scalar(delivered) == 1
 
@@ -223,6 +242,7 @@ def test_the_dashboard_cannot_record_a_delivery_twice(client, db, exported):
                     "csrf_token": csrf_token(client, dashboard),
                     "delivered_on": "2026-03-23",
                     "delivered_to": to,
+                    "channel": "in_person",
                 },
             )
         )
@@ -284,3 +304,72 @@ def test_the_record_reads_in_the_visitors_language(client, exported, language, h
     section = section[: section.index("</section>")]
     for english in ("Signatures", "Root of the receipt tree", "Not recorded yet.", "export of"):
         assert english not in section, english
+
+
+def test_the_dashboard_records_the_channel_and_the_registration_for_the_public_record(
+    client, db, exported
+):
+    organiser, petition, _interim, final, _leaves = exported
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{petition.id}"
+    answer = client.post(
+        f"{dashboard}/exports/{final.id}/delivered",
+        data={
+            "csrf_token": csrf_token(client, dashboard),
+            "delivered_on": "2026-03-23",
+            "channel": "eotinish",
+            "registration_number": "ЗТ-2026-00412",
+            "registered_on": "2026-03-25",
+        },
+    )
+    assert answer.status_code == 303
+    db.session.refresh(final)
+    assert (final.channel, final.registration_number, final.registered_on) == (
+        "eotinish",
+        "ЗТ-2026-00412",
+        date(2026, 3, 25),
+    )
+    entry = client.get(f"/petitions/{petition.slug}/deliveries.json").json["deliveries"][1]
+    assert (entry["channel"], entry["registration_number"], entry["registered_on"]) == (
+        "eotinish",
+        "ЗТ-2026-00412",
+        "2026-03-25",
+    )
+    page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "<dt>Method</dt>\n        <dd>Through the eOtinish portal</dd>" in page
+    assert (
+        "<dt>Registration number at the recipient</dt>\n        <dd><bdi>ЗТ-2026-00412</bdi></dd>"
+    ) in page
+    assert "<dt>Registered by the recipient on</dt>\n        <dd>Mar 25, 2026</dd>" in page
+    client.get("/language/ru")
+    russian = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "<dd>Через портал eOtinish</dd>" in russian
+    assert "<dt>Регистрационный номер у адресата</dt>" in russian
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"channel": "pigeon"}, "How: Choose how the bundle was delivered."),
+        (
+            {"channel": "post", "registered_on": "2026-03-20"},
+            "Registered on: The registration cannot come before the delivery.",
+        ),
+        (
+            {"channel": "post", "registration_number": "ЗТ\x07-1"},
+            "Registration number given by the recipient&#39;s office: Please remove invisible "
+            "or control characters.",
+        ),
+        ({"channel": "post", "delivered_on": ""}, "Give the date of delivery."),
+    ],
+)
+def test_a_bad_delivery_record_is_refused_with_its_reason(client, db, exported, fields, message):
+    organiser, petition, _interim, final, _leaves = exported
+    login(client, organiser.email, PASSWORD)
+    dashboard = f"/organiser/petitions/{petition.id}"
+    data = {"csrf_token": csrf_token(client, dashboard), "delivered_on": "2026-03-23", **fields}
+    answer = client.post(f"{dashboard}/exports/{final.id}/delivered", data=data)
+    assert answer.status_code == 303
+    assert message in client.get(answer.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(final)
+    assert (final.delivered_at, final.channel, final.registration_number) == (None, None, None)

@@ -161,8 +161,9 @@ def test_organiser_exports_from_the_dashboard_and_records_the_delivery(
             "csrf_token": token,
             "delivered_on": "2021-09-21",
             "delivered_to": "Akorda reception",
-            "method": "by hand",
-            "reference": "ЖТ-1234",
+            "channel": "in_person",
+            "registration_number": "ЖТ-1234",
+            "registered_on": "2021-09-22",
         },
     )
     assert recorded.status_code == 303
@@ -187,6 +188,7 @@ def test_an_interim_export_cannot_be_recorded_as_delivered(
         data={
             "csrf_token": csrf_token(client, dashboard),
             "delivered_on": "2021-09-21",
+            "channel": "post",
         },
     )
     assert "Only a finished final export" in client.get(response.headers["Location"]).get_data(

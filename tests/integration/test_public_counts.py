@@ -68,8 +68,11 @@ def test_the_page_and_the_json_give_the_exact_counts(client, petition):
         "petition_id",
         "withdrawn_count",
         "invalidated_count",
+        "applicant_postal_address",
     }
     assert figures["signatures_by_country"] == {"KZ": 4}
+    # Null unless the organiser chose to show it (tests/integration/test_applicant.py).
+    assert figures["applicant_postal_address"] is None
 
 
 def test_a_petition_with_nothing_taken_away_says_zero(client, make_petition, make_signature):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import sys
 import unicodedata
@@ -32,7 +33,9 @@ from petitions.delivery.fonts import (
 )
 from petitions.delivery.model import LABELS, Labels
 from tests.delivery_fixtures import (
+    KAZAKH_APPLICANT,
     KAZAKH_NAME,
+    ORGANISATION_APPLICANT,
     Row,
     make_export,
     make_petition,
@@ -231,6 +234,12 @@ def test_every_label_set_is_complete_and_fills_in():
         "closes": "b",
         "timezone": "z",
         "count": "3",
+        "applicant": "a",
+        "number": "123456789012",
+        "address": "p",
+        "email": "e",
+        "phone": "f",
+        "signatory": "s",
     }
     for language in ("kk", "ru", "en"):
         labels = LABELS[language]
@@ -392,3 +401,32 @@ def test_a_list_in_latin_and_cyrillic_never_reads_the_fallback_fonts(tmp_path):
     )
     output = run(sys.executable, "-c", script, tmp_path / "p.pdf").stdout
     assert output.strip() == "['PetitionsSans', 'PetitionsSans-Bold']"
+
+
+def _letter_image(path: Path, tmp_path: Path, name: str) -> bytes:
+    run("pdftoppm", "-f", "1", "-l", "1", "-r", "60", "-gray", path, tmp_path / name)
+    [image] = tmp_path.glob(f"{name}*.pgm")
+    return image.read_bytes()
+
+
+def test_the_cover_letter_draws_the_applicant_block(tmp_path):
+    person, organisation, other_number, nobody = (
+        tmp_path / f"{name}.pdf" for name in ("person", "organisation", "number", "nobody")
+    )
+    draw(person, make_rows(3))
+    draw(organisation, make_rows(3), applicant=ORGANISATION_APPLICANT, recipient_kind="mazhilis")
+    draw(
+        other_number,
+        make_rows(3),
+        applicant=dataclasses.replace(KAZAKH_APPLICANT, id_number="123456789013"),
+    )
+    draw(nobody, make_rows(3), applicant=None)
+    assert (
+        "Қазақстан Республикасының Президентіне Кімге: Қазақстан Республикасының Президенті "
+        "Өтініш беруші: Үмбетова Әлия Қасымқызы ЖСН: 900101400013"
+    ) in text_of(person, 1)
+    assert "Кімнен: Демо ұйымдастырушы" in text_of(nobody, 1)
+    # Drawn, not only written: one changed digit of the IIN changes the page's pixels.
+    images = [_letter_image(path, tmp_path, path.stem) for path in (person, organisation)]
+    images += [_letter_image(path, tmp_path, path.stem) for path in (other_number, nobody)]
+    assert len(set(images)) == 4

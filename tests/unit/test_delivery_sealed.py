@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import io
 import json
 import stat
@@ -137,6 +138,8 @@ def test_petition_json_holds_every_field_and_the_key(export, identity):
         "opens_at": "2021-09-14T04:00:00Z",
         "closes_at": "2021-09-19T04:00:00Z",
         "organiser": petition.organiser,
+        "recipient_kind": "president",
+        "applicant": dataclasses.asdict(petition.applicant),
         "sealing_key": {
             "public_key": identity.public_key.line,
             "fingerprint": identity.public_key.fingerprint,

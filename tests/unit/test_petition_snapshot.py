@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from petitions.models import Organiser, Petition, PetitionState
+from petitions.models import Applicant, ApplicantKind, Organiser, Petition, PetitionState
 from petitions.services.queries import PetitionSnapshot
 
 OPENS = datetime(2099, 9, 1, 4, 0, tzinfo=UTC)
@@ -43,6 +43,15 @@ def _petition(state: PetitionState) -> Petition:
         delivered_at=CLOSES if state == PetitionState.DELIVERED else None,
         sealing_key="seal-x25519:" + "A" * 43 + "=",
         purged_at=PURGED if state == PetitionState.DELIVERED else None,
+        applicant=Applicant(
+            kind=ApplicantKind.ORGANISATION,
+            name="Qazaq Human Rights Bureau",
+            signatory="Private signatory",
+            address="050000, Almaty, 1 Example Street",
+            id_number="123456789013",
+            email="private@example.org",
+            show_address=True,
+        ),
     )
 
 
@@ -85,6 +94,8 @@ def test_the_snapshot_copies_the_fields_and_cannot_change():
         "delivered_at": CLOSES,
         "organiser_name": "Qazaq Human Rights Bureau",
         "organiser_contact": "+7 727 000 00 00",
+        # Shown because the organiser chose so; nothing else of the applicant is copied.
+        "applicant_address": "050000, Almaty, 1 Example Street",
         "sealing_key": "seal-x25519:" + "A" * 43 + "=",
         "purged_at": PURGED,
     }
