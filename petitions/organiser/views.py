@@ -53,7 +53,7 @@ from petitions.organiser.forms import (
 from petitions.rendering import render_markdown
 from petitions.sealing import SealingPublicKey
 from petitions.security import safe_next
-from petitions.services import accounts, export, lifecycle, moderation, queries, tokens
+from petitions.services import accounts, export, lifecycle, moderation, paper, queries, tokens
 from petitions.services.privacy import keyring
 
 #: Routes reachable without signing in.
@@ -339,6 +339,7 @@ def show_petition(petition_id: int):
         petition=petition,
         now=board.now,
         counts=board.counts,
+        sources=board.sources,
         chart=day_chart(list(board.days)),
         countries=board.countries,
         addresses=board.addresses,
@@ -401,6 +402,7 @@ def _signatures_page(petition: Petition, id_form: IdListForm | None = None, stat
         id_form=id_form or IdListForm(formdata=None),
         confirm_form=ConfirmForm(),
         states=list(SignatureState),
+        repeats=paper.repeats(petition),
     ), status
 
 

@@ -75,8 +75,9 @@ def test_csv_manifest_and_cover_letter_give_the_same_tree(bundle, rows, tmp_path
     tree = Tree(row[5] for row in rows)
     files = members(bundle)
     header, *body = table(files["signatures.csv"])
-    assert header[-1] == "leaf"
-    assert [line[-1] for line in body] == [row[5].hex() for row in rows]
+    assert header[-2:] == ["leaf", "source"]
+    assert [line[-2] for line in body] == [row[5].hex() for row in rows]
+    assert {line[-1] for line in body} == {"online"}
     manifest = json.loads(files["manifest.json"])
     assert manifest["receipts"] == {
         "tree": "rfc6962-sha256",
@@ -139,7 +140,7 @@ def test_a_list_without_signatures_has_the_empty_tree(tmp_path, key):
     manifest = json.loads(members(result.path)["manifest.json"])
     assert manifest["receipts"]["tree_size"] == 0
     assert manifest["receipts"]["root"] == EMPTY_ROOT.hex() == hashlib.sha256(b"").hexdigest()
-    assert table(members(result.path)["signatures.csv"])[0][-1] == "leaf"
+    assert table(members(result.path)["signatures.csv"])[0][-2:] == ["leaf", "source"]
     assert verify_bundle(result.path).valid
 
 
