@@ -87,6 +87,10 @@ COUNTS_NAME = "counts.json"
 ROWS_NAME = "rows.csv"
 ROW_COLUMNS = ("number", "signature_id", "country", "signed_at", "sealed", "leaf")
 _HEADER = ",".join(ROW_COLUMNS).encode("ascii")
+#: An export with paper lines has a last column: `online`, or `paper/<sheet>/<line>`.
+SOURCE_COLUMNS = (*ROW_COLUMNS, "source")
+_SOURCE_HEADER = ",".join(SOURCE_COLUMNS).encode("ascii")
+_PAPER_CELL = re.compile(r"paper/([1-9][0-9]*)/([1-9][0-9]*)")
 #: The columns of the decrypted rows `unseal` writes for offline moderation.
 MODERATION_COLUMNS = (
     "signature_id",
@@ -130,6 +134,8 @@ class SealedRow(NamedTuple):
     sealed: bytes
     #: The signature's receipt leaf (32 bytes), which says nothing of the signer.
     leaf: bytes
+    #: A paper line's (sheet, line); None online. Paper lines follow the online rows.
+    source: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +232,8 @@ def _write_rows(
     tally, day_of, previous, tree = Tally(), _LocalDays(petition.zone), None, RootBuilder()
     with path.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(ROW_COLUMNS)
+        with_source = summary.paper > 0
+        writer.writerow(SOURCE_COLUMNS if with_source else ROW_COLUMNS)
         for row in rows:
             row = SealedRow(*row)
             problem = row_problem(row, tally.rows + 1, previous)
@@ -234,12 +241,11 @@ def _write_rows(
                 raise BundleError(f"row {row.number}: {problem}")
             sealed = base64.b64encode(row.sealed).decode("ascii")
             signed_at = utc_text(row.signed_at)
-            writer.writerow(
-                (row.number, row.signature_id, row.country, signed_at, sealed, row.leaf.hex())
-            )
+            cells = [row.number, row.signature_id, row.country, signed_at, sealed, row.leaf.hex()]
+            writer.writerow([*cells, source_cell(row.source)] if with_source else cells)
             tree.append(row.leaf)
             _count(tally, row, day_of)
-            previous = row.signed_at
+            previous = row
             if tally.rows > summary.total:
                 raise BundleError(
                     f"more rows than the {summary.total} signatures the summary counts"
@@ -249,7 +255,27 @@ def _write_rows(
     return tally, ReceiptTree(tree.size, tree.root)
 
 
-def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str | None:
+def source_cell(source: tuple[int, int] | None) -> str:
+    """Return rows.csv's `source` cell: `online`, or `paper/<sheet>/<line>`."""
+    return "online" if source is None else f"paper/{source[0]}/{source[1]}"
+
+
+def _order_problem(row: SealedRow, previous: SealedRow | None) -> str | None:
+    """Online rows come first, in signing order; then paper lines by sheet and line."""
+    if previous is None:
+        return None
+    if row.source is None:
+        if previous.source is not None:
+            return "is signed online but comes after a paper line"
+        if row.signed_at < previous.signed_at:
+            return "was signed before the row above it: rows must be in signing order"
+        return None
+    if previous.source is not None and row.source <= previous.source:
+        return "is a paper line out of the order of sheets and lines"
+    return None
+
+
+def row_problem(row: SealedRow, expected: int, previous: SealedRow | None) -> str | None:
     """Return what is wrong with a row that should be number `expected`, or None."""
     if row.number != expected:
         return f"is numbered {row.number}, not {expected}: rows are numbered from 1 in order"
@@ -259,8 +285,9 @@ def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str
         return "has a country that is not an ISO 3166 alpha-2 code"
     if row.signed_at.tzinfo is None:
         return "signed_at must be an aware (UTC) datetime"
-    if previous is not None and row.signed_at < previous:
-        return "was signed before the row above it: rows must be in signing order"
+    order = _order_problem(row, previous)
+    if order:
+        return order
     if len(row.sealed) < crypto_box_SEALBYTES:
         return "holds no sealed box (too short)"
     if not isinstance(row.leaf, bytes) or len(row.leaf) != HASH_SIZE:
@@ -270,6 +297,7 @@ def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str
 
 def _count(tally: Tally, row: SealedRow, day_of: _LocalDays) -> None:
     tally.rows += 1
+    tally.paper += row.source is not None
     tally.countries[row.country] += 1
     tally.days[day_of(row.signed_at)] += 1
 
@@ -414,7 +442,7 @@ def _describe(
     petition, key = _read_json(name, archive, PETITION_NAME, "a petition", _petition_from)
     summary = _read_json(name, archive, COUNTS_NAME, "counts", _summary_from)
     export, manifest_key = _read_json(name, archive, MANIFEST, "a sealed export", _export_from)
-    if summary_counts(summary) != manifest.get("counts"):
+    if not _same_counts(summary, manifest.get("counts")):
         raise SealedExportError(f"{name}: counts.json differs from the counts in manifest.json")
     if key != manifest_key or manifest.get("petition") != petition.slug:
         raise SealedExportError(f"{name}: petition.json and manifest.json name other petitions")
@@ -447,6 +475,15 @@ def _published_tree(report: VerificationReport, manifest: dict[str, Any]) -> Rec
     return ReceiptTree(size, bytes.fromhex(root))
 
 
+def _same_counts(summary: Summary, counted: Any) -> bool:
+    """Compare counts.json with the manifest's counts; an export made before paper sheets
+    counts no rows online and on paper apart."""
+    expected = summary_counts(summary)
+    if isinstance(counted, dict) and "paper" not in counted and not summary.paper:
+        expected = {key: value for key, value in expected.items() if key not in ("online", "paper")}
+    return expected == counted
+
+
 def _read_json(
     name: str, archive: zipfile.ZipFile, member: str, what: str, parse: Callable[[Any], Any]
 ) -> Any:
@@ -470,7 +507,8 @@ def _petition_from(document: dict[str, Any]) -> tuple[PetitionInfo, SealingPubli
 def _summary_from(document: dict[str, Any]) -> Summary:
     by_country = {str(code): _count_of(n) for code, n in document["by_country"].items()}
     by_day = {date.fromisoformat(day): _count_of(n) for day, n in document["by_day"].items()}
-    return Summary(_count_of(document["signatures"]), by_country, by_day)
+    paper = _count_of(document.get("paper", 0))
+    return Summary(_count_of(document["signatures"]), by_country, by_day, paper)
 
 
 def _count_of(value: Any) -> int:
@@ -561,11 +599,13 @@ def read_sealed_rows(sealed: SealedExport) -> Iterator[SealedRow]:
             # Lines split at commas, not the csv module: no field the server writes can hold a
             # comma, a quote or a line break, and a row in any other form is refused as it is.
             lines = io.BufferedReader(_Hashing(member, digest), CHUNK)
-            if next(lines, b"").rstrip(b"\r\n") != _HEADER:
+            header = next(lines, b"").rstrip(b"\r\n")
+            if header not in (_HEADER, _SOURCE_HEADER):
                 raise SealedExportError(f"{name}: rows.csv does not start with its header")
+            columns = SOURCE_COLUMNS if header == _SOURCE_HEADER else ROW_COLUMNS
             for expected, line in enumerate(lines, start=1):
                 fields = line.rstrip(b"\r\n").decode("ascii").split(",")
-                row = _parse_row(name, expected, fields, previous)
+                row = _parse_row(name, expected, fields, previous, columns)
                 if previous is not None:
                     yield previous
                 previous = row
@@ -577,14 +617,28 @@ def read_sealed_rows(sealed: SealedExport) -> Iterator[SealedRow]:
         yield previous
 
 
+def _parse_source(cell: str) -> tuple[int, int] | None:
+    if cell == "online":
+        return None
+    match = _PAPER_CELL.fullmatch(cell)
+    if match is None:
+        raise ValueError(f"its source {cell!r} is neither online nor paper/<sheet>/<line>")
+    return int(match[1]), int(match[2])
+
+
 def _parse_row(
-    name: str, expected: int, fields: list[str], previous: SealedRow | None
+    name: str,
+    expected: int,
+    fields: list[str],
+    previous: SealedRow | None,
+    columns: tuple[str, ...] = ROW_COLUMNS,
 ) -> SealedRow:
     where = f"{name}: rows.csv row {expected}"
-    if len(fields) != len(ROW_COLUMNS):
-        raise SealedExportError(f"{where}: has {len(fields)} fields, not {len(ROW_COLUMNS)}")
-    number, signature_id, country, signed_at, sealed, leaf = fields
+    if len(fields) != len(columns):
+        raise SealedExportError(f"{where}: has {len(fields)} fields, not {len(columns)}")
+    number, signature_id, country, signed_at, sealed, leaf = fields[:6]
     try:
+        source = _parse_source(fields[6]) if len(fields) > 6 else None
         if not _DIGITS.fullmatch(number):
             raise ValueError(f"{number!r} is not a row number")
         if not _HEX_LEAF.fullmatch(leaf):
@@ -596,10 +650,11 @@ def _parse_row(
             _parse_utc(signed_at),
             binascii.a2b_base64(sealed, strict_mode=True),
             bytes.fromhex(leaf),
+            source,
         )
     except (ValueError, binascii.Error) as error:
         raise SealedExportError(f"{where}: {error}") from None
-    problem = row_problem(row, expected, previous.signed_at if previous else None)
+    problem = row_problem(row, expected, previous)
     if problem:
         raise SealedExportError(f"{where}: {problem}")
     return row
@@ -703,10 +758,10 @@ class _Steps:
 
 def _bundle_rows(
     sealed: SealedExport, openers: _Openers, moderation: _Moderation
-) -> Iterator[tuple[int, str, str, str, datetime, bytes]]:
+) -> Iterator[tuple[int, str, str, str, datetime, bytes, tuple[int, int] | None]]:
     for row, (name, email, city, comment) in openers.open(read_sealed_rows(sealed)):
         moderation.write(row, name, email, city, comment)
-        yield row.number, name or "", city or "", row.country, row.signed_at, row.leaf
+        yield row.number, name or "", city or "", row.country, row.signed_at, row.leaf, row.source
 
 
 class _Openers:

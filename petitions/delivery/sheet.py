@@ -47,7 +47,6 @@ class SheetLabels:
     consent: str
     sheet: str
     check_code: str
-    online: str
     number: str
     name: str
     city: str
@@ -63,7 +62,6 @@ ENGLISH = SheetLabels(
     consent=CONSENT,
     sheet=N_("sheet:sheet", "Sheet {number}"),
     check_code=N_("sheet:check_code", "Check code: {code}"),
-    online=N_("sheet:online", "Read the petition or sign online:"),
     number=N_("sheet:number", "No."),
     name=N_("sheet:name", "Surname and name"),
     city=N_("sheet:city", "City"),

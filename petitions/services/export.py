@@ -194,11 +194,19 @@ def _sealed_rows(session: Session, petition: Petition, spool: LeafSpool) -> Iter
 
     Every leaf also goes to `spool`.
     """
-    columns = (Signature.public_id, Signature.country, Signature.created_at, Signature.sealed)
-    for number, (public_id, country, signed_at, sealed), leaf in _with_leaves(
+    columns = (
+        Signature.public_id,
+        Signature.country,
+        Signature.created_at,
+        Signature.sealed,
+        Signature.paper_sheet,
+        Signature.paper_line,
+    )
+    for number, (public_id, country, signed_at, sealed, sheet, line), leaf in _with_leaves(
         session, petition, spool, columns
     ):
-        yield SealedRow(number, public_id, country, signed_at, bytes(sealed), leaf)
+        source = None if sheet is None else (sheet, line)
+        yield SealedRow(number, public_id, country, signed_at, bytes(sealed), leaf, source)
 
 
 def _with_leaves(

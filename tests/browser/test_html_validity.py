@@ -144,9 +144,9 @@ def test_every_page_passes_the_html_checker(new_page, site, demo_slug, vnu_jar, 
     sources.label = "en"
     visit_closed_dashboard(sources, organiser, site, dashboard)
 
-    # 12 organiser pages on the way, 2 editors, 2 sealing, 4 closed; 12 public, 8 errors,
-    # 3 closed and 1 sealed each.
-    assert len(sources.files) == 12 + 2 + 2 + 4 + 3 * (12 + 8 + 3 + 1)
+    # 12 organiser pages on the way and 4 of paper sheets, 2 editors, 2 sealing, 4 closed;
+    # 12 public, 8 errors, 3 closed and 1 sealed each.
+    assert len(sources.files) == 12 + 4 + 2 + 2 + 4 + 3 * (12 + 8 + 3 + 1)
     errors = html_errors(vnu_jar, sources.files)
     assert not errors, json.dumps(errors, ensure_ascii=False, indent=1)
 
