@@ -143,7 +143,9 @@ def build_bundle(
     """
     day = export.generated_at.astimezone(petition.zone)
     target = target_path(Path(output), petition.slug, day, ".zip", overwrite)
-    summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day), summary.paper)
+    summary = dataclasses.replace(
+        summary, by_country=dict(summary.by_country), by_day=dict(summary.by_day)
+    )
     plan = plan_document(
         petition,
         export,
@@ -592,6 +594,7 @@ def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -
             "timezone": petition.timezone,
         },
         "counts": summary_counts(summary),
+        **paper_sheets_entry(summary),
         **({"receipts": receipts_entry(plan.tree)} if plan.tree is not None else {}),
         "volumes": [plan.volume_name(v) for v in range(1, plan.volumes + 1)],
         "signer": signer_entry(key),
@@ -614,6 +617,18 @@ def summary_counts(summary: Summary) -> dict[str, Any]:
         "by_country": counts_by_country(summary),
         "by_day": counts_by_day(summary),
     }
+
+
+def paper_sheets_entry(summary: Summary) -> dict[str, Any]:
+    """Return what a manifest says of the paper sheets whose lines it lists, if there are any:
+    each sheet's number, lines and the SHA-256 of the organisers' scan of it (or null)."""
+    if not summary.sheets:
+        return {}
+    sheets = [
+        {"sheet": number, "lines": lines, "scan_sha256": scan}
+        for number, lines, scan in summary.sheets
+    ]
+    return {"paper_sheets": sheets}
 
 
 def signer_entry(key: SigningKey) -> dict[str, Any]:

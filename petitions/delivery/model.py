@@ -91,6 +91,8 @@ class Summary:
     by_day: Mapping[date, int] = field(default_factory=dict)
     #: Of the total, the lines of paper sheets; the rest were signed online.
     paper: int = 0
+    #: The counted paper sheets: (number, lines entered, SHA-256 of its scan or None).
+    sheets: tuple[tuple[int, int, str | None], ...] = ()
 
     def __post_init__(self) -> None:
         if self.total < 0:

@@ -61,6 +61,7 @@ from petitions.delivery.bundle import (
     check_tally,
     csv_cell,
     json_bytes,
+    paper_sheets_entry,
     receipts_entry,
     signer_entry,
     summary_counts,
@@ -365,6 +366,7 @@ def _manifest(
             "petition": petition.slug,
             "sealing_key": _key_entry(sealing_key),
             "counts": summary_counts(summary),
+            **paper_sheets_entry(summary),
             "receipts": receipts_entry(tree),
             "signer": signer_entry(key),
             "files": files,
@@ -442,6 +444,7 @@ def _describe(
     petition, key = _read_json(name, archive, PETITION_NAME, "a petition", _petition_from)
     summary = _read_json(name, archive, COUNTS_NAME, "counts", _summary_from)
     export, manifest_key = _read_json(name, archive, MANIFEST, "a sealed export", _export_from)
+    summary = _with_sheets(name, summary, manifest.get("paper_sheets", []))
     if not _same_counts(summary, manifest.get("counts")):
         raise SealedExportError(f"{name}: counts.json differs from the counts in manifest.json")
     if key != manifest_key or manifest.get("petition") != petition.slug:
@@ -473,6 +476,25 @@ def _published_tree(report: VerificationReport, manifest: dict[str, Any]) -> Rec
         raise _failure(report)
     size, root = claimed
     return ReceiptTree(size, bytes.fromhex(root))
+
+
+def _with_sheets(name: str, summary: Summary, listed: Any) -> Summary:
+    """Carry the manifest's paper sheets (number, lines, scan's SHA-256) into the bundle's."""
+    try:
+        sheets = tuple(
+            (_count_of(entry["sheet"]), _count_of(entry["lines"]), _scan_of(entry["scan_sha256"]))
+            for entry in listed
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        message = f"{name}: manifest.json's paper_sheets are damaged ({error})"
+        raise SealedExportError(message) from None
+    return dataclasses.replace(summary, sheets=sheets)
+
+
+def _scan_of(value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and _HEX_LEAF.fullmatch(value)):
+        raise ValueError(f"{value!r} is not a SHA-256 in hex")
+    return value
 
 
 def _same_counts(summary: Summary, counted: Any) -> bool:

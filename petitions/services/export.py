@@ -43,6 +43,7 @@ from petitions.models import (
     ExportStatus,
     InvalidTransition,
     Organiser,
+    PaperSheet,
     Petition,
     PetitionState,
     Signature,
@@ -122,8 +123,17 @@ def _summary(session: Session, petition: Petition) -> Summary:
             Signature.paper_sheet.is_not(None),
         )
     )
+    sheets = session.execute(
+        sa.select(PaperSheet.number, PaperSheet.line_count, PaperSheet.scan_sha256)
+        .where(PaperSheet.petition_id == petition.id, PaperSheet.counted_at.is_not(None))
+        .order_by(PaperSheet.number)
+    ).all()
     return Summary(
-        total=sum(by_country.values()), by_country=by_country, by_day=by_day, paper=paper or 0
+        total=sum(by_country.values()),
+        by_country=by_country,
+        by_day=by_day,
+        paper=paper or 0,
+        sheets=tuple((number, lines, scan) for number, lines, scan in sheets),
     )
 
 

@@ -34,6 +34,8 @@ from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login, sign
 
 KAZAKH = "Әлия Қасымқызы Үмбетова"
+#: The first bytes of a JPEG file, enough for the magic-bytes check.
+SCAN = b"\xff\xd8\xff\xe0" + b"\0" * 64
 GOOD_CSV = "line,name,city,country\n1,Әлия Қасымқызы Үмбетова,Алматы,KZ\n2,Иван Петров,Астана,KZ\n"
 
 
@@ -53,7 +55,7 @@ def _csv(tmp_path: Path, text: str, name: str = "sheet.csv") -> Path:
     return path
 
 
-def _import(runner, petition, path: Path, number: int = 1, code: str | None = None):
+def _import(runner, petition, path: Path, number: int = 1, code: str | None = None, extra=()):
     code = code if code is not None else _code(petition, number)
     return runner.invoke(
         args=[
@@ -65,6 +67,7 @@ def _import(runner, petition, path: Path, number: int = 1, code: str | None = No
             str(number),
             "--check-code",
             code,
+            *extra,
         ]
     )
 
@@ -504,7 +507,11 @@ def test_the_bundle_lists_paper_lines_after_online_ones_and_verifies(
     db.session.commit()
     for number in (2, 1):
         path = _csv(tmp_path, GOOD_CSV, f"sheet-{number}.csv")
-        _import(runner, petition, path, number=number)
+        scan = tmp_path / f"sheet-{number}.jpg"
+        scan.write_bytes(SCAN)
+        extra = ["--scan", str(scan)] if number == 2 else []
+        first = _import(runner, petition, path, number=number, extra=extra)
+        assert first.exit_code == 0, first.output
         _import(runner, petition, path, number=number)
     output = tmp_path / "bundle.zip"
     result = runner.invoke(args=["petitions", "export", petition.slug, "--output", str(output)])
@@ -533,6 +540,10 @@ def test_the_bundle_lists_paper_lines_after_online_ones_and_verifies(
     ]
     assert (manifest["counts"]["online"], manifest["counts"]["paper"]) == (2, 4)
     assert manifest["counts"]["signatures"] == 6
+    assert manifest["paper_sheets"] == [
+        {"sheet": 1, "lines": 2, "scan_sha256": None},
+        {"sheet": 2, "lines": 2, "scan_sha256": hashlib.sha256(SCAN).hexdigest()},
+    ]
     # Whoever holds sheet 2 computes its lines' leaves and finds them in the tree.
     code = _code(petition, 2)
     assert rows[4][-2] == paper_leaf(petition.public_id, code, 1).hex()
