@@ -10,7 +10,7 @@ import io
 import tempfile
 from pathlib import Path
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -156,7 +156,7 @@ def keep_paper_repeat(petition_id: int, signature_id: int):
     petition = _own_petition(petition_id)
     if ConfirmForm().validate_on_submit():
         if not paper.keep_repeat(petition, signature_id, current_user, utcnow()):
-            return ("", 404)
+            abort(404)
         db.session.commit()
         flash(_("The line is kept; it is no longer flagged."), "info")
     return redirect(url_for("organiser.list_signatures", petition_id=petition.id), code=303)

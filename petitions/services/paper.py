@@ -19,6 +19,7 @@ import base64
 import csv
 import enum
 import hashlib
+import hmac
 import io
 import json
 import re
@@ -31,6 +32,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from petitions.crypto import Keyring
 from petitions.delivery.sheet import SheetInfo, write_sheets
@@ -142,7 +144,7 @@ def code_matches(petition_public_id: str, number: int, typed: str) -> bool:
     if not _CODE_PATTERN.fullmatch(typed):
         return False
     expected = canonical_code(check_code(petition_public_id, number))
-    return hashlib.sha256(typed.encode()).digest() == hashlib.sha256(expected.encode()).digest()
+    return hmac.compare_digest(typed.encode("ascii"), expected.encode("ascii"))
 
 
 def normalised_person(name: str, city: str) -> str:
@@ -373,10 +375,16 @@ def _sheet(petition: Petition, number: int) -> PaperSheet:
         .with_for_update()
     )
     sheet = db.session.scalars(query).one_or_none()
-    if sheet is None:
-        sheet = PaperSheet(petition_id=petition.id, number=number)
-        db.session.add(sheet)
-        db.session.flush()
+    if sheet is not None:
+        return sheet
+    # Two first passes of one sheet at once: the UNIQUE (petition, number) constraint lets one
+    # make the sheet; the other finds it, locked, as if it had come second.
+    try:
+        with db.session.begin_nested():
+            sheet = PaperSheet(petition_id=petition.id, number=number)
+            db.session.add(sheet)
+    except IntegrityError:
+        return db.session.scalars(query).one()
     return sheet
 
 

@@ -144,7 +144,7 @@ def test_sheets_differ_only_where_their_numbers_and_codes_do(runner, db, make_pe
     assert first != second
     # A grey page: the QR code and the table's rules are drawn, not left blank.
     pixels = first.split(b"\n", 3)[3]
-    assert pixels.count(0) > 2_000
+    assert sum(1 for value in pixels if value < 128) > 1_500
 
 
 def test_paper_sheet_refuses_a_draft_and_an_unknown_slug(runner, make_petition, tmp_path):
@@ -378,8 +378,8 @@ def test_the_dashboard_refuses_a_wrong_code_with_the_message_and_keeps_the_typin
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert (
-        "The check code is not sheet 1&#39;s: check the number and the code printed on the sheet."
-        in page
+        '<p class="notice" role="alert" id="entry-error">The check code is not sheet 1\'s: '
+        "check the number and the code printed on the sheet.</p>" in page
     )
     assert 'value="Айгерім"' in page
     assert _count(db, PaperSheet) == 0
@@ -413,6 +413,10 @@ def test_a_paper_line_repeating_an_online_signature_is_flagged_until_a_person_de
     client, runner, db, owned, tmp_path
 ):
     assert sign(client, owned.slug, name="Ali Khan", city="Almaty").status_code == 303
+    db.session.execute(
+        sa.update(Signature).values(state=SignatureState.CONFIRMED, confirmed_at=utcnow())
+    )
+    db.session.commit()
     # Another case, an accent, an invisible character: still the same person to look at.
     text = "line,name,city,country\n1,ALI KHÁN\u200b,almaty,KZ\n2,Dana Sarsen,Almaty,KZ\n"
     path = _csv(tmp_path, text)

@@ -68,7 +68,10 @@ def test_the_page_and_the_json_give_the_exact_counts(client, petition):
         "petition_id",
         "withdrawn_count",
         "invalidated_count",
+        "online_count",
+        "paper_count",
     }
+    assert (figures["online_count"], figures["paper_count"]) == (4, 0)
     assert figures["signatures_by_country"] == {"KZ": 4}
 
 

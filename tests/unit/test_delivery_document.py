@@ -231,6 +231,10 @@ def test_every_label_set_is_complete_and_fills_in():
         "closes": "b",
         "timezone": "z",
         "count": "3",
+        "sheet": "4",
+        "line": "5",
+        "online": "6",
+        "paper": "7",
     }
     for language in ("kk", "ru", "en"):
         labels = LABELS[language]
