@@ -263,8 +263,14 @@ def paper_sheet_command(slug: str, output: Path, first: int, count: int) -> None
 @petitions_cli.command("paper-import")
 @click.argument("slug")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--sheet", "number", required=True, type=int, help="The sheet's number.")
-@click.option("--check-code", "code", required=True, help="The check code printed on the sheet.")
+@click.option(
+    "--sheet",
+    "number",
+    type=int,
+    default=None,
+    help="The sheet's number; without it, the CSV names each row's sheet and check code.",
+)
+@click.option("--check-code", "code", default=None, help="The check code printed on the sheet.")
 @click.option(
     "--scan",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -272,20 +278,34 @@ def paper_sheet_command(slug: str, output: Path, first: int, count: int) -> None
     help="A scan or photo of the sheet: only its SHA-256 is kept, for the manifest.",
 )
 def paper_import_command(
-    slug: str, csv_file: Path, number: int, code: str, scan: Path | None
+    slug: str, csv_file: Path, number: int | None, code: str | None, scan: Path | None
 ) -> None:
-    """Enter one pass of a paper sheet from a CSV (line,name,city,country); two agreeing passes
-    count it. A bad line refuses the whole file."""
+    """Enter one pass of a paper sheet from a CSV (line,name,city,country), or of each sheet of
+    a CSV (sheet,check_code,line,name,city,country); two agreeing passes count a sheet. A bad
+    line refuses the whole file."""
     petition = _petition_named(slug)
-    data = _read_bounded(csv_file, 1024 * 1024, "the CSV")
+    if (number is None) != (code is None):
+        raise click.UsageError("--sheet and --check-code go together")
+    if scan is not None and number is None:
+        raise click.UsageError("--scan is the scan of one sheet: give --sheet too")
+    data = _read_bounded(csv_file, MAX_PAPER_CSV, "the CSV")
     image = _read_bounded(scan, paper.MAX_SCAN_BYTES + 1, "the scan") if scan else None
     try:
-        outcome = enter_pass(petition, number, code, read_csv(data), None, utcnow(), scan=image)
+        if number is None:
+            outcomes = paper.enter_passes(petition, paper.read_sheets_csv(data), None, utcnow())
+            lines = [_pass_line(outcome.sheet.number, outcome) for outcome in outcomes]
+        else:
+            outcome = enter_pass(petition, number, code, read_csv(data), None, utcnow(), scan=image)
+            lines = [_pass_line(number, outcome)]
     except PaperError as error:
         db.session.rollback()
         raise click.ClickException(f"{csv_file}: {error}") from None
     db.session.commit()
-    click.echo(_pass_line(number, outcome))
+    click.echo("\n".join(lines))
+
+
+#: A CSV of many sheets (a few MB for 10,000 lines) is read whole.
+MAX_PAPER_CSV = 16 * 1024 * 1024
 
 
 def _pass_line(number: int, outcome: paper.PassOutcome) -> str:

@@ -32,7 +32,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.crypto import Keyring
 from petitions.delivery.sheet import SheetInfo, write_sheets
@@ -48,6 +49,7 @@ from petitions.models import (
     Signature,
     SignatureState,
     new_public_id,
+    utcnow,
 )
 from petitions.receipts import paper_leaf
 from petitions.sealing import SealingPublicKey
@@ -77,6 +79,8 @@ _IMAGE_MAGIC = (
 )
 #: Bidirectional classes that reorder text around them: refused, as on the signing form.
 _REORDERING = frozenset({"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+#: Control characters (Cc) and the bidirectional controls of `_REORDERING`.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _URL = re.compile(r"(://|www\.|\w\.(com|ru|kz|org|net|info|io|me|xyz|top)\b)", re.I)
 _FORMULA_STARTS = ("=", "+", "-", "@")
 CSV_COLUMNS = ("line", "name", "city", "country")
@@ -212,7 +216,8 @@ def write_sheet_pdf(petition: Petition, first: int, count: int, url: str, path: 
 def clean(text: str | None) -> str:
     """NFC, without invisible format characters, spaces trimmed and collapsed."""
     value = unicodedata.normalize("NFC", text or "")
-    value = "".join(c for c in value if unicodedata.category(c) != "Cf" or _reorders(c))
+    if not value.replace(" ", "").isprintable():  # only then can a format character be there
+        value = "".join(c for c in value if unicodedata.category(c) != "Cf" or _reorders(c))
     return " ".join(value.split())
 
 
@@ -222,7 +227,7 @@ def _reorders(character: str) -> bool:
 
 def _text_problem(value: str, longest: int) -> tuple[str, LazyString] | None:
     """Say what is wrong with a name or city, in English and for the reader, or None."""
-    if any(unicodedata.category(c) == "Cc" or _reorders(c) for c in value):
+    if _CONTROL.search(value):
         return "remove invisible or control characters", _l(
             "remove invisible or control characters"
         )
@@ -291,39 +296,99 @@ def check_lines(lines: Iterable[PaperLine]) -> list[PaperLine]:
 
 
 def read_csv(data: bytes) -> list[PaperLine]:
-    """Read a sheet's lines from CSV (a header `line,name,city,country`); raise PaperError."""
+    """Read a sheet's lines from CSV (a header `line,name,city,country`), as typed; raise
+    PaperError for a file that is not such a CSV. `enter_pass` checks the lines."""
+    return [_csv_line(row_number, row) for row_number, row in _csv_rows(data, CSV_COLUMNS)]
+
+
+SHEETS_CSV_COLUMNS = ("sheet", "check_code", *CSV_COLUMNS)
+
+
+@dataclass(frozen=True)
+class TypedSheet:
+    """One sheet's pass as a file gives it: its number, the check code typed and its lines."""
+
+    number: int
+    code: str
+    lines: list[PaperLine]
+
+
+def read_sheets_csv(data: bytes) -> list[TypedSheet]:
+    """Read several sheets from CSV (header `sheet,check_code,line,name,city,country`), in the
+    order they first appear; raise PaperError for a file that is not such a CSV."""
+    rows = _csv_rows(data, SHEETS_CSV_COLUMNS)
+    sheets: dict[int, TypedSheet] = {}
+    for row_number, row in rows:
+        number = _whole(row_number, row[0], "sheet number")
+        sheet = sheets.setdefault(number, TypedSheet(number, row[1], []))
+        if canonical_code(row[1]) != canonical_code(sheet.code):
+            raise PaperError(
+                f"row {row_number}: sheet {number} has another check code above",
+                _l(
+                    "Row %(row)d: sheet %(number)d has another check code above.",
+                    row=row_number,
+                    number=number,
+                ),
+            )
+        sheet.lines.append(_csv_line(row_number, row[2:]))
+    if not sheets:
+        raise PaperError("the file has no line", _l("Enter at least one line of the sheet."))
+    return list(sheets.values())
+
+
+def _csv_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, list[str]]]:
+    """Return a CSV's non-empty rows with their numbers, after a header that must be `columns`,
+    each row with exactly as many cells."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise PaperError("the file is not UTF-8 text", _l("The file is not UTF-8 text.")) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [cell.strip().lower() for cell in next(reader, [])]
-    if tuple(header) != CSV_COLUMNS:
+    if tuple(header) != columns:
+        names = ",".join(columns)
         raise PaperError(
-            "the first row must be the header line,name,city,country",
-            _l("The first row must be the header line,name,city,country."),
+            f"the first row must be the header {names}",
+            _l("The first row must be the header %(names)s.", names=names),
         )
-    lines = []
+    rows = []
     for row_number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
-        lines.append(_csv_line(row_number, row))
-    return check_lines(lines)
+        if len(row) != len(columns):
+            raise PaperError(
+                f"row {row_number}: {len(row)} cells, expected {len(columns)}",
+                _l(
+                    "Row %(row)d: %(count)d cells, expected %(expected)d.",
+                    row=row_number,
+                    count=len(row),
+                    expected=len(columns),
+                ),
+            )
+        rows.append((row_number, row))
+    return rows
+
+
+def _whole(row_number: int, cell: str, what: str) -> int:
+    value = cell.strip()
+    if not value.isdigit() or len(value) > 6:
+        messages = {
+            "line number": _l(
+                "Row %(row)d: the line number is not a whole number.", row=row_number
+            ),
+            "sheet number": _l(
+                "Row %(row)d: the sheet number is not a whole number.", row=row_number
+            ),
+        }
+        raise PaperError(
+            f"row {row_number}: the {what} {value!r} is not a whole number", messages[what]
+        )
+    return int(value)
 
 
 def _csv_line(row_number: int, row: list[str]) -> PaperLine:
-    if len(row) != len(CSV_COLUMNS):
-        raise PaperError(
-            f"row {row_number}: {len(row)} cells, expected {len(CSV_COLUMNS)}",
-            _l("Row %(row)d: %(count)d cells, expected 4.", row=row_number, count=len(row)),
-        )
-    number = row[0].strip()
-    if not number.isdigit():
-        raise PaperError(
-            f"row {row_number}: the line number {number!r} is not a whole number",
-            _l("Row %(row)d: the line number is not a whole number.", row=row_number),
-        )
-    return check_line(int(number), row[1], row[2], row[3])
+    """Read a row's line number, name, city and country; `check_lines` checks them."""
+    return PaperLine(_whole(row_number, row[0], "line number"), row[1], row[2], row[3])
 
 
 def check_scan(data: bytes) -> str:
@@ -379,13 +444,14 @@ def _sheet(petition: Petition, number: int) -> PaperSheet:
         return sheet
     # Two first passes of one sheet at once: the UNIQUE (petition, number) constraint lets one
     # make the sheet; the other finds it, locked, as if it had come second.
-    try:
-        with db.session.begin_nested():
-            sheet = PaperSheet(petition_id=petition.id, number=number)
-            db.session.add(sheet)
-    except IntegrityError:
-        return db.session.scalars(query).one()
-    return sheet
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(PaperSheet)
+        .values(petition_id=petition.id, number=number, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["petition_id", "number"])
+    )
+    return db.session.scalars(query).one()
 
 
 def _line_hashes(lines: Sequence[PaperLine], ring: Keyring) -> str:
@@ -406,10 +472,14 @@ def enter_pass(
     *,
     actor_label: str = "cli",
     scan: bytes | None = None,
+    audited: bool = True,
+    counted_rows: list[dict[str, object]] | None = None,
 ) -> PassOutcome:
     """Record one pass of sheet `number`; count its lines if it agrees with an earlier pass.
 
     Refuses (PaperError, nothing written) a wrong check code, a bad line, a counted sheet.
+    `audited=False` leaves the audit log to the caller (`enter_passes` writes one event), and
+    `counted_rows` takes the counted lines' rows for the caller to insert (`insert_lines`).
     """
     _check_sheet(petition, number, code)
     checked = check_lines(lines)
@@ -437,9 +507,15 @@ def enter_pass(
         sheet.scan_sha256 = scan_sha256
     result = PassResult.WAITING if first else PassResult.DIFFERS
     if agrees:
-        _count(petition, sheet, checked, now, ring)
+        rows = _count(petition, sheet, checked, now, ring)
+        if counted_rows is None:
+            insert_lines(rows)
+        else:
+            counted_rows.extend(rows)
         result = PassResult.COUNTED
     db.session.flush()
+    if not audited:
+        return PassOutcome(result, sheet, len(checked) if agrees else 0)
     audit.record(
         "paper_pass",
         actor=actor,
@@ -452,10 +528,64 @@ def enter_pass(
     return PassOutcome(result, sheet, len(checked) if agrees else 0)
 
 
+def enter_passes(
+    petition: Petition, sheets: Sequence[TypedSheet], actor: Organiser | None, now: datetime
+) -> list[PassOutcome]:
+    """Record one pass of each sheet of a file, all or none (PaperError names the sheet)."""
+    outcomes: list[PassOutcome] = []
+    rows: list[dict[str, object]] = []
+    for typed in sheets:
+        try:
+            outcome = enter_pass(
+                petition,
+                typed.number,
+                typed.code,
+                typed.lines,
+                actor,
+                now,
+                audited=False,
+                counted_rows=rows,
+            )
+            outcomes.append(outcome)
+            # Done with: a session holding every sheet of a long file would make each flush
+            # look through all of them.
+            for entry in outcome.sheet.passes:
+                db.session.expunge(entry)
+            db.session.expunge(outcome.sheet)
+        except PaperError as error:
+            raise PaperError(
+                f"sheet {typed.number}: {error}",
+                _l(
+                    "Sheet %(number)d: %(problem)s", number=typed.number, problem=error.user_message
+                ),
+            ) from None
+    insert_lines(rows)
+    audit.record(
+        "paper_passes",
+        actor=actor,
+        actor_label="cli",
+        petition=petition,
+        sheets=len(outcomes),
+        lines=sum(len(typed.lines) for typed in sheets),
+        counted=sum(outcome.counted for outcome in outcomes),
+    )
+    return outcomes
+
+
+#: Rows of counted lines inserted by one statement.
+INSERT_BATCH = 2000
+
+
+def insert_lines(rows: list[dict[str, object]]) -> None:
+    """Insert counted lines' signatures through the table (Core), a batch at a time."""
+    for start in range(0, len(rows), INSERT_BATCH):
+        db.session.execute(Signature.__table__.insert(), rows[start : start + INSERT_BATCH])
+
+
 def _count(
     petition: Petition, sheet: PaperSheet, lines: Sequence[PaperLine], now: datetime, ring: Keyring
-) -> None:
-    """Turn an agreed sheet's lines into confirmed signatures, in one INSERT."""
+) -> list[dict[str, object]]:
+    """Mark an agreed sheet counted; return its lines as confirmed signatures' rows."""
     code = canonical_code(check_code(petition.public_id, sheet.number, ring))
     sealing = SealingPublicKey.parse(petition.sealing_key) if petition.sealing_key else None
     rows = []
@@ -478,9 +608,9 @@ def _count(
                 **_personal(petition, line, public_id, sealing),
             }
         )
-    db.session.execute(sa.insert(Signature), rows)
     sheet.counted_at = now
     sheet.line_count = len(lines)
+    return rows
 
 
 def _personal(

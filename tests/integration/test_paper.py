@@ -625,3 +625,63 @@ def test_the_paper_leaf_command_in_the_receipt_guide_gives_the_leaf(tmp_path):
         ["sh", "-c", command], capture_output=True, text=True, check=True, timeout=30
     ).stdout
     assert printed[:64] == paper_leaf("k3Rz8QeVw2Jm0TnYb5LqXa", "K7QD-2MXA", 3).hex()
+
+
+def _sheets_csv(petition, *sheets: tuple[int, list[tuple[str, str, str]]]) -> str:
+    rows = ["sheet,check_code,line,name,city,country"]
+    for number, lines in sheets:
+        code = _code(petition, number)
+        for line, (name, city, country) in enumerate(lines, start=1):
+            rows.append(f"{number},{code},{line},{name},{city},{country}")
+    return "\n".join(rows) + "\n"
+
+
+def test_a_file_of_many_sheets_is_one_pass_of_each_and_counts_them_the_second_time(
+    runner, db, make_petition, tmp_path
+):
+    petition = make_petition()
+    lines = [(KAZAKH, "Алматы", "KZ"), ("Иван Петров", "Астана", "RU")]
+    path = _csv(tmp_path, _sheets_csv(petition, (4, lines), (5, lines[:1])))
+    first = runner.invoke(args=["petitions", "paper-import", petition.slug, str(path)])
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        "sheet 4: first pass recorded; enter it once more to count it\n"
+        "sheet 5: first pass recorded; enter it once more to count it\n"
+    )
+    second = runner.invoke(args=["petitions", "paper-import", petition.slug, str(path)])
+    assert second.output == (
+        "sheet 4: the passes agree; 2 lines counted\nsheet 5: the passes agree; 1 lines counted\n"
+    )
+    assert [(r.paper_sheet, r.paper_line, r.country) for r in _paper_rows(db)] == [
+        (4, 1, "KZ"),
+        (4, 2, "RU"),
+        (5, 1, "KZ"),
+    ]
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "paper_passes").order_by(AuditEvent.id)
+    ).all()[-1]
+    assert event.detail == {"sheets": 2, "lines": 3, "counted": 3}
+
+
+def test_a_bad_line_on_any_sheet_of_a_file_refuses_every_sheet(runner, db, make_petition, tmp_path):
+    petition = make_petition()
+    good = [(KAZAKH, "Алматы", "KZ")]
+    text = _sheets_csv(petition, (1, good), (2, [*good, ("@evil", "Алматы", "KZ")]))
+    path = _csv(tmp_path, text)
+    result = runner.invoke(args=["petitions", "paper-import", petition.slug, str(path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {path}: sheet 2: line 2: name: cannot begin with =, +, - or @\n"
+    )
+    assert (_count(db, PaperSheet), _count(db, PaperPass), _count(db, AuditEvent)) == (0, 0, 0)
+    wrong = text.replace(_code(petition, 1), _code(petition, 3))
+    refused = runner.invoke(
+        args=["petitions", "paper-import", petition.slug, str(_csv(tmp_path, wrong, "w.csv"))]
+    )
+    assert refused.exit_code == 1
+    assert "sheet 1: the check code is not sheet 1's" in refused.output
+    mixed = runner.invoke(
+        args=["petitions", "paper-import", petition.slug, str(path), "--sheet", "1"]
+    )
+    assert mixed.exit_code == 2
+    assert "--sheet and --check-code go together" in mixed.output
