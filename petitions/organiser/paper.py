@@ -111,7 +111,7 @@ def enter_paper_sheet(petition_id: int):
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return _entry_page(petition, form, status, request.form if status == 422 else None)
-    scan = form.scan.data.read() if form.scan.data else None
+    scan = _read_scan(form.scan.data)
     try:
         outcome = paper.enter_pass(
             petition,
@@ -120,7 +120,7 @@ def enter_paper_sheet(petition_id: int):
             _typed_lines(),
             current_user,
             utcnow(),
-            scan=scan or None,
+            scan=scan,
         )
     except paper.PaperError as error:
         db.session.rollback()
@@ -128,6 +128,16 @@ def enter_paper_sheet(petition_id: int):
     db.session.commit()
     flash(_outcome_message(form.sheet.data, outcome), "info")
     return redirect(url_for("organiser.paper_sheets", petition_id=petition.id), code=303)
+
+
+def _read_scan(upload) -> bytes | None:
+    """Read an uploaded scan (at most the body's limit) and close its spooled file."""
+    if not upload:
+        return None
+    try:
+        return upload.read(paper.MAX_SCAN_BYTES + 1) or None
+    finally:
+        upload.close()
 
 
 def _outcome_message(number: int, outcome: paper.PassOutcome) -> str:

@@ -21,7 +21,7 @@ def enter_pass(page: Any, dashboard: str, number: int, code: str) -> None:
     """Type one pass of the sheet into an empty entry form and save it."""
     page.goto(f"{dashboard}/paper")
     page.get_by_role("link", name="Enter a sheet").last.click()
-    page.get_by_label("Sheet number").fill(str(number))
+    page.get_by_label("Sheet number", exact=True).fill(str(number))
     page.get_by_label("Check code (printed beside the sheet number)").fill(code)
     for line, (name, city) in enumerate(LINES, start=1):
         assert page.get_by_label(f"Line {line}: name", exact=True).input_value() == ""

@@ -685,3 +685,35 @@ def test_a_bad_line_on_any_sheet_of_a_file_refuses_every_sheet(runner, db, make_
     )
     assert mixed.exit_code == 2
     assert "--sheet and --check-code go together" in mixed.output
+
+
+def test_the_dashboard_takes_a_scan_as_the_browser_sends_it_and_refuses_a_non_image(
+    client, db, owned
+):
+    path = f"/organiser/petitions/{owned.id}/paper/enter"
+
+    def post(scan: bytes, name: str):
+        data = {
+            "csrf_token": csrf_token(client, path),
+            "sheet": "1",
+            "check_code": _code(owned, 1),
+            "name-1": "Айгерім",
+            "city-1": "Алматы",
+            "country-1": "KZ",
+            "scan": (io.BytesIO(scan), name),
+        }
+        return client.post(path, data=data, content_type="multipart/form-data")
+
+    refused = post(b"%PDF-1.7 not an image", "sheet.pdf")
+    assert refused.status_code == 422
+    assert "The scan is not a PNG, JPEG, WebP or TIFF image." in refused.get_data(as_text=True)
+    assert _count(db, PaperSheet) == 0
+    with pytest.raises(paper.PaperError, match=r"^the scan is larger than 10 MB$"):
+        paper.check_scan(b"\x89PNG\r\n\x1a\n" + b"\0" * paper.MAX_SCAN_BYTES)
+    accepted = post(SCAN, "sheet.jpg")
+    assert accepted.status_code == 303
+    assert db.session.scalars(sa.select(PaperSheet.scan_sha256)).one() == (
+        hashlib.sha256(SCAN).hexdigest()
+    )
+    # Without a file chosen, the browser still sends an empty part: no scan, no refusal.
+    assert post(b"", "").status_code == 303
