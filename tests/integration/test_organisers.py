@@ -41,7 +41,7 @@ def _organiser_rules(app):
 
 
 def _path(rule, petition_id):
-    values = {"petition_id": petition_id, "delivery_id": 1}
+    values = {"petition_id": petition_id, "delivery_id": 1, "signature_id": 1}
     return rule.build({name: values[name] for name in rule.arguments})[1]
 
 
