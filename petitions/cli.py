@@ -34,6 +34,7 @@ from petitions.extensions import db
 from petitions.files import private_directory
 from petitions.i18n import format_in_zone, zone_name
 from petitions.models import DeliveryKind, InvalidTransition, PetitionState, utcnow
+from petitions.notifications import external_url
 from petitions.receipts import ReceiptError, load_receipt, verdict
 from petitions.sealing import (
     KDF_MEMLIMIT,
@@ -50,11 +51,13 @@ from petitions.services import (
     lifecycle,
     mail,
     moderation,
+    paper,
     queries,
     retention,
     two_factor,
 )
 from petitions.services.demo import SEALED_DEMO_SLUG, load_demo, load_sealed_demo
+from petitions.services.paper import PaperError, enter_pass, read_csv, write_sheet_pdf
 
 petitions_cli = AppGroup("petitions", help="Create, list, close and export petitions.")
 
@@ -224,6 +227,98 @@ def seal_command(slug: str, public_key: Path) -> None:
     db.session.commit()
     click.echo(f"sealed {slug} to the key {key.fingerprint}")
     click.echo("Signers' names, emails, cities and comments are now sealed to that key.")
+
+
+def _petition_named(slug: str):
+    petition = queries.petition_by_slug(slug)
+    if petition is None:
+        raise click.ClickException(f"no petition with the slug {slug!r}")
+    return petition
+
+
+@petitions_cli.command("paper-sheet")
+@click.argument("slug")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PDF to write.",
+)
+@click.option("--sheet", "first", default=1, show_default=True, help="The first sheet's number.")
+@click.option("--count", default=1, show_default=True, help="How many sheets, numbered on.")
+def paper_sheet_command(slug: str, output: Path, first: int, count: int) -> None:
+    """Write printable signature sheets (A4, one a page) for a published petition."""
+    petition = _petition_named(slug)
+    url = external_url("public.show_petition", slug=petition.slug)
+    try:
+        write_sheet_pdf(petition, first, count, url, output)
+    except PaperError as error:
+        raise click.ClickException(f"{slug}: {error}") from None
+    except OSError as error:
+        raise click.ClickException(f"{output}: {error.strerror}") from None
+    last = first + count - 1
+    numbers = f"sheet {first}" if count == 1 else f"sheets {first} to {last}"
+    click.echo(f"wrote {numbers} of {slug} to {output}")
+
+
+@petitions_cli.command("paper-import")
+@click.argument("slug")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--sheet",
+    "number",
+    type=int,
+    default=None,
+    help="The sheet's number; without it, the CSV names each row's sheet and check code.",
+)
+@click.option("--check-code", "code", default=None, help="The check code printed on the sheet.")
+@click.option(
+    "--scan",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A scan or photo of the sheet: only its SHA-256 is kept, for the manifest.",
+)
+def paper_import_command(
+    slug: str, csv_file: Path, number: int | None, code: str | None, scan: Path | None
+) -> None:
+    """Enter one pass of a paper sheet from a CSV (line,name,city,country), or of each sheet of
+    a CSV (sheet,check_code,line,name,city,country); two agreeing passes count a sheet. A bad
+    line refuses the whole file."""
+    petition = _petition_named(slug)
+    if (number is None) != (code is None):
+        raise click.UsageError("--sheet and --check-code go together")
+    if scan is not None and number is None:
+        raise click.UsageError("--scan is the scan of one sheet: give --sheet too")
+    data = _read_bounded(csv_file, MAX_PAPER_CSV, "the CSV")
+    image = _read_bounded(scan, paper.MAX_SCAN_BYTES + 1, "the scan") if scan else None
+    try:
+        if number is None:
+            outcomes = paper.enter_passes(petition, paper.read_sheets_csv(data), None, utcnow())
+            lines = [_pass_line(outcome.sheet.number, outcome) for outcome in outcomes]
+        else:
+            outcome = enter_pass(petition, number, code, read_csv(data), None, utcnow(), scan=image)
+            lines = [_pass_line(number, outcome)]
+    except PaperError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{csv_file}: {error}") from None
+    db.session.commit()
+    click.echo("\n".join(lines))
+
+
+#: A CSV of many sheets (a few MB for 10,000 lines) is read whole.
+MAX_PAPER_CSV = 16 * 1024 * 1024
+
+
+def _pass_line(number: int, outcome: paper.PassOutcome) -> str:
+    if outcome.result == paper.PassResult.COUNTED:
+        return f"sheet {number}: the passes agree; {outcome.counted} lines counted"
+    if outcome.result == paper.PassResult.WAITING:
+        return f"sheet {number}: first pass recorded; enter it once more to count it"
+    return (
+        f"sheet {number}: this pass differs from the earlier ones; nothing counted yet "
+        "(see the differences on the dashboard, then enter the sheet again)"
+    )
 
 
 #: Where a command writes a bundle: `_output_path` reads it.

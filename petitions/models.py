@@ -821,6 +821,11 @@ class Signature(db.Model):
         sa.UniqueConstraint("petition_id", "email_hash"),
         sa.Index("ix_signatures_petition_state", "petition_id", "state"),
         sa.Index("ix_signatures_receipt_leaf", "petition_id", "receipt_leaf"),
+        # A line of a paper sheet is entered into the list once.
+        sa.Index(
+            "ix_signatures_paper_line", "petition_id", "paper_sheet", "paper_line", unique=True
+        ),
+        sa.Index("ix_signatures_person_hash", "petition_id", "person_hash"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -870,8 +875,22 @@ class Signature(db.Model):
     token_nonce: Mapped[str | None] = mapped_column(sa.String(32))
     #: When we last emailed this signer; repeated submissions do not flood their inbox.
     last_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A line of a paper sheet (petitions.services.paper): the sheet's number, null online.
+    paper_sheet: Mapped[int | None]
+    #: The line's number on its sheet, from 1; null online.
+    paper_line: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: HMAC of the normalised name and city (`services.paper.person_hash`): finds a line that
+    #: looks like a repeat of another line or of an online signature, sealed or not. Null for
+    #: signatures made before paper sheets, and after the purge.
+    person_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
+    #: When a moderator looked at this line's likely repeat and kept it; the flag then goes.
+    repeat_kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petition: Mapped[Petition] = relationship()
+
+    @property
+    def on_paper(self) -> bool:
+        return self.paper_sheet is not None
 
     def __init__(self, **fields: Any) -> None:
         fields.setdefault("state", SignatureState.PENDING)
@@ -946,6 +965,57 @@ class Signature(db.Model):
     def sign_again(self, now: datetime) -> None:
         """Start a withdrawn signature over as a pending one signed now."""
         self.RESIGN.apply(self, now)
+
+
+class PaperSheet(db.Model):
+    """A printed sheet of a petition being entered; its lines count once two passes agree.
+
+    Sheets are not stored when they are printed: the check code printed on each
+    (`services.paper.check_code`) lets the server recognise its own sheets without a list.
+    """
+
+    __tablename__ = "paper_sheets"
+    __table_args__ = (sa.UniqueConstraint("petition_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id"), index=True)
+    number: Mapped[int]
+    #: SHA-256 (hex) of the organiser's scan or photo of the sheet; the image is not kept here.
+    scan_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When two passes agreed and its lines joined the list; None while it waits.
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How many lines were counted.
+    line_count: Mapped[int | None]
+
+    petition: Mapped[Petition] = relationship()
+    passes: Mapped[list[PaperPass]] = relationship(
+        back_populates="sheet", order_by="PaperPass.id", cascade="all, delete-orphan"
+    )
+
+
+class PaperPass(db.Model):
+    """One typing of a sheet's lines, by one organiser; two identical passes count the sheet."""
+
+    __tablename__ = "paper_passes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("paper_sheets.id", ondelete="CASCADE"), index=True
+    )
+    #: Null for a pass imported on the command line.
+    entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"))
+    #: Who typed it, as the audit log names them ("cli", an email).
+    entered_by: Mapped[str] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Keyed hashes of each line as typed (JSON list of hex): two passes agree when these do.
+    line_hashes: Mapped[str] = mapped_column(sa.Text)
+    #: The lines as typed (JSON), under the data keys, to show how passes differ. Null in a
+    #: sealed petition (only the hashes are kept: the lines are sealed once two passes agree),
+    #: and after the purge.
+    lines: Mapped[str | None] = mapped_column(EncryptedText("paper.lines"))
+
+    sheet: Mapped[PaperSheet] = relationship(back_populates="passes")
 
 
 class Delivery(db.Model):

@@ -8,7 +8,9 @@ nothing of the server. The formulas, which docs/verifying-a-receipt.md gives for
   server's hash key, and the server can show it again (the thank-you page) without storing it;
 - the **leaf** is the RFC 6962 leaf hash SHA-256(0x00 || data) of the ASCII text
   `petitions-receipt-v1:<the petition's public id>:<code>`. It tells nothing about the signer,
-  and the signer recomputes it from the code and the public id printed on the petition's page.
+  and the signer recomputes it from the code and the public id printed on the petition's page;
+- a **paper line's leaf** is SHA-256(0x00 || data) of `petitions-paper-v1:<the petition's public
+  id>:<the sheet's check code, upper case, no dash>:<the line's number>`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from petitions.merkle import leaf_hash, verify_inclusion
 CODE_LENGTH = 24
 CODE_PATTERN = re.compile(r"[a-z2-7]{24}")
 LEAF_FORMAT = "petitions-receipt-v1:{petition}:{code}"
+#: A line of a paper sheet: its sheet's check code (as printed, without the dash) and its number.
+PAPER_LEAF_FORMAT = "petitions-paper-v1:{petition}:{check_code}:{line}"
 TREE = "rfc6962-sha256"
 _CODE_BYTES = 15
 
@@ -44,6 +48,16 @@ def is_receipt_code(text: str) -> bool:
 def receipt_leaf(petition_public_id: str, code: str) -> bytes:
     """Return the leaf hash that the signature with `code` has in its petition's trees."""
     data = LEAF_FORMAT.format(petition=petition_public_id, code=code)
+    return leaf_hash(data.encode("ascii"))
+
+
+def paper_leaf(petition_public_id: str, check_code: str, line: int) -> bytes:
+    """Return the leaf of line `line` of the paper sheet whose check code is `check_code`.
+
+    Whoever holds the sheet computes it from what is printed on it and the petition's public id.
+    """
+    code = check_code.replace("-", "").strip().upper()
+    data = PAPER_LEAF_FORMAT.format(petition=petition_public_id, check_code=code, line=int(line))
     return leaf_hash(data.encode("ascii"))
 
 

@@ -88,10 +88,13 @@ def _refusal(status: int, message: str) -> Response:
 
 
 #: The only routes that take an uploaded file, and the one field each takes it in: a sealing
-#: public key, read as one line of text; a list of signature ids (the unsealed rows CSV).
+#: public key, read as one line of text; a list of signature ids (the unsealed rows CSV); a
+#: paper sheet's scan.
 FILE_ENDPOINTS = {
     "organiser.seal_petition": frozenset({"key_file"}),
     "organiser.invalidate_signature_ids": frozenset({"id_file"}),
+    # A paper sheet's scan or photo: only its SHA-256 is kept (services.paper.check_scan).
+    "organiser.enter_paper_sheet": frozenset({"scan"}),
 }
 
 

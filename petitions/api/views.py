@@ -40,6 +40,9 @@ def petition_json(slug: str):
             "title": petition.title,
             "state": str(petition.effective_state(utcnow())),
             "signature_count": counts.signatures,
+            # The total's two parts: confirmed online, and lines of paper sheets entered twice.
+            "online_count": counts.online,
+            "paper_count": counts.paper,
             "goal": petition.goal,
             "opens_at": petition.opens_at.isoformat(),
             "closes_at": petition.closes_at.isoformat(),

@@ -77,6 +77,10 @@ CSV_NAME = "signatures.csv"
 #: The CSV's column of receipt leaves (lowercase hex), the same word in every language: it is
 #: what a recipient's script looks for.
 LEAF_COLUMN = "leaf"
+#: The CSV's last column: "online", or "paper, sheet N, line L", in English in every language.
+SOURCE_COLUMN = "source"
+ONLINE = "online"
+PAPER_SOURCE = "paper, sheet {sheet}, line {line}"
 FORMAT = "petitions-bundle/1"
 PROGRESS_EVERY = 1000
 #: A spreadsheet runs a cell that starts with one of these as a formula.
@@ -139,7 +143,9 @@ def build_bundle(
     """
     day = export.generated_at.astimezone(petition.zone)
     target = target_path(Path(output), petition.slug, day, ".zip", overwrite)
-    summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day))
+    summary = dataclasses.replace(
+        summary, by_country=dict(summary.by_country), by_day=dict(summary.by_day)
+    )
     plan = plan_document(
         petition,
         export,
@@ -201,6 +207,8 @@ class Tally:
     """What the rows add up to, to be compared with the summary."""
 
     rows: int = 0
+    #: Rows that are lines of paper sheets.
+    paper: int = 0
     countries: Counter[str] = field(default_factory=Counter)
     #: Calendar day in the petition's time zone (ISO) to count.
     days: Counter[str] = field(default_factory=Counter)
@@ -226,7 +234,7 @@ def _write_csv(
             labels.country,
             labels.signed_at_csv,
         ]
-        writer.writerow([*header, LEAF_COLUMN] if tree is not None else header)
+        writer.writerow([*header, LEAF_COLUMN, SOURCE_COLUMN] if tree is not None else header)
         tally = _read_rows(plan, rows, writer, volumes, progress, tree)
     check_tally(plan.summary, tally)
     return ReceiptTree(tree.size, tree.root) if tree is not None else None
@@ -256,10 +264,17 @@ def _read_rows(
             names.get(country, country),
             local,
         ]
+        source = row[6] if len(row) > 6 else None
+        shown = local[:16].replace("T", " ")
+        if source is not None:
+            tally.paper += 1
+            # The paper line's own date is on the sheet; the list says where to find it.
+            shown = plan.labels.paper_row.format(sheet=source[0], line=source[1])
         if tree is not None:
             cells.append(_leaf(row, tree))
+            cells.append(_source(source))
         writer.writerow(cells)
-        page.append((number, name, city, country, local[:16].replace("T", " ")))
+        page.append((number, name, city, country, shown))
         tally.countries[country] += 1
         tally.days[local[:10]] += 1
         if len(page) == ROWS_PER_PAGE:
@@ -277,6 +292,13 @@ def _leaf(row: tuple[Any, ...], tree: RootBuilder) -> str:
         raise BundleError(f"row {row[0]}: its receipt leaf must be {HASH_SIZE} bytes")
     tree.append(leaf)
     return leaf.hex()
+
+
+def _source(source: tuple[int, int] | None) -> str:
+    """Return a row's `source` cell: online, or the paper sheet and line."""
+    if source is None:
+        return ONLINE
+    return PAPER_SOURCE.format(sheet=source[0], line=source[1])
 
 
 def _page_done(
@@ -302,6 +324,8 @@ def tally_problems(summary: Summary, tally: Tally) -> list[str]:
     problems = []
     if tally.rows != summary.total:
         problems.append(f"{tally.rows} rows, but the summary counts {summary.total} signatures")
+    if tally.paper != summary.paper:
+        problems.append(f"{tally.paper} paper rows, but the summary counts {summary.paper}")
     if dict(tally.countries) != counts_by_country(summary):
         problems.append("the counts by country differ from the rows")
     if dict(tally.days) != counts_by_day(summary):
@@ -570,6 +594,7 @@ def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -
             "timezone": petition.timezone,
         },
         "counts": summary_counts(summary),
+        **paper_sheets_entry(summary),
         **({"receipts": receipts_entry(plan.tree)} if plan.tree is not None else {}),
         "volumes": [plan.volume_name(v) for v in range(1, plan.volumes + 1)],
         "signer": signer_entry(key),
@@ -587,9 +612,23 @@ def summary_counts(summary: Summary) -> dict[str, Any]:
     """Return the counts as the manifests write them."""
     return {
         "signatures": summary.total,
+        "online": summary.online,
+        "paper": summary.paper,
         "by_country": counts_by_country(summary),
         "by_day": counts_by_day(summary),
     }
+
+
+def paper_sheets_entry(summary: Summary) -> dict[str, Any]:
+    """Return what a manifest says of the paper sheets whose lines it lists, if there are any:
+    each sheet's number, lines and the SHA-256 of the organisers' scan of it (or null)."""
+    if not summary.sheets:
+        return {}
+    sheets = [
+        {"sheet": number, "lines": lines, "scan_sha256": scan}
+        for number, lines, scan in summary.sheets
+    ]
+    return {"paper_sheets": sheets}
 
 
 def signer_entry(key: SigningKey) -> dict[str, Any]:

@@ -64,8 +64,8 @@ ROW_SIZE = 8.0
 ROW_LEADING = 14.4
 LIST_HEADINGS_Y = PAGE_HEIGHT - 66
 LIST_FIRST_Y = PAGE_HEIGHT - 84
-#: No., name, city, country, date signed.
-COLUMN_WIDTHS = (44.0, 180.0, 104.0, 88.0, CONTENT_WIDTH - 416.0)
+#: No., name, city, country, date signed (or, for a paper line, its sheet and line).
+COLUMN_WIDTHS = (44.0, 166.0, 98.0, 82.0, CONTENT_WIDTH - 390.0)
 COLUMN_X = tuple(MARGIN + sum(COLUMN_WIDTHS[:i]) for i in range(len(COLUMN_WIDTHS)))
 CELL_PADDING = 6.0
 
@@ -364,6 +364,13 @@ def cover_letter(plan: DocumentPlan) -> list[Item]:
     if not export.final:
         items += paragraph(labels.still_open, font=BOLD)
     items += paragraph(labels.count.format(count=count_text(plan, plan.summary.total)))
+    if plan.summary.paper:
+        online, on_paper = plan.summary.online, plan.summary.paper
+        items += paragraph(
+            labels.paper_count.format(
+                online=count_text(plan, online), paper=count_text(plan, on_paper)
+            )
+        )
     items += paragraph(labels.contents)
     items += answer_items(plan)
     items += paragraph(labels.verification)

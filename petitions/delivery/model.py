@@ -141,10 +141,20 @@ class Summary:
     by_country: Mapping[str, int] = field(default_factory=dict)
     #: Calendar day in the petition's time zone to count.
     by_day: Mapping[date, int] = field(default_factory=dict)
+    #: Of the total, the lines of paper sheets; the rest were signed online.
+    paper: int = 0
+    #: The counted paper sheets: (number, lines entered, SHA-256 of its scan or None).
+    sheets: tuple[tuple[int, int, str | None], ...] = ()
 
     def __post_init__(self) -> None:
         if self.total < 0:
             raise ValueError("total must not be negative")
+        if not 0 <= self.paper <= self.total:
+            raise ValueError("paper must be between 0 and the total")
+
+    @property
+    def online(self) -> int:
+        return self.total - self.paper
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,8 @@ class Labels:
     by_day: str
     list_heading: str
     no_signatures: str
+    paper_row: str
+    paper_count: str
 
 
 #: The English words of the PDF and the CSV. Each is marked for the catalogues with a context
@@ -349,6 +361,12 @@ ENGLISH = Labels(
     by_day=N_("pdf:by_day", "Signatures by day (time zone {timezone})"),
     list_heading=N_("pdf:list_heading", "Signatures"),
     no_signatures=N_("pdf:no_signatures", "No signatures have been confirmed."),
+    paper_row=N_("pdf:paper_row", "paper, sheet {sheet}, line {line}"),
+    paper_count=N_(
+        "pdf:paper_count",
+        "Of these, {online} were signed online and {paper} on paper sheets; each paper line "
+        "was entered twice, identically, and is marked with its sheet and line.",
+    ),
 )
 
 

@@ -61,6 +61,7 @@ from petitions.delivery.bundle import (
     check_tally,
     csv_cell,
     json_bytes,
+    paper_sheets_entry,
     receipts_entry,
     signer_entry,
     summary_counts,
@@ -87,6 +88,10 @@ COUNTS_NAME = "counts.json"
 ROWS_NAME = "rows.csv"
 ROW_COLUMNS = ("number", "signature_id", "country", "signed_at", "sealed", "leaf")
 _HEADER = ",".join(ROW_COLUMNS).encode("ascii")
+#: An export with paper lines has a last column: `online`, or `paper/<sheet>/<line>`.
+SOURCE_COLUMNS = (*ROW_COLUMNS, "source")
+_SOURCE_HEADER = ",".join(SOURCE_COLUMNS).encode("ascii")
+_PAPER_CELL = re.compile(r"paper/([1-9][0-9]*)/([1-9][0-9]*)")
 #: The columns of the decrypted rows `unseal` writes for offline moderation.
 MODERATION_COLUMNS = (
     "signature_id",
@@ -130,6 +135,8 @@ class SealedRow(NamedTuple):
     sealed: bytes
     #: The signature's receipt leaf (32 bytes), which says nothing of the signer.
     leaf: bytes
+    #: A paper line's (sheet, line); None online. Paper lines follow the online rows.
+    source: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,9 @@ def write_sealed_export(
     """
     day = export.generated_at.astimezone(petition.zone)
     target = target_path(Path(output), petition.slug, day, SEALED_SUFFIX, overwrite)
-    summary = Summary(summary.total, dict(summary.by_country), dict(summary.by_day))
+    summary = dataclasses.replace(
+        summary, by_country=dict(summary.by_country), by_day=dict(summary.by_day)
+    )
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as name:
         work = Path(name)
         tally, tree = _write_rows(rows, work / ROWS_NAME, petition, summary, progress)
@@ -226,7 +235,8 @@ def _write_rows(
     tally, day_of, previous, tree = Tally(), _LocalDays(petition.zone), None, RootBuilder()
     with path.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(ROW_COLUMNS)
+        with_source = summary.paper > 0
+        writer.writerow(SOURCE_COLUMNS if with_source else ROW_COLUMNS)
         for row in rows:
             row = SealedRow(*row)
             problem = row_problem(row, tally.rows + 1, previous)
@@ -234,12 +244,11 @@ def _write_rows(
                 raise BundleError(f"row {row.number}: {problem}")
             sealed = base64.b64encode(row.sealed).decode("ascii")
             signed_at = utc_text(row.signed_at)
-            writer.writerow(
-                (row.number, row.signature_id, row.country, signed_at, sealed, row.leaf.hex())
-            )
+            cells = [row.number, row.signature_id, row.country, signed_at, sealed, row.leaf.hex()]
+            writer.writerow([*cells, source_cell(row.source)] if with_source else cells)
             tree.append(row.leaf)
             _count(tally, row, day_of)
-            previous = row.signed_at
+            previous = row
             if tally.rows > summary.total:
                 raise BundleError(
                     f"more rows than the {summary.total} signatures the summary counts"
@@ -249,7 +258,27 @@ def _write_rows(
     return tally, ReceiptTree(tree.size, tree.root)
 
 
-def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str | None:
+def source_cell(source: tuple[int, int] | None) -> str:
+    """Return rows.csv's `source` cell: `online`, or `paper/<sheet>/<line>`."""
+    return "online" if source is None else f"paper/{source[0]}/{source[1]}"
+
+
+def _order_problem(row: SealedRow, previous: SealedRow | None) -> str | None:
+    """Online rows come first, in signing order; then paper lines by sheet and line."""
+    if previous is None:
+        return None
+    if row.source is None:
+        if previous.source is not None:
+            return "is signed online but comes after a paper line"
+        if row.signed_at < previous.signed_at:
+            return "was signed before the row above it: rows must be in signing order"
+        return None
+    if previous.source is not None and row.source <= previous.source:
+        return "is a paper line out of the order of sheets and lines"
+    return None
+
+
+def row_problem(row: SealedRow, expected: int, previous: SealedRow | None) -> str | None:
     """Return what is wrong with a row that should be number `expected`, or None."""
     if row.number != expected:
         return f"is numbered {row.number}, not {expected}: rows are numbered from 1 in order"
@@ -259,8 +288,9 @@ def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str
         return "has a country that is not an ISO 3166 alpha-2 code"
     if row.signed_at.tzinfo is None:
         return "signed_at must be an aware (UTC) datetime"
-    if previous is not None and row.signed_at < previous:
-        return "was signed before the row above it: rows must be in signing order"
+    order = _order_problem(row, previous)
+    if order:
+        return order
     if len(row.sealed) < crypto_box_SEALBYTES:
         return "holds no sealed box (too short)"
     if not isinstance(row.leaf, bytes) or len(row.leaf) != HASH_SIZE:
@@ -270,6 +300,7 @@ def row_problem(row: SealedRow, expected: int, previous: datetime | None) -> str
 
 def _count(tally: Tally, row: SealedRow, day_of: _LocalDays) -> None:
     tally.rows += 1
+    tally.paper += row.source is not None
     tally.countries[row.country] += 1
     tally.days[day_of(row.signed_at)] += 1
 
@@ -339,6 +370,7 @@ def _manifest(
             "petition": petition.slug,
             "sealing_key": _key_entry(sealing_key),
             "counts": summary_counts(summary),
+            **paper_sheets_entry(summary),
             "receipts": receipts_entry(tree),
             "signer": signer_entry(key),
             "files": files,
@@ -416,7 +448,8 @@ def _describe(
     petition, key = _read_json(name, archive, PETITION_NAME, "a petition", _petition_from)
     summary = _read_json(name, archive, COUNTS_NAME, "counts", _summary_from)
     export, manifest_key = _read_json(name, archive, MANIFEST, "a sealed export", _export_from)
-    if summary_counts(summary) != manifest.get("counts"):
+    summary = _with_sheets(name, summary, manifest.get("paper_sheets", []))
+    if not _same_counts(summary, manifest.get("counts")):
         raise SealedExportError(f"{name}: counts.json differs from the counts in manifest.json")
     if key != manifest_key or manifest.get("petition") != petition.slug:
         raise SealedExportError(f"{name}: petition.json and manifest.json name other petitions")
@@ -447,6 +480,38 @@ def _published_tree(report: VerificationReport, manifest: dict[str, Any]) -> Rec
         raise _failure(report)
     size, root = claimed
     return ReceiptTree(size, bytes.fromhex(root))
+
+
+def _with_sheets(name: str, summary: Summary, listed: Any) -> Summary:
+    """Carry the manifest's paper sheets (number, lines, scan's SHA-256) into the bundle's."""
+    try:
+        sheets = tuple(
+            (_count_of(entry["sheet"]), _count_of(entry["lines"]), _scan_of(entry["scan_sha256"]))
+            for entry in listed
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        message = f"{name}: manifest.json's paper_sheets are damaged ({error})"
+        raise SealedExportError(message) from None
+    return dataclasses.replace(summary, sheets=sheets)
+
+
+def _scan_of(value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and _HEX_LEAF.fullmatch(value)):
+        raise ValueError(f"{value!r} is not a SHA-256 in hex")
+    return value
+
+
+def _same_counts(summary: Summary, counted: Any) -> bool:
+    """Compare counts.json with the manifest's counts; an export made before paper sheets
+    counts no rows online and on paper apart."""
+    if not isinstance(counted, dict):
+        return False
+    # "online" is the total less the paper lines: the rows are checked against those two.
+    expected = {key: value for key, value in summary_counts(summary).items() if key != "online"}
+    counted = {key: value for key, value in counted.items() if key != "online"}
+    if "paper" not in counted and not summary.paper:
+        expected.pop("paper")
+    return expected == counted
 
 
 def _read_json(
@@ -494,7 +559,8 @@ def _applicant_from(entry: Any) -> ApplicantInfo | None:
 def _summary_from(document: dict[str, Any]) -> Summary:
     by_country = {str(code): _count_of(n) for code, n in document["by_country"].items()}
     by_day = {date.fromisoformat(day): _count_of(n) for day, n in document["by_day"].items()}
-    return Summary(_count_of(document["signatures"]), by_country, by_day)
+    paper = _count_of(document.get("paper", 0))
+    return Summary(_count_of(document["signatures"]), by_country, by_day, paper)
 
 
 def _count_of(value: Any) -> int:
@@ -585,11 +651,13 @@ def read_sealed_rows(sealed: SealedExport) -> Iterator[SealedRow]:
             # Lines split at commas, not the csv module: no field the server writes can hold a
             # comma, a quote or a line break, and a row in any other form is refused as it is.
             lines = io.BufferedReader(_Hashing(member, digest), CHUNK)
-            if next(lines, b"").rstrip(b"\r\n") != _HEADER:
+            header = next(lines, b"").rstrip(b"\r\n")
+            if header not in (_HEADER, _SOURCE_HEADER):
                 raise SealedExportError(f"{name}: rows.csv does not start with its header")
+            columns = SOURCE_COLUMNS if header == _SOURCE_HEADER else ROW_COLUMNS
             for expected, line in enumerate(lines, start=1):
                 fields = line.rstrip(b"\r\n").decode("ascii").split(",")
-                row = _parse_row(name, expected, fields, previous)
+                row = _parse_row(name, expected, fields, previous, columns)
                 if previous is not None:
                     yield previous
                 previous = row
@@ -601,14 +669,28 @@ def read_sealed_rows(sealed: SealedExport) -> Iterator[SealedRow]:
         yield previous
 
 
+def _parse_source(cell: str) -> tuple[int, int] | None:
+    if cell == "online":
+        return None
+    match = _PAPER_CELL.fullmatch(cell)
+    if match is None:
+        raise ValueError(f"its source {cell!r} is neither online nor paper/<sheet>/<line>")
+    return int(match[1]), int(match[2])
+
+
 def _parse_row(
-    name: str, expected: int, fields: list[str], previous: SealedRow | None
+    name: str,
+    expected: int,
+    fields: list[str],
+    previous: SealedRow | None,
+    columns: tuple[str, ...] = ROW_COLUMNS,
 ) -> SealedRow:
     where = f"{name}: rows.csv row {expected}"
-    if len(fields) != len(ROW_COLUMNS):
-        raise SealedExportError(f"{where}: has {len(fields)} fields, not {len(ROW_COLUMNS)}")
-    number, signature_id, country, signed_at, sealed, leaf = fields
+    if len(fields) != len(columns):
+        raise SealedExportError(f"{where}: has {len(fields)} fields, not {len(columns)}")
+    number, signature_id, country, signed_at, sealed, leaf = fields[:6]
     try:
+        source = _parse_source(fields[6]) if len(fields) > 6 else None
         if not _DIGITS.fullmatch(number):
             raise ValueError(f"{number!r} is not a row number")
         if not _HEX_LEAF.fullmatch(leaf):
@@ -620,10 +702,11 @@ def _parse_row(
             _parse_utc(signed_at),
             binascii.a2b_base64(sealed, strict_mode=True),
             bytes.fromhex(leaf),
+            source,
         )
     except (ValueError, binascii.Error) as error:
         raise SealedExportError(f"{where}: {error}") from None
-    problem = row_problem(row, expected, previous.signed_at if previous else None)
+    problem = row_problem(row, expected, previous)
     if problem:
         raise SealedExportError(f"{where}: {problem}")
     return row
@@ -727,10 +810,10 @@ class _Steps:
 
 def _bundle_rows(
     sealed: SealedExport, openers: _Openers, moderation: _Moderation
-) -> Iterator[tuple[int, str, str, str, datetime, bytes]]:
+) -> Iterator[tuple[int, str, str, str, datetime, bytes, tuple[int, int] | None]]:
     for row, (name, email, city, comment) in openers.open(read_sealed_rows(sealed)):
         moderation.write(row, name, email, city, comment)
-        yield row.number, name or "", city or "", row.country, row.signed_at, row.leaf
+        yield row.number, name or "", city or "", row.country, row.signed_at, row.leaf, row.source
 
 
 class _Openers:

@@ -31,7 +31,9 @@ from petitions.delivery.bundle import (
     LEAF_COLUMN,
     MANIFEST,
     MANIFEST_SIGNATURE,
+    ONLINE,
     SIGNER,
+    SOURCE_COLUMN,
 )
 from petitions.delivery.keys import is_development_certificate
 from petitions.delivery.signature import (
@@ -238,7 +240,8 @@ def _verify_receipts(
     if claimed is None or CSV_NAME not in report.files:
         return
     size, root = claimed
-    tree = _tree_of_csv(archive, report)
+    sources: dict[str, int] = {}
+    tree = _tree_of_csv(archive, report, sources)
     if tree is None:
         return
     if tree.size != size:
@@ -251,6 +254,7 @@ def _verify_receipts(
     else:
         leaves = "1 leaf makes" if size == 1 else f"{size} leaves make"
         report.notes.append(f"receipts: the CSV's {leaves} the manifest's root {root}")
+        _verify_sources(manifest, sources, report)
 
 
 def claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[int, str] | None:
@@ -276,8 +280,44 @@ def claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[
     return size, root
 
 
-def _tree_of_csv(archive: zipfile.ZipFile, report: VerificationReport) -> RootBuilder | None:
-    """Build the tree over the CSV's `leaf` column in row order, or record why it cannot be."""
+def _verify_sources(
+    manifest: dict[str, Any], sources: dict[str, int], report: VerificationReport
+) -> None:
+    """Compare the CSV's rows online and on paper with the manifest's counts of each."""
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or "paper" not in counts:
+        report.notes.append("sources: the manifest does not count online and paper apart")
+        return
+    if not sources:
+        report.add(CSV_NAME, f"has no {SOURCE_COLUMN} column, which the manifest's counts need")
+        return
+    online, paper = sources.get(ONLINE, 0), sources.get("paper", 0)
+    if (online, paper) != (counts.get("online"), counts.get("paper")):
+        report.add(
+            CSV_NAME,
+            f"has {online} rows online and {paper} on paper, but the manifest counts "
+            f"{counts.get('online')} and {counts.get('paper')}",
+        )
+    else:
+        report.notes.append(f"sources: {online} rows online and {paper} on paper, as counted")
+
+
+def _source_kind(cell: str) -> str | None:
+    """Return "online" or "paper" for a `source` cell of the right form, else None."""
+    if cell == ONLINE:
+        return ONLINE
+    return "paper" if _PAPER_SOURCE.fullmatch(cell) else None
+
+
+_PAPER_SOURCE = re.compile(r"paper, sheet [1-9][0-9]*, line [1-9][0-9]*")
+
+
+def _tree_of_csv(
+    archive: zipfile.ZipFile, report: VerificationReport, sources: dict[str, int]
+) -> RootBuilder | None:
+    """Build the tree over the CSV's `leaf` column in row order, or record why it cannot be.
+
+    With a `source` column, `sources` gets the rows online and on paper."""
     tree = RootBuilder()
     try:
         with archive.open(CSV_NAME) as member:
@@ -288,12 +328,21 @@ def _tree_of_csv(archive: zipfile.ZipFile, report: VerificationReport) -> RootBu
                 report.add(CSV_NAME, f"has no {LEAF_COLUMN} column, which the receipts need")
                 return None
             column = header.index(LEAF_COLUMN)
+            source = header.index(SOURCE_COLUMN) if SOURCE_COLUMN in header else None
+            if source is not None:
+                sources.update({ONLINE: 0, "paper": 0})
             for number, row in enumerate(reader, start=1):
                 leaf = row[column] if column < len(row) else ""
                 if not _HEX_HASH.fullmatch(leaf):
                     report.add(CSV_NAME, f"row {number}: its leaf is not 64 lowercase hex digits")
                     return None
                 tree.append(bytes.fromhex(leaf))
+                if source is not None:
+                    kind = _source_kind(row[source] if source < len(row) else "")
+                    if kind is None:
+                        report.add(CSV_NAME, f"row {number}: its source is not one this knows")
+                        return None
+                    sources[kind] = sources.get(kind, 0) + 1
     except (*DAMAGED, csv.Error):
         report.add(CSV_NAME, "cannot be read as UTF-8 CSV, so its leaves cannot be checked")
         return None

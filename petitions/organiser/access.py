@@ -41,6 +41,13 @@ PETITION_ENDPOINTS: dict[str, Permission] = {
     "organiser.remove_member": Permission.MANAGE,
     "organiser.transfer_ownership": Permission.MANAGE,
     "organiser.leave_petition": Permission.LEAVE,
+    # Paper sheets: printing and entering them is the editors' work; deciding on a line that
+    # looks like a repeat, and striking one out, the moderators'.
+    "organiser.paper_sheets": Permission.EDIT,
+    "organiser.download_paper_sheets": Permission.EDIT,
+    "organiser.enter_paper_sheet": Permission.EDIT,
+    "organiser.keep_paper_repeat": Permission.MODERATE,
+    "organiser.invalidate_paper_line": Permission.MODERATE,
 }
 
 

@@ -505,3 +505,28 @@ class JoinForm(Form):
         _l("Password again"),
         validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
     )
+
+
+class PaperSheetsForm(Form):
+    """Which sheets to print: the first number and how many."""
+
+    first = IntegerField(
+        _l("First sheet number"), validators=[DataRequired(), NumberRange(min=1, max=99_999)]
+    )
+    count = IntegerField(
+        _l("How many sheets"), validators=[DataRequired(), NumberRange(min=1, max=200)]
+    )
+
+
+class PaperEntryForm(Form):
+    """One pass of a sheet: its number and check code (the lines are read by the view)."""
+
+    sheet = IntegerField(
+        _l("Sheet number"), validators=[DataRequired(), NumberRange(min=1, max=99_999)]
+    )
+    check_code = StringField(
+        _l("Check code (printed beside the sheet number)"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=20)],
+    )
+    scan = FileField(_l("Scan or photo of the sheet (optional; only its SHA-256 is kept)"))

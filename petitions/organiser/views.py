@@ -66,6 +66,7 @@ from petitions.services import (
     export,
     lifecycle,
     moderation,
+    paper,
     queries,
     teams,
     tokens,
@@ -426,6 +427,7 @@ def show_petition(petition_id: int):
         petition=petition,
         now=board.now,
         counts=board.counts,
+        sources=board.sources,
         chart=day_chart(list(board.days)),
         countries=board.countries,
         addresses=board.addresses,
@@ -490,6 +492,7 @@ def _signatures_page(petition: Petition, id_form: IdListForm | None = None, stat
         id_form=id_form or IdListForm(formdata=None),
         confirm_form=ConfirmForm(),
         states=list(SignatureState),
+        repeats=paper.repeats(petition),
     ), status
 
 

@@ -44,6 +44,7 @@ from petitions.models import (
     ExportStatus,
     InvalidTransition,
     Organiser,
+    PaperSheet,
     Petition,
     PetitionState,
     Signature,
@@ -118,7 +119,25 @@ def _petition_info(petition: Petition) -> PetitionInfo:
 def _summary(session: Session, petition: Petition) -> Summary:
     by_country = queries.counts_by_country(petition, session=session)
     by_day = dict(queries.daily_counts(petition, session=session))
-    return Summary(total=sum(by_country.values()), by_country=by_country, by_day=by_day)
+    paper = session.scalar(
+        sa.select(sa.func.count()).where(
+            Signature.petition_id == petition.id,
+            Signature.state.in_(COUNTED_STATES),
+            Signature.paper_sheet.is_not(None),
+        )
+    )
+    sheets = session.execute(
+        sa.select(PaperSheet.number, PaperSheet.line_count, PaperSheet.scan_sha256)
+        .where(PaperSheet.petition_id == petition.id, PaperSheet.counted_at.is_not(None))
+        .order_by(PaperSheet.number)
+    ).all()
+    return Summary(
+        total=sum(by_country.values()),
+        by_country=by_country,
+        by_day=by_day,
+        paper=paper or 0,
+        sheets=tuple((number, lines, scan) for number, lines, scan in sheets),
+    )
 
 
 class LeafSpool:
@@ -168,11 +187,19 @@ def _rows(session: Session, petition: Petition, spool: LeafSpool) -> Iterator[tu
 
     Every leaf also goes to `spool`.
     """
-    columns = (Signature.name, Signature.city, Signature.country, Signature.created_at)
-    for number, (name, city, country, signed_at), leaf in _with_leaves(
+    columns = (
+        Signature.name,
+        Signature.city,
+        Signature.country,
+        Signature.created_at,
+        Signature.paper_sheet,
+        Signature.paper_line,
+    )
+    for number, (name, city, country, signed_at, sheet, line), leaf in _with_leaves(
         session, petition, spool, columns
     ):
-        yield number, name, city, country, signed_at, leaf
+        source = None if sheet is None else (sheet, line)
+        yield number, name, city, country, signed_at, leaf, source
 
 
 def _sealed_rows(session: Session, petition: Petition, spool: LeafSpool) -> Iterator[SealedRow]:
@@ -180,11 +207,19 @@ def _sealed_rows(session: Session, petition: Petition, spool: LeafSpool) -> Iter
 
     Every leaf also goes to `spool`.
     """
-    columns = (Signature.public_id, Signature.country, Signature.created_at, Signature.sealed)
-    for number, (public_id, country, signed_at, sealed), leaf in _with_leaves(
+    columns = (
+        Signature.public_id,
+        Signature.country,
+        Signature.created_at,
+        Signature.sealed,
+        Signature.paper_sheet,
+        Signature.paper_line,
+    )
+    for number, (public_id, country, signed_at, sealed, sheet, line), leaf in _with_leaves(
         session, petition, spool, columns
     ):
-        yield SealedRow(number, public_id, country, signed_at, bytes(sealed), leaf)
+        source = None if sheet is None else (sheet, line)
+        yield SealedRow(number, public_id, country, signed_at, bytes(sealed), leaf, source)
 
 
 def _with_leaves(
@@ -206,16 +241,29 @@ def _with_leaves(
             sa.case((Signature.receipt_leaf.is_(None), Signature.public_id)),
             Signature.id,
             Signature.created_at,
+            Signature.paper_sheet,
         )
         .where(Signature.petition_id == petition.id, Signature.state.in_(COUNTED_STATES))
-        .order_by(Signature.created_at, Signature.id)
+        # Online signatures in signing order, then paper lines by sheet and line.
+        .order_by(
+            sa.case((Signature.paper_sheet.is_(None), 0), else_=1),
+            Signature.paper_sheet,
+            Signature.paper_line,
+            Signature.created_at,
+            Signature.id,
+        )
         .execution_options(yield_per=2000)
     )
     ring, petition_id, width = keyring(), petition.public_id, len(columns)
     for number, row in enumerate(result, start=1):
-        leaf, public_id, row_id, signed_at = row[width:]
+        leaf, public_id, row_id, signed_at, sheet = row[width:]
         leaf = bytes(leaf) if leaf is not None else receipts.leaf_of(petition_id, public_id, ring)
-        spool.add(leaf, signed_at, row_id)
+        # A paper line has no receipt code to look up: a chunk it begins keeps no place, so
+        # that an online signature's receipt never looks for itself among paper lines.
+        if sheet is None:
+            spool.add(leaf, signed_at, row_id)
+        else:
+            spool.add(leaf, None, None)
         yield number, tuple(row[:width]), leaf
 
 

@@ -185,6 +185,12 @@ class PublicCounts:
     withdrawn: int
     #: Invalidated by moderators.
     invalidated: int
+    #: Of the counted signatures, the lines of paper sheets (services.paper).
+    paper: int = 0
+
+    @property
+    def online(self) -> int:
+        return self.signatures - self.paper
 
 
 def public_counts(petition: Petition | PetitionSnapshot) -> PublicCounts:
@@ -193,19 +199,26 @@ def public_counts(petition: Petition | PetitionSnapshot) -> PublicCounts:
     One statement sees one state of the table, so the three figures always agree with each
     other: a signature moving from counted to withdrawn is never in both, nor in neither.
     """
+    on_paper = Signature.paper_sheet.is_not(None)
     rows = db.session.execute(
-        sa.select(Signature.state, sa.func.count())
+        sa.select(Signature.state, on_paper, sa.func.count())
         .where(
             Signature.petition_id == petition.id,
             Signature.state.in_(sorted(COUNTED_STATES | _REMOVED_STATES)),
         )
-        .group_by(Signature.state)
+        .group_by(Signature.state, on_paper)
     ).all()
-    by_state = {SignatureState(state): count for state, count in rows}
+    by_state: dict[SignatureState, int] = {}
+    paper = 0
+    for state, is_paper, count in rows:
+        by_state[SignatureState(state)] = by_state.get(SignatureState(state), 0) + count
+        if is_paper and SignatureState(state) in COUNTED_STATES:
+            paper += count
     return PublicCounts(
         signatures=sum(by_state.get(state, 0) for state in COUNTED_STATES),
         withdrawn=by_state.get(SignatureState.WITHDRAWN, 0),
         invalidated=by_state.get(SignatureState.INVALIDATED, 0),
+        paper=paper,
     )
 
 
@@ -418,6 +431,8 @@ class Dashboard:
     #: The start of the "last hour" the clusters are counted over.
     since: datetime
     counts: Mapping[SignatureState, int]
+    #: The counted signatures online, on paper, and in total.
+    sources: PublicCounts
     #: Confirmed signatures by day of signing, in the petition's time zone, oldest first.
     days: tuple[tuple[date, int], ...]
     countries: Mapping[str, int]
@@ -439,6 +454,7 @@ def dashboard(petition: Petition, now: datetime) -> Dashboard:
         now=now,
         since=since,
         counts=state_counts(petition),
+        sources=public_counts(petition),
         days=tuple(daily_counts(petition)),
         countries=counts_by_country(petition),
         addresses=tuple(busiest_addresses(petition, since)),

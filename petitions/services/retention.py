@@ -23,6 +23,8 @@ from petitions.models import (
     AuditEvent,
     Delivery,
     OutboxMessage,
+    PaperPass,
+    PaperSheet,
     Petition,
     Signature,
 )
@@ -76,12 +78,20 @@ def _signature_ids(petition: Petition) -> sa.Select:
     return sa.select(Signature.id).where(Signature.petition_id == petition.id)
 
 
+def _sheet_ids(petition: Petition) -> sa.Select:
+    return sa.select(PaperSheet.id).where(PaperSheet.petition_id == petition.id)
+
+
+def _not_purged() -> sa.ColumnElement[bool]:
+    """Match a signature whose personal data is still there: an online signature keeps its
+    email's hash until the purge, a paper line (which has none) its name and city's."""
+    return sa.or_(Signature.email_hash.is_not(None), Signature.person_hash.is_not(None))
+
+
 def preview(petition: Petition) -> PurgeReport:
     """Count what purging a petition would remove, changing nothing."""
     signatures = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Signature.petition_id == petition.id, Signature.email_hash.is_not(None)
-        )
+        sa.select(sa.func.count()).where(Signature.petition_id == petition.id, _not_purged())
     )
     emails = db.session.scalar(
         sa.select(sa.func.count()).where(OutboxMessage.signature_id.in_(_signature_ids(petition)))
@@ -98,8 +108,10 @@ def purge(petition: Petition, now: datetime, actor_label: str = "system") -> Pur
     ).rowcount
     signatures = db.session.execute(
         sa.update(Signature)
-        .where(Signature.petition_id == petition.id, Signature.email_hash.is_not(None))
+        .where(Signature.petition_id == petition.id, _not_purged())
         .values(
+            person_hash=None,
+            repeat_kept_at=None,
             name=PLACEHOLDER_NAME,
             email=None,
             email_hash=None,
@@ -114,6 +126,17 @@ def purge(petition: Petition, now: datetime, actor_label: str = "system") -> Pur
         )
         .execution_options(synchronize_session=False)
     ).rowcount
+    # What was typed of each paper sheet goes too; the counted lines were purged above.
+    db.session.execute(
+        sa.update(PaperPass)
+        .where(
+            PaperPass.sheet_id.in_(
+                sa.select(PaperSheet.id).where(PaperSheet.petition_id == petition.id)
+            )
+        )
+        .values(lines=None, line_hashes="[]")
+        .execution_options(synchronize_session=False)
+    )
     _scrub_moderation_log(petition)
     petition.purged_at = now
     audit.record(

@@ -30,6 +30,7 @@ from petitions.models import (
 )
 from petitions.sealing import SealingPublicKey
 from petitions.services import tokens
+from petitions.services.paper import person_hash
 from petitions.services.privacy import email_hashes, keyring
 from petitions.services.queries import PetitionSnapshot
 from petitions.services.receipts import leaf_of
@@ -125,6 +126,7 @@ _COLUMNS = (
     "public_id",
     "sealed",
     "receipt_leaf",
+    "person_hash",
 )
 
 
@@ -197,6 +199,8 @@ def _values(petition: PetitionSnapshot, details: SignatureDetails) -> dict[str, 
         "public_id": public_id,
         # Sealed petitions' too: a leaf tells nothing of its signer (petitions.receipts).
         "receipt_leaf": leaf_of(petition.public_id, public_id, ring),
+        # Finds a paper line that repeats this signer (services.paper), sealed or not.
+        "person_hash": person_hash(details.name, details.city, ring),
         **_personal(petition, details, public_id),
     }
 
@@ -236,6 +240,7 @@ def _start_over(signature: Signature, details: SignatureDetails, now: datetime) 
         setattr(signature, column, value)
     signature.country = details.country
     signature.show_name = details.show_name
+    signature.person_hash = person_hash(details.name, details.city)
     signature.sign_again(now)
 
 

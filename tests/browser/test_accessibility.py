@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from petitions.sealing import SealingIdentity
+from petitions.services import paper, queries
 from tests.browser.conftest import ORGANISER_EMAIL, PHONE, Site, assert_no_sideways_scrolling
 from tests.browser.test_organiser import create_petition, sign_in
 from tests.browser.test_signer import WITHDRAW_LINK, confirmation_link, fill_signing_form
@@ -151,9 +152,42 @@ def visit_organiser_pages(audit: Audit, page: Any, site: Site) -> str:
     page.goto(f"{dashboard}/edit")
     page.locator("main form button[name=preview]").click()
     audit.check(page, "editor-preview")
+    visit_paper_pages(audit, page, site, dashboard, public.rsplit("/", 1)[1])
     page.goto(f"{dashboard}/signatures")
     audit.check(page, "signatures")
     return public.rsplit("/", 1)[1]
+
+
+def paper_code(site: Site, slug: str, number: int) -> str:
+    """Return the check code printed on a petition's sheet, as the server derives it."""
+    with site.app.app_context():
+        return paper.check_code(queries.petition_by_slug(slug).public_id, number)
+
+
+def fill_paper_pass(page: Any, number: int, code: str, city: str) -> None:
+    page.locator("#sheet").fill(str(number))
+    page.locator("#check_code").fill(code)
+    page.locator("#name-1").fill("Әлия Қасымқызы Үмбетова")
+    page.locator("#city-1").fill(city)
+    page.locator("main form button[type=submit]").click()
+
+
+def visit_paper_pages(audit: Audit, page: Any, site: Site, dashboard: str, slug: str) -> None:
+    """Open the paper sheets' pages: the list, the entry form, a refusal and two passes that
+    differ, whose differences the list then shows."""
+    page.goto(f"{dashboard}/paper")
+    audit.check(page, "paper-sheets")
+    page.goto(f"{dashboard}/paper/enter")
+    audit.check(page, "paper-entry")
+    fill_paper_pass(page, 1, "AAAA-AAAA", "Алматы")
+    page.locator("#entry-error").wait_for()
+    audit.check(page, "paper-entry-errors")
+    code = paper_code(site, slug, 1)
+    for city in ("Алматы", "Астана"):
+        page.goto(f"{dashboard}/paper/enter")
+        fill_paper_pass(page, 1, code, city)
+        page.wait_for_url(re.compile(r"/paper$"))
+    audit.check(page, "paper-differences")
 
 
 def visit_sealing_pages(audit: Audit, page: Any) -> str:
@@ -232,7 +266,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
     audit.check(signer, "petition-sealed")
     visit_two_factor_pages(audit, new_page(bypass_csp=True, **options), site)
     audit.save_report()
-    assert audit.pages == 30 + 7 + 8
+    assert audit.pages == 30 + 7 + 8 + 4  # the team's 7, the second factor's 8, paper's 4
     assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
 
 

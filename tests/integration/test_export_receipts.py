@@ -62,8 +62,8 @@ def bundle_parts(path: Path, directory: Path) -> tuple[list[str], dict, str]:
         text=True,
         check=True,
     ).stdout
-    assert table[0][-1] == "leaf"
-    return [row[-1] for row in table[1:]], manifest.get("receipts"), page
+    assert table[0][-2:] == ["leaf", "source"]
+    return [row[-2] for row in table[1:]], manifest.get("receipts"), page
 
 
 def deliveries(db) -> list[Delivery]:
@@ -298,7 +298,7 @@ def test_bundles_verify_refuses_a_re_signed_bundle_whose_leaf_was_changed(
     # and signature checks out, and only the tree tells.
     text = files["signatures.csv"].decode("utf-8-sig")
     [delivery] = deliveries(db)
-    first_leaf = text.splitlines()[1].rsplit(",", 1)[1]
+    first_leaf = text.splitlines()[1].split(",")[-2]
     files["signatures.csv"] = text.replace(first_leaf, "f" * 64).encode("utf-8-sig")
     manifest = json.loads(files["manifest.json"])
     manifest["files"]["signatures.csv"] = hashlib.sha256(files["signatures.csv"]).hexdigest()
@@ -312,7 +312,7 @@ def test_bundles_verify_refuses_a_re_signed_bundle_whose_leaf_was_changed(
     assert result.exit_code == 1
     problems = [line for line in result.output.splitlines() if "problem:" in line]
     rows = list(csv.reader(io.StringIO(files["signatures.csv"].decode("utf-8-sig"))))[1:]
-    forged_root = Tree(bytes.fromhex(row[-1]) for row in rows).root.hex()
+    forged_root = Tree(bytes.fromhex(row[-2]) for row in rows).root.hex()
     assert problems == [
         f"  problem: signatures.csv: its leaves make a tree with the root {forged_root}, "
         f"not the manifest's {delivery.tree_root}"

@@ -69,7 +69,10 @@ def test_the_page_and_the_json_give_the_exact_counts(client, petition):
         "withdrawn_count",
         "invalidated_count",
         "applicant_postal_address",
+        "online_count",
+        "paper_count",
     }
+    assert (figures["online_count"], figures["paper_count"]) == (4, 0)
     assert figures["signatures_by_country"] == {"KZ": 4}
     # Null unless the organiser chose to show it (tests/integration/test_applicant.py).
     assert figures["applicant_postal_address"] is None

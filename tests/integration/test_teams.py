@@ -18,10 +18,11 @@ from petitions.models import (
     Invitation,
     MemberRole,
     Membership,
+    Signature,
     utcnow,
 )
 from petitions.organiser import access, members
-from petitions.services import accounts, export, teams
+from petitions.services import accounts, export, paper, teams
 from tests.conftest import PASSWORD, make_test_app
 from tests.helpers import csrf_token, login, post_form
 from tests.smtp import SMTPServer, free_port
@@ -53,6 +54,11 @@ ALLOWED = {
     "remove_member": {OWNER},
     "transfer_ownership": {OWNER},
     "leave_petition": {EDITOR, MODERATOR, VIEWER},
+    "paper_sheets": {OWNER, EDITOR},
+    "download_paper_sheets": {OWNER, EDITOR},
+    "enter_paper_sheet": {OWNER, EDITOR},
+    "keep_paper_repeat": {OWNER, MODERATOR},
+    "invalidate_paper_line": {OWNER, MODERATOR},
 }
 
 #: What a member who may use the route gets, by method, for the request the matrix sends (a CSRF
@@ -79,6 +85,12 @@ ANSWERS = {
     ("remove_member", "POST"): 303,
     ("transfer_ownership", "POST"): 303,  # no new owner: refused with a message
     ("leave_petition", "POST"): 303,
+    ("paper_sheets", "GET"): 200,
+    ("download_paper_sheets", "GET"): 422,  # no first sheet and count: the page with errors
+    ("enter_paper_sheet", "GET"): 200,
+    ("enter_paper_sheet", "POST"): 422,  # no sheet number
+    ("keep_paper_repeat", "POST"): 303,
+    ("invalidate_paper_line", "POST"): 303,  # with the reason
 }
 
 
@@ -149,7 +161,17 @@ def _fixtures_of(db, petition, people, app):
     invitation, _token = teams.invite(
         petition, people[OWNER][0], "invited@example.org", MemberRole.VIEWER, now
     )
+    line = [paper.PaperLine(1, "Әлия Үмбетова", "Алматы", "KZ")]
+    for _ in range(2):  # entered twice alike: the sheet counts
+        paper.enter_pass(
+            petition, 1, paper.check_code(petition.public_id, 1), line, people[OWNER][0], now
+        )
     db.session.flush()
+    paper_line = db.session.scalar(
+        sa.select(Signature.id).where(
+            Signature.petition_id == petition.id, Signature.paper_sheet.is_not(None)
+        )
+    )
     folder = export.export_directory() / str(delivery.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bundle.zip").write_bytes(b"PK\x05\x06" + bytes(18))
@@ -157,6 +179,7 @@ def _fixtures_of(db, petition, people, app):
         "delivery_id": delivery.id,
         "invitation_id": invitation.id,
         "organiser_id": people[VIEWER][0].id,
+        "signature_id": paper_line,
     }
 
 

@@ -75,8 +75,9 @@ def test_csv_manifest_and_cover_letter_give_the_same_tree(bundle, rows, tmp_path
     tree = Tree(row[5] for row in rows)
     files = members(bundle)
     header, *body = table(files["signatures.csv"])
-    assert header[-1] == "leaf"
-    assert [line[-1] for line in body] == [row[5].hex() for row in rows]
+    assert header[-2:] == ["leaf", "source"]
+    assert [line[-2] for line in body] == [row[5].hex() for row in rows]
+    assert {line[-1] for line in body} == {"online"}
     manifest = json.loads(files["manifest.json"])
     assert manifest["receipts"] == {
         "tree": "rfc6962-sha256",
@@ -139,7 +140,7 @@ def test_a_list_without_signatures_has_the_empty_tree(tmp_path, key):
     manifest = json.loads(members(result.path)["manifest.json"])
     assert manifest["receipts"]["tree_size"] == 0
     assert manifest["receipts"]["root"] == EMPTY_ROOT.hex() == hashlib.sha256(b"").hexdigest()
-    assert table(members(result.path)["signatures.csv"])[0][-1] == "leaf"
+    assert table(members(result.path)["signatures.csv"])[0][-2:] == ["leaf", "source"]
     assert verify_bundle(result.path).valid
 
 
@@ -207,7 +208,7 @@ def test_a_forger_who_signs_again_is_still_caught_by_the_tree(bundle, tmp_path, 
     assert problems(untouched) == []
 
     def change_leaf(lines: list[list[str]]) -> None:
-        lines[57][-1] = hashlib.sha256(b"someone else").hexdigest()
+        lines[57][-2] = hashlib.sha256(b"someone else").hexdigest()
 
     forged = forge(bundle, tmp_path / "leaf.zip", key, csv_change=change_leaf)
     root = Tree(row[5] for row in rows).root.hex()
@@ -237,7 +238,7 @@ def test_a_missing_row_changes_the_size(bundle, tmp_path, key):
 )
 def test_a_malformed_leaf_is_refused_with_its_row(bundle, tmp_path, key, leaf):
     def change(lines: list[list[str]]) -> None:
-        lines[3][-1] = leaf
+        lines[3][-2] = leaf
 
     forged = forge(bundle, tmp_path / "bad.zip", key, csv_change=change)
     assert problems(forged) == ["signatures.csv: row 3: its leaf is not 64 lowercase hex digits"]
@@ -246,7 +247,7 @@ def test_a_malformed_leaf_is_refused_with_its_row(bundle, tmp_path, key, leaf):
 def test_a_csv_without_its_leaf_column_is_refused(bundle, tmp_path, key):
     def drop(lines: list[list[str]]) -> None:
         for line in lines:
-            line.pop()
+            del line[-2:]  # the leaf and the source after it
 
     forged = forge(bundle, tmp_path / "noleaf.zip", key, csv_change=drop)
     assert problems(forged) == ["signatures.csv: has no leaf column, which the receipts need"]

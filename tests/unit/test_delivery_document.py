@@ -240,6 +240,10 @@ def test_every_label_set_is_complete_and_fills_in():
         "email": "e",
         "phone": "f",
         "signatory": "s",
+        "sheet": "4",
+        "line": "5",
+        "online": "6",
+        "paper": "7",
     }
     for language in ("kk", "ru", "en"):
         labels = LABELS[language]
