@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from tests.conftest import unavailable
+from tests.smtp import SMTPServer, free_port
 
 #: A database of its own, since resetting the limiter empties every counter in it (two test
 #: runs at once on one Redis server each need their own).
@@ -27,3 +28,17 @@ def limit_storage(request: pytest.FixtureRequest) -> str:
     except redis.RedisError as error:
         unavailable(f"Redis is not reachable at {REDIS_URL}: {error}")
     return REDIS_URL
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    """A free port for the local SMTP server of the tests that read the emails sent."""
+    return free_port()
+
+
+@pytest.fixture
+def smtp(smtp_port: int):
+    """The local SMTP server on `smtp_port`, which a module's `app_overrides` sends mail to."""
+    server = SMTPServer(smtp_port).start()
+    yield server
+    server.stop()

@@ -11,12 +11,7 @@ from petitions import notifications, workers
 from petitions.models import OutboxMessage, PetitionState, utcnow
 from petitions.services import mail
 from tests.helpers import confirm_path, csrf_token, sign
-from tests.smtp import SMTPServer, free_port
-
-
-@pytest.fixture
-def smtp_port():
-    return free_port()
+from tests.smtp import SMTPServer
 
 
 @pytest.fixture
@@ -26,13 +21,6 @@ def app_overrides(smtp_port):
         "MAIL_PORT": str(smtp_port),
         "MAIL_DEFAULT_SENDER": "petitions@example.org",
     }
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server
-    server.stop()
 
 
 def _outbox(db):

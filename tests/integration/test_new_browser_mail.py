@@ -9,7 +9,6 @@ from petitions.models import OrganiserBrowser, OutboxMessage
 from petitions.organiser.sessions import BROWSER_COOKIE
 from tests.conftest import PASSWORD
 from tests.helpers import login, post_form
-from tests.smtp import SMTPServer, free_port
 
 FIREFOX_ANDROID = "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0"
 CHROME_WINDOWS = (
@@ -19,24 +18,12 @@ CHROME_WINDOWS = (
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
 def app_overrides(smtp_port):
     return {
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_port),
         "MAIL_DEFAULT_SENDER": "petitions@example.org",
     }
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,18 +9,12 @@ import sqlalchemy as sa
 from petitions.models import Signature, SignatureState
 from petitions.services import receipts, signing
 from tests.helpers import CSRF_PATTERN, signing_data
-from tests.smtp import SMTPServer, free_port
 
 SITE = "https://petitions.example.org"
 #: A version 3 onion name with a good checksum (public key bytes 0, 1, … 31).
 ONION = "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion"
 ON_ONION = f"http://{ONION}"
 LINK = re.compile(r"https?://[^\s\"<>]+")
-
-
-@pytest.fixture
-def smtp_port():
-    return free_port()
 
 
 @pytest.fixture
@@ -32,13 +26,6 @@ def app_overrides(smtp_port, request):
         "MAIL_PORT": str(smtp_port),
         **getattr(request, "param", {}),
     }
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server
-    server.stop()
 
 
 def _signer_pages(db, make_petition, make_signature) -> list[str]:

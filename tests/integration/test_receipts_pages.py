@@ -31,7 +31,6 @@ from tests.conftest import save
 from tests.helpers import confirm_path, csrf_token, sign
 from tests.html_check import checker, html_errors
 from tests.receipt_fixtures import finished_export
-from tests.smtp import SMTPServer, free_port
 
 SITE = "http://localhost"
 SENTENCE = (
@@ -53,11 +52,6 @@ TYPED = {
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
 def app_overrides(smtp_port, request):
     overrides = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
     wanted = dict(getattr(request, "param", {}))
@@ -65,13 +59,6 @@ def app_overrides(smtp_port, request):
         storage = request.getfixturevalue("limit_storage")
         overrides.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage)
     return {**overrides, **wanted}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server
-    server.stop()
 
 
 def _sent(runner, smtp) -> tuple[str, str]:

@@ -25,7 +25,6 @@ from petitions.organiser import access, members
 from petitions.services import accounts, export, paper, teams
 from tests.conftest import PASSWORD, make_test_app
 from tests.helpers import csrf_token, login, post_form
-from tests.smtp import SMTPServer, free_port
 
 OWNER, EDITOR, MODERATOR, VIEWER = "owner", "editor", "moderator", "viewer"
 STRANGER = "stranger"
@@ -255,20 +254,8 @@ INVITATION_LINK = re.compile(r"https?://[^/\s]+(/organiser/invitations/[A-Za-z0-
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
 def app_overrides(smtp_port):
     return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server
-    server.stop()
 
 
 def _invite(client, petition, email, role, headers=None):

@@ -9,26 +9,13 @@ import sqlalchemy as sa
 from petitions.models import PetitionState, Signature, SignatureState, utcnow
 from petitions.services import signing
 from tests.helpers import confirm_path, csrf_token, sign
-from tests.smtp import SMTPServer, free_port
 
 WITHDRAW_PATTERN = re.compile(r"https?://\S+(/signatures/withdraw/\S+)")
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
 def app_overrides(smtp_port):
     return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server
-    server.stop()
 
 
 def _mail_text(runner, smtp, index=-1) -> str:
