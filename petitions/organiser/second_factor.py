@@ -54,7 +54,7 @@ CODE_LIMIT_PER_ACCOUNT = "10 per hour"
 #: What an organiser without a second factor may still do while REQUIRE_TWO_FACTOR holds.
 SETUP_ENDPOINTS = frozenset({"organiser.two_factor", "organiser.logout"})
 #: Fields of the page asking again that are its own, not the carried form's.
-_OWN_FIELDS = frozenset({"csrf_token", "code", "next", "resend"})
+_OWN_FIELDS = frozenset({"csrf_token", "code", "next", "resend", "credential"})
 
 
 def _account_key() -> str:
@@ -115,7 +115,9 @@ def check() -> Response | None:
     return _ask_again(CodeForm(formdata=None), target, carried, resend=True, status=401)
 
 
-def _ask_again(form, target: str, carried, *, resend: bool, status: int = 200) -> Response:
+def _ask_again(
+    form, target: str, carried, *, resend: bool, status: int = 200, passkey_error=None
+) -> Response:
     page = render_template(
         "organiser/confirm_factor.html",
         form=form,
@@ -123,6 +125,9 @@ def _ask_again(form, target: str, carried, *, resend: bool, status: int = 200) -
         carried=carried,
         resend=resend,
         files=resend and bool(request.files),
+        passkey_form=PasskeyAnswerForm(formdata=None),
+        has_passkeys=bool(passkeys.passkeys_of(current_user)),
+        passkey_error=passkey_error,
     )
     return _private(page, status)
 
@@ -357,7 +362,7 @@ def _options(organiser, purpose: str) -> Response:
     if purpose == passkeys.REGISTER:
         options, challenge = passkeys.registration_options(organiser, rp, now)
     else:
-        options, challenge = passkeys.authentication_options(organiser, rp, now)
+        options, challenge = passkeys.authentication_options(organiser, rp, now, purpose)
     db.session.commit()
     session[_CHALLENGE] = {"purpose": purpose, "challenge": challenge}
     response = make_response(options, 200)
@@ -476,3 +481,46 @@ def remove_passkey(passkey_id: int):
     db.session.commit()
     flash(_("The passkey is removed."), "info")
     return redirect(url_for("organiser.two_factor"), code=303)
+
+
+@bp.post("/account/confirm/passkey/options")
+@_limited
+def confirm_passkey_options():
+    """Options for giving a passkey again before an action (JSON)."""
+    if not passkeys.passkeys_of(current_user):
+        return _json_error("no passkey", 404)
+    return _options(current_user, passkeys.CONFIRM)
+
+
+@bp.post("/account/confirm/passkey")
+@_limited
+def confirm_passkey():
+    """Give the second factor again with a passkey, then go on as a right code does."""
+    target = safe_next(request.form.get("next"))
+    resend = request.form.get("resend") == "1"
+    carried = [(k, v) for k, v in request.form.items(multi=True) if k not in _OWN_FIELDS]
+    now = factors.now()
+    form = PasskeyAnswerForm()
+    refusal = Refusal.INVALID
+    if form.validate_on_submit():
+        challenge = _taken_challenge(current_user, passkeys.CONFIRM)
+        if challenge is None:
+            refusal = Refusal.CHALLENGE
+        else:
+            answer = passkeys.authenticate(
+                current_user, form.credential.data, challenge, _relying_party(), now
+            )
+            if not isinstance(answer, Refusal):
+                factors.mark_given(now)
+                db.session.commit()
+                return redirect(target, code=307 if resend else 303)
+            refusal = answer
+    db.session.commit()
+    return _ask_again(
+        CodeForm(formdata=None),
+        target,
+        carried,
+        resend=resend,
+        status=401,
+        passkey_error=_passkey_refusal(refusal),
+    )

@@ -48,6 +48,8 @@ CHALLENGE_AGE = timedelta(minutes=5)
 MOST_PASSKEYS = 10
 REGISTER = "register"
 SIGN_IN = "sign-in"
+#: Giving a passkey again, signed in, before a sensitive action.
+CONFIRM = "confirm"
 _KNOWN_TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 
 
@@ -163,7 +165,7 @@ def registration_options(organiser: Organiser, rp: RelyingParty, now: datetime) 
 
 
 def authentication_options(
-    organiser: Organiser, rp: RelyingParty, now: datetime
+    organiser: Organiser, rp: RelyingParty, now: datetime, purpose: str = SIGN_IN
 ) -> tuple[str, str]:
     """Draw options for giving one of the organiser's passkeys: (JSON, the challenge to keep)."""
     options = generate_authentication_options(
@@ -171,7 +173,7 @@ def authentication_options(
         allow_credentials=_descriptors(organiser),
         user_verification=UserVerificationRequirement.PREFERRED,
     )
-    _new_challenge(organiser, SIGN_IN, options.challenge, now)
+    _new_challenge(organiser, purpose, options.challenge, now)
     return options_to_json(options), bytes_to_base64url(options.challenge)
 
 

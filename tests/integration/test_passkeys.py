@@ -311,3 +311,49 @@ def test_turning_the_factor_off_removes_the_passkeys(with_passkey, clock, db):
     )
     assert answer.status_code == 303
     assert _passkeys(db) == []
+
+
+def test_a_passkey_gives_the_factor_again_before_an_action(with_passkey, clock, db):
+    client, _secret, passkey = with_passkey
+    [stored] = _passkeys(db)
+    path = f"/organiser/account/passkeys/{stored.id}/remove"
+    clock.advance(minutes=16)
+    asked = post_form(client, path, form_page=SET_UP)
+    assert asked.status_code == 401
+    assert "Use a passkey" in _text(asked)
+    options = _options(client, "/organiser/account/confirm/passkey/options", SET_UP)
+    data = {"csrf_token": csrf_token(client, SET_UP), "next": path, "resend": "1"}
+    # A sign-in's answer is not a confirmation's: another origin is refused here too.
+    spoilt = client.post(
+        "/organiser/account/confirm/passkey",
+        data={**data, "credential": passkey.assert_(options, origin="http://evil.example")},
+    )
+    assert spoilt.status_code == 401
+    assert INVALID in _text(spoilt)
+    options = _options(client, "/organiser/account/confirm/passkey/options", SET_UP)
+    confirmed = client.post(
+        "/organiser/account/confirm/passkey", data={**data, "credential": passkey.assert_(options)}
+    )
+    assert confirmed.status_code == 307
+    assert confirmed.headers["Location"] == path
+    assert post_form(client, path, form_page=SET_UP).status_code == 303
+    assert _passkeys(db) == []
+
+
+def test_a_challenge_drawn_for_one_ceremony_is_refused_for_another(with_passkey, clock, db):
+    client, secret, _passkey = with_passkey
+    # Options for giving a passkey again, answered as if they were for adding one.
+    options = _options(client, "/organiser/account/confirm/passkey/options", SET_UP)
+    clock.advance(seconds=30)
+    answer = client.post(
+        ADD,
+        data={
+            "csrf_token": csrf_token(client, SET_UP),
+            "name": "Second",
+            "code": code(secret, clock),
+            "credential": SoftPasskey().register(options),
+        },
+    )
+    assert answer.status_code == 422
+    assert CHALLENGE_GONE in _text(answer)
+    assert [p.name for p in _passkeys(db)] == ["Laptop"]
