@@ -1150,6 +1150,45 @@ class TotpFactor(db.Model):
     last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
+class Passkey(db.Model):
+    """A passkey (WebAuthn credential) an organiser added as a second factor, beside the app."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True
+    )
+    #: What the organiser called it ("work laptop"), shown in their list only.
+    name: Mapped[str] = mapped_column(sa.String(60))
+    #: The authenticator's id for the credential, unique among all passkeys.
+    credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary(1023), unique=True)
+    #: The credential's public key (COSE), as the authenticator gave it at registration.
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: The authenticator's signature counter last seen: one not above it is refused (a clone).
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: How the browser can reach the authenticator ("internal,hybrid"), as it said at registration.
+    transports: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasskeyChallenge(db.Model):
+    """A challenge handed to a browser for a passkey: taken once, within its age, then gone."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True
+    )
+    #: SHA-256 of the challenge (the challenge itself travels in the browser's signed session).
+    challenge_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    #: "register" or "sign-in": a challenge drawn for one is refused for the other.
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RecoveryCode(db.Model):
     """A single-use code that stands in for the authenticator app; only its keyed hash is kept."""
 

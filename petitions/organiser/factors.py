@@ -36,6 +36,7 @@ FRESH_FACTOR_ENDPOINTS = frozenset(
         "organiser.change_member_role",
         "organiser.remove_member",
         "organiser.transfer_ownership",
+        "organiser.remove_passkey",
     }
 )
 

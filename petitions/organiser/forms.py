@@ -12,6 +12,7 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     FileField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -142,6 +143,29 @@ _REQUIRED = {
         ("applicant_email", _l("Enter the applicant's email address.")),
     ),
 }
+
+
+class AddPasskeyForm(Form):
+    """A passkey to add: its name, the browser's answer, and a fresh code from the app."""
+
+    name = StringField(
+        _l("Name of the passkey"),
+        id="passkey-name",
+        filters=[clean_text],
+        validators=[DataRequired(_l("Give the passkey a name.")), Length(max=60), plain_text],
+    )
+    code = _code_field("passkey-code")
+    credential = HiddenField(validators=[Length(max=20000)])
+
+
+class PasskeyAnswerForm(Form):
+    """The browser's answer from a passkey (filled in by static/js/passkeys.js)."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=20000)])
+
+
+class RemovePasskeyForm(Form):
+    """Remove a passkey: the action asks for a fresh factor itself (FRESH_FACTOR_ENDPOINTS)."""
 
 
 class PetitionForm(Form):

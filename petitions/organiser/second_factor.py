@@ -14,12 +14,15 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import (
+    abort,
     current_app,
     flash,
+    jsonify,
     make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,10 +33,18 @@ from werkzeug.wrappers import Response
 from petitions.extensions import db, limiter, login_manager
 from petitions.models import SessionEnd
 from petitions.organiser import bp, factors, sessions
-from petitions.organiser.forms import CodeForm, NewRecoveryCodesForm, TurnOffFactorForm
+from petitions.organiser.forms import (
+    AddPasskeyForm,
+    CodeForm,
+    NewRecoveryCodesForm,
+    PasskeyAnswerForm,
+    RemovePasskeyForm,
+    TurnOffFactorForm,
+)
 from petitions.security import safe_next
+from petitions.services import passkeys, two_factor
 from petitions.services import sessions as session_records
-from petitions.services import two_factor
+from petitions.services.passkeys import Refusal
 from petitions.services.two_factor import Verdict
 
 #: Like the password: per address, and per account from anywhere, every route that takes a code
@@ -43,7 +54,7 @@ CODE_LIMIT_PER_ACCOUNT = "10 per hour"
 #: What an organiser without a second factor may still do while REQUIRE_TWO_FACTOR holds.
 SETUP_ENDPOINTS = frozenset({"organiser.two_factor", "organiser.logout"})
 #: Fields of the page asking again that are its own, not the carried form's.
-_OWN_FIELDS = frozenset({"csrf_token", "code", "next", "resend"})
+_OWN_FIELDS = frozenset({"csrf_token", "code", "next", "resend", "credential"})
 
 
 def _account_key() -> str:
@@ -104,7 +115,9 @@ def check() -> Response | None:
     return _ask_again(CodeForm(formdata=None), target, carried, resend=True, status=401)
 
 
-def _ask_again(form, target: str, carried, *, resend: bool, status: int = 200) -> Response:
+def _ask_again(
+    form, target: str, carried, *, resend: bool, status: int = 200, passkey_error=None
+) -> Response:
     page = render_template(
         "organiser/confirm_factor.html",
         form=form,
@@ -112,6 +125,9 @@ def _ask_again(form, target: str, carried, *, resend: bool, status: int = 200) -
         carried=carried,
         resend=resend,
         files=resend and bool(request.files),
+        passkey_form=PasskeyAnswerForm(formdata=None),
+        has_passkeys=bool(passkeys.passkeys_of(current_user)),
+        passkey_error=passkey_error,
     )
     return _private(page, status)
 
@@ -151,13 +167,19 @@ def _set_up_page(form: CodeForm, status: int = 200) -> Response:
     return _private(page, status)
 
 
-def _status_page(new_codes_form=None, turn_off_form=None, status: int = 200) -> Response:
+def _status_page(
+    new_codes_form=None, turn_off_form=None, add_passkey_form=None, status: int = 200
+) -> Response:
     page = render_template(
         "organiser/two_factor_on.html",
         factor=two_factor.factor_of(current_user),
         codes_left=two_factor.recovery_codes_left(current_user),
         new_codes_form=new_codes_form or NewRecoveryCodesForm(formdata=None),
         turn_off_form=turn_off_form or TurnOffFactorForm(formdata=None),
+        add_passkey_form=add_passkey_form or AddPasskeyForm(formdata=None),
+        remove_passkey_form=RemovePasskeyForm(formdata=None),
+        passkeys=passkeys.passkeys_of(current_user),
+        most_passkeys=passkeys.MOST_PASSKEYS,
     )
     return _private(page, status)
 
@@ -235,6 +257,33 @@ def turn_off_two_factor():
 # Signing in, and giving it again ----------------------------------------------------------------
 
 
+def _sign_in(organiser, now) -> Response:
+    """Complete a sign-in whose second factor was just given, a code or a passkey alike."""
+    organiser.last_login_at = now
+    target = factors.end_sign_in() or url_for("organiser.list_petitions")
+    sessions.sign_in(organiser)
+    factors.mark_given(now)
+    db.session.commit()
+    return redirect(safe_next(target), code=303)
+
+
+def _code_page(organiser, form, passkey_error: str | None = None, status: int = 200) -> Response:
+    page = render_template(
+        "organiser/login_code.html",
+        form=form,
+        passkey_form=PasskeyAnswerForm(formdata=None),
+        has_passkeys=bool(passkeys.passkeys_of(organiser)),
+        passkey_error=passkey_error,
+    )
+    return _private(page, status)
+
+
+def _no_sign_in_under_way() -> Response:
+    if factors.end_sign_in() is not None:
+        flash(_("Sign in again: the code was not given within five minutes."), "error")
+    return redirect(url_for("organiser.login"), code=303)
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
 @_limited
 def login_code():
@@ -242,23 +291,16 @@ def login_code():
     now = factors.now()
     organiser = factors.pending_organiser(now)
     if organiser is None:
-        if factors.end_sign_in() is not None:
-            flash(_("Sign in again: the code was not given within five minutes."), "error")
-        return redirect(url_for("organiser.login"), code=303)
+        return _no_sign_in_under_way()
     form = CodeForm()
     if form.validate_on_submit():
         verdict = two_factor.check_code(organiser, form.code.data, now)
         if verdict is Verdict.ACCEPTED:
-            organiser.last_login_at = now
-            target = factors.end_sign_in() or url_for("organiser.list_petitions")
-            sessions.sign_in(organiser)
-            factors.mark_given(now)
-            db.session.commit()
-            return redirect(safe_next(target), code=303)
+            return _sign_in(organiser, now)
         db.session.rollback()
         form.code.errors.append(_refusal(verdict))
     status = 401 if form.errors and request.method == "POST" else 200
-    return _private(render_template("organiser/login_code.html", form=form), status)
+    return _code_page(organiser, form, status=status)
 
 
 @bp.route("/account/confirm", methods=["GET", "POST"])
@@ -279,3 +321,206 @@ def confirm_factor():
         return redirect(target, code=307 if resend else 303)
     status = 401 if verdict is not None or form.errors else 200
     return _ask_again(form, target, carried, resend=resend, status=status)
+
+
+# Passkeys ---------------------------------------------------------------------------------------
+
+#: The browser's signed session keeps the challenge it was given, by what it is for.
+_CHALLENGE = "passkey_challenge"
+
+
+def _relying_party() -> passkeys.RelyingParty:
+    return passkeys.relying_party(current_app.config["SETTINGS"], _issuer())
+
+
+def _passkey_refusal(refusal: Refusal) -> str:
+    if refusal is Refusal.CHALLENGE:
+        return _(
+            "This passkey request is no longer valid: it was already answered, or is more than "
+            "five minutes old. Try again."
+        )
+    if refusal is Refusal.UNKNOWN:
+        return _("This passkey is not one of this account's. Use another, or a code.")
+    if refusal is Refusal.COUNTER:
+        return _(
+            "This passkey was refused: its use counter went backwards, as happens when a passkey "
+            "has been copied. Use a code, and remove the passkey if you do not trust it."
+        )
+    if refusal is Refusal.DUPLICATE:
+        return _(
+            "This passkey is already added, or this account has the most passkeys allowed "
+            "(%(most)s).",
+            most=passkeys.MOST_PASSKEYS,
+        )
+    return _("The passkey's answer could not be checked for this site. Try again, or use a code.")
+
+
+def _options(organiser, purpose: str) -> Response:
+    """Answer a passkey ceremony's options as JSON, keeping their challenge for one use."""
+    now = factors.now()
+    rp = _relying_party()
+    if purpose == passkeys.REGISTER:
+        options, challenge = passkeys.registration_options(organiser, rp, now)
+    else:
+        options, challenge = passkeys.authentication_options(organiser, rp, now, purpose)
+    db.session.commit()
+    session[_CHALLENGE] = {"purpose": purpose, "challenge": challenge}
+    response = make_response(options, 200)
+    response.mimetype = "application/json"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_error(error: str, status: int) -> Response:
+    response = jsonify(error=error)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _taken_challenge(organiser, purpose: str) -> bytes | None:
+    kept = session.pop(_CHALLENGE, None)
+    if not isinstance(kept, dict) or kept.get("purpose") != purpose:
+        return None
+    return passkeys.take_challenge(organiser, purpose, kept.get("challenge"), factors.now())
+
+
+@bp.post("/login/passkey/options")
+@_limited
+def login_passkey_options():
+    """Options for giving a passkey after the right password (JSON, for static/js/passkeys.js)."""
+    organiser = factors.pending_organiser(factors.now())
+    if organiser is None:
+        return _json_error("no sign-in under way", 401)
+    if not passkeys.passkeys_of(organiser):
+        return _json_error("no passkey", 404)
+    return _options(organiser, passkeys.SIGN_IN)
+
+
+@bp.post("/login/passkey")
+@_limited
+def login_passkey():
+    """Sign in with a passkey after the right password, exactly as with a right code."""
+    now = factors.now()
+    organiser = factors.pending_organiser(now)
+    if organiser is None:
+        return _no_sign_in_under_way()
+    form = PasskeyAnswerForm()
+    if not form.validate_on_submit():
+        return _code_page(
+            organiser, CodeForm(formdata=None), _passkey_refusal(Refusal.INVALID), 401
+        )
+    challenge = _taken_challenge(organiser, passkeys.SIGN_IN)
+    if challenge is None:
+        db.session.commit()
+        refusal = Refusal.CHALLENGE
+    else:
+        # The challenge stays taken whatever the answer: commit its DELETE even on a refusal.
+        answer = passkeys.authenticate(
+            organiser, form.credential.data, challenge, _relying_party(), now
+        )
+        if not isinstance(answer, Refusal):
+            return _sign_in(organiser, now)
+        db.session.commit()
+        refusal = answer
+    return _code_page(organiser, CodeForm(formdata=None), _passkey_refusal(refusal), 401)
+
+
+@bp.post("/account/passkeys/options")
+@_limited
+def add_passkey_options():
+    """Options for adding a passkey (JSON); the code is asked for with the answer."""
+    if not two_factor.is_on(current_user):
+        return _json_error("the second factor is off", 409)
+    return _options(current_user, passkeys.REGISTER)
+
+
+@bp.post("/account/passkeys")
+@_limited
+def add_passkey():
+    """Add a passkey: the browser's answer, with a fresh code from the app."""
+    if not two_factor.is_on(current_user):
+        return redirect(url_for("organiser.two_factor"), code=303)
+    form = AddPasskeyForm()
+    if _given(form) is not Verdict.ACCEPTED:
+        return _status_page(add_passkey_form=form, status=422)
+    now = factors.now()
+    # The code was right: it counts as given now, whatever becomes of the passkey.
+    factors.mark_given(now)
+    db.session.commit()
+    if not form.credential.data:
+        form.credential.errors.append(
+            _("Your browser gave no passkey: adding one needs JavaScript and a passkey.")
+        )
+        return _status_page(add_passkey_form=form, status=422)
+    challenge = _taken_challenge(current_user, passkeys.REGISTER)
+    if challenge is None:
+        answer: object = Refusal.CHALLENGE
+    else:
+        answer = passkeys.register(
+            current_user, form.credential.data, challenge, _relying_party(), form.name.data, now
+        )
+    if isinstance(answer, Refusal):
+        db.session.commit()
+        form.credential.errors.append(_passkey_refusal(answer))
+        return _status_page(add_passkey_form=form, status=422)
+    db.session.commit()
+    flash(_("The passkey “%(name)s” is added.", name=form.name.data), "info")
+    return redirect(url_for("organiser.two_factor"), code=303)
+
+
+@bp.post("/account/passkeys/<int:passkey_id>/remove")
+@_limited
+def remove_passkey(passkey_id: int):
+    """Remove one of the organiser's own passkeys (after a fresh factor: FRESH_FACTOR_ENDPOINTS)."""
+    form = RemovePasskeyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not passkeys.remove(current_user, passkey_id):
+        abort(404)
+    db.session.commit()
+    flash(_("The passkey is removed."), "info")
+    return redirect(url_for("organiser.two_factor"), code=303)
+
+
+@bp.post("/account/confirm/passkey/options")
+@_limited
+def confirm_passkey_options():
+    """Options for giving a passkey again before an action (JSON)."""
+    if not passkeys.passkeys_of(current_user):
+        return _json_error("no passkey", 404)
+    return _options(current_user, passkeys.CONFIRM)
+
+
+@bp.post("/account/confirm/passkey")
+@_limited
+def confirm_passkey():
+    """Give the second factor again with a passkey, then go on as a right code does."""
+    target = safe_next(request.form.get("next"))
+    resend = request.form.get("resend") == "1"
+    carried = [(k, v) for k, v in request.form.items(multi=True) if k not in _OWN_FIELDS]
+    now = factors.now()
+    form = PasskeyAnswerForm()
+    refusal = Refusal.INVALID
+    if form.validate_on_submit():
+        challenge = _taken_challenge(current_user, passkeys.CONFIRM)
+        if challenge is None:
+            refusal = Refusal.CHALLENGE
+        else:
+            answer = passkeys.authenticate(
+                current_user, form.credential.data, challenge, _relying_party(), now
+            )
+            if not isinstance(answer, Refusal):
+                factors.mark_given(now)
+                db.session.commit()
+                return redirect(target, code=307 if resend else 303)
+            refusal = answer
+    db.session.commit()
+    return _ask_again(
+        CodeForm(formdata=None),
+        target,
+        carried,
+        resend=resend,
+        status=401,
+        passkey_error=_passkey_refusal(refusal),
+    )

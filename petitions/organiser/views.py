@@ -79,6 +79,8 @@ from petitions.services.privacy import keyring
 OPEN_ENDPOINTS = {
     "organiser.login",
     "organiser.login_code",
+    "organiser.login_passkey_options",
+    "organiser.login_passkey",
     "organiser.request_reset",
     "organiser.reset_password",
     "organiser.accept_invitation",

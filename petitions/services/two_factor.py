@@ -19,7 +19,7 @@ import pyotp
 import sqlalchemy as sa
 
 from petitions.extensions import db
-from petitions.models import Organiser, RecoveryCode, TotpFactor
+from petitions.models import Organiser, Passkey, PasskeyChallenge, RecoveryCode, TotpFactor
 from petitions.services import audit
 from petitions.services.privacy import keyring
 
@@ -195,8 +195,13 @@ def check_code(organiser: Organiser, code: str, now: datetime) -> Verdict:
 
 
 def _remove(organiser: Organiser) -> bool:
-    """Delete the organiser's authenticator and recovery codes; tell whether one was on."""
+    """Delete the organiser's authenticator, recovery codes and passkeys (which stand beside
+    the app, never alone); tell whether one was on."""
     was_on = is_on(organiser)
+    db.session.execute(sa.delete(Passkey).where(Passkey.organiser_id == organiser.id))
+    db.session.execute(
+        sa.delete(PasskeyChallenge).where(PasskeyChallenge.organiser_id == organiser.id)
+    )
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.organiser_id == organiser.id))
     db.session.execute(sa.delete(TotpFactor).where(TotpFactor.organiser_id == organiser.id))
     db.session.expire_all()

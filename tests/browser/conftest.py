@@ -9,6 +9,7 @@ error fails the test. Screenshots go to `artifacts/browser/`, which git ignores.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -80,13 +81,13 @@ class Site:
         return [m for m in self.smtp.messages if address in str(m["To"])]
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """Serve the app with the demo appeal and an organiser account on a free port."""
+@contextlib.contextmanager
+def serve(folder: Path, host: str) -> Iterator[Site]:
+    """Serve the app with the demo appeal and an organiser account on a free port of this
+    machine, as http://<host>:<port> (the name BASE_URL gives it)."""
     smtp = SMTPServer().start()
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    folder = tmp_path_factory.mktemp("browser-site")
+    url = f"http://{host}:{port}"
     app = make_test_app(
         f"sqlite:///{folder / 'petitions.sqlite3'}",
         str(folder / "instance"),
@@ -115,12 +116,29 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield site
-    server.shutdown()
-    thread.join(timeout=10)
-    smtp.stop()
-    with app.app_context():
-        db.engine.dispose()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        smtp.stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app served at http://127.0.0.1:<port>."""
+    with serve(tmp_path_factory.mktemp("browser-site"), "127.0.0.1") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def localhost_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app served at http://localhost:<port>, for passkeys: Chromium refuses an IP address
+    as the relying party's id, and http://localhost is a secure context."""
+    with serve(tmp_path_factory.mktemp("browser-localhost"), "localhost") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -187,13 +205,15 @@ EXPECTED_CONSOLE = re.compile(r"Failed to load resource: the server responded wi
 
 @pytest.fixture
 def new_page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Callable]:
-    """Open pages in fresh browser contexts, each watched for foreign requests and CSP errors."""
+    """Open pages in fresh browser contexts, each watched for foreign requests and CSP errors
+    (`on=` another Site serves them from that one)."""
     contexts: list[tuple[Any, Watch]] = []
 
-    def open_page(**options: Any) -> Any:
-        options.setdefault("base_url", site.url)
+    def open_page(on: Site | None = None, **options: Any) -> Any:
+        origin = (on or site).url
+        options.setdefault("base_url", origin)
         context = browser.new_context(**options)
-        watch = Watch(origin=site.url)
+        watch = Watch(origin=origin)
         context.on("request", watch.request)
         context.on("console", watch.console)
         context.on("weberror", lambda error: watch.page_errors.append(str(error.error)))

@@ -48,6 +48,7 @@ def _path(rule, petition_id):
         "organiser_id": 1,
         "session_id": 1,
         "signature_id": 1,
+        "passkey_id": 1,
     }
     return rule.build({name: values[name] for name in rule.arguments})[1]
 
