@@ -76,3 +76,20 @@ def written_email(message) -> tuple[str, str, str | None]:
     if message.body_text is not None:
         return message.subject, message.body_text, message.body_html
     return render_message(message.kind, json.loads(message.payload))
+
+
+#: A value for each id an organiser route's address may name besides the petition's.
+_ROUTE_IDS = {
+    "delivery_id": 1,
+    "invitation_id": 1,
+    "organiser_id": 1,
+    "session_id": 1,
+    "signature_id": 1,
+    "passkey_id": 1,
+}
+
+
+def route_path(rule, petition_id: int) -> str:
+    """Build a URL rule's path for this petition, with 1 for any other id it names."""
+    values = {"petition_id": petition_id, **_ROUTE_IDS}
+    return rule.build({name: values[name] for name in rule.arguments})[1]

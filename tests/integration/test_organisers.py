@@ -17,7 +17,7 @@ from petitions.models import (
 from petitions.organiser.views import OPEN_ENDPOINTS
 from petitions.services import export, queries, signing
 from tests.conftest import PASSWORD
-from tests.helpers import csrf_token, login, post_form, sign, signing_data
+from tests.helpers import csrf_token, login, post_form, route_path, sign, signing_data
 
 
 @pytest.fixture
@@ -38,19 +38,6 @@ def _organiser_rules(app):
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("organiser.") and rule.endpoint not in OPEN_ENDPOINTS
     ]
-
-
-def _path(rule, petition_id):
-    values = {
-        "petition_id": petition_id,
-        "delivery_id": 1,
-        "invitation_id": 1,
-        "organiser_id": 1,
-        "session_id": 1,
-        "signature_id": 1,
-        "passkey_id": 1,
-    }
-    return rule.build({name: values[name] for name in rule.arguments})[1]
 
 
 # Accounts ---------------------------------------------------------------------------------------
@@ -166,7 +153,7 @@ def test_every_organiser_route_sends_anonymous_visitors_to_sign_in(app, client, 
     rules = _organiser_rules(app)
     assert len(rules) >= 10
     for rule in rules:
-        path = _path(rule, petition.id)
+        path = route_path(rule, petition.id)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(path, method=method, data={})
             # A form sent without its CSRF token is refused before anyone is asked to sign in.
@@ -182,7 +169,7 @@ def test_every_organiser_route_hides_another_organisers_petition(app, signed_in,
     for rule in _organiser_rules(app):
         if "petition_id" not in rule.arguments:
             continue
-        path = _path(rule, theirs.id)
+        path = route_path(rule, theirs.id)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = signed_in.open(
                 path, method=method, data={"csrf_token": token, "reason": "x"}
@@ -195,7 +182,7 @@ def test_every_organiser_form_needs_its_csrf_token(app, signed_in, organiser, ma
     posts = [r for r in _organiser_rules(app) if "POST" in r.methods]
     assert len(posts) >= 7
     for rule in posts:
-        response = signed_in.post(_path(rule, mine.id), data={"reason": "x", "action": "y"})
+        response = signed_in.post(route_path(rule, mine.id), data={"reason": "x", "action": "y"})
         assert response.status_code == 400, rule.rule
 
 

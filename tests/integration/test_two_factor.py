@@ -37,7 +37,7 @@ from tests.factor_helpers import (
     uri_on_page,
     wrong_code,
 )
-from tests.helpers import csrf_token, login, post_form
+from tests.helpers import csrf_token, login, post_form, route_path
 
 #: Wide enough that only what a test does ends a session.
 SESSION_LIMITS = session_records.Limits(idle=timedelta(hours=1), longest=timedelta(hours=12))
@@ -82,18 +82,6 @@ def _get_rules(app):
         and rule.endpoint not in OPEN_ENDPOINTS
         and "GET" in rule.methods
     ]
-
-
-def _path(rule, petition_id):
-    values = {
-        "petition_id": petition_id,
-        "delivery_id": 1,
-        "invitation_id": 1,
-        "organiser_id": 1,
-        "session_id": 1,
-        "passkey_id": 1,
-    }
-    return rule.build({name: values[name] for name in rule.arguments})[1]
 
 
 def _signed_in_as(client):
@@ -226,7 +214,7 @@ def test_a_stolen_password_alone_opens_nothing(app, with_factor, organiser, make
     rules = _get_rules(app)
     assert len(rules) >= 9
     for rule in rules:
-        answer = client.get(_path(rule, petition.id))
+        answer = client.get(route_path(rule, petition.id))
         assert (answer.status_code, answer.headers.get("Location")) == (302, CODE_PAGE), rule.rule
     token = csrf_token(client, CODE_PAGE)
     for rule in app.url_map.iter_rules():
@@ -234,7 +222,9 @@ def test_a_stolen_password_alone_opens_nothing(app, with_factor, organiser, make
             continue
         if not rule.endpoint.startswith("organiser.") or rule.endpoint == "organiser.logout":
             continue
-        answer = client.post(_path(rule, petition.id), data={"csrf_token": token, "reason": "x"})
+        answer = client.post(
+            route_path(rule, petition.id), data={"csrf_token": token, "reason": "x"}
+        )
         assert (answer.status_code, answer.headers.get("Location")) == (302, CODE_PAGE), rule.rule
     assert _signed_in_as(client) is None
     assert petition.state == PetitionState.CLOSED
@@ -488,7 +478,7 @@ def test_every_sensitive_action_asks_again_when_the_factor_is_old(
     client, _secret, _codes = with_factor
     petition = make_petition(organiser=organiser, state=PetitionState.CLOSED)
     [rule] = [rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint]
-    path = _path(rule, petition.id)
+    path = route_path(rule, petition.id)
     clock.advance(minutes=16)
     token = csrf_token(client, f"/organiser/petitions/{petition.id}")
     if "GET" in rule.methods:
@@ -525,7 +515,7 @@ class TestRequired:
         for rule in _get_rules(app):
             if rule.endpoint == "organiser.two_factor":
                 continue
-            answer = signed_in.get(_path(rule, petition.id))
+            answer = signed_in.get(route_path(rule, petition.id))
             assert (answer.status_code, answer.headers.get("Location")) == (302, SET_UP), rule.rule
         page = signed_in.get(SET_UP)
         assert page.status_code == 200
