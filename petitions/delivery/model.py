@@ -370,15 +370,22 @@ ENGLISH = Labels(
 )
 
 
+def catalogue_of(language: str) -> Translations:
+    """Open a language's compiled catalogue, for the words of what the bundle prints.
+
+    Opened directly rather than through Translations.load, which would quietly fall back to
+    English if a catalogue were missing; a cover letter in the wrong language must not ship.
+    """
+    if language not in LANGUAGES:
+        raise KeyError(language)
+    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo", "rb") as handle:
+        return Translations(handle)
+
+
 @functools.cache
 def labels_for(language: str) -> Labels:
     """Return the labels in a language, read once from its compiled catalogue."""
-    if language not in LANGUAGES:
-        raise KeyError(language)
-    # Opened directly rather than through Translations.load, which would quietly fall back to
-    # English if a catalogue were missing; a cover letter in the wrong language must not ship.
-    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo", "rb") as handle:
-        catalogue = Translations(handle)
+    catalogue = catalogue_of(language)
     words = {name: catalogue.pgettext(f"pdf:{name}", english) for name, english in _english()}
     return Labels(**words)
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import segno
-from babel.support import Translations
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
 from petitions.delivery.fonts import BOLD, REGULAR, clean_text, draw_text, measure, register_fonts
-from petitions.delivery.model import LANGUAGES, N_, TRANSLATIONS
+from petitions.delivery.model import N_, catalogue_of
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 36.0
@@ -78,10 +77,7 @@ ENGLISH = SheetLabels(
 @functools.cache
 def sheet_labels(language: str) -> SheetLabels:
     """Return a sheet's words in a language, from its compiled catalogue."""
-    if language not in LANGUAGES:
-        raise KeyError(language)
-    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo", "rb") as handle:
-        catalogue = Translations(handle)
+    catalogue = catalogue_of(language)
     words = {}
     for name in SheetLabels.__dataclass_fields__:
         english = getattr(ENGLISH, name)
