@@ -111,6 +111,14 @@ def _secret(file: Any, prompt: str, *, confirm: bool) -> str:
     return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
 
 
+def _petition_named(slug: str):
+    """Return the petition with this slug, or stop the command with a clear error."""
+    petition = queries.petition_by_slug(slug)
+    if petition is None:
+        raise click.ClickException(f"no petition with the slug {slug!r}")
+    return petition
+
+
 @petitions_cli.command("demo")
 @click.option(
     "--sealed",
@@ -178,9 +186,7 @@ def list_command() -> None:
 @click.option("--reason", default="", help="Why collection ends early (shown to organisers).")
 def close_command(slug: str, reason: str) -> None:
     """Close an open petition now."""
-    petition = queries.petition_by_slug(slug)
-    if petition is None:
-        raise click.ClickException(f"no petition with the slug {slug!r}")
+    petition = _petition_named(slug)
     try:
         lifecycle.close_early(petition, None, utcnow(), reason)
     except lifecycle.PetitionError as error:
@@ -216,9 +222,7 @@ def _read_key_line(path: Path) -> str:
 )
 def seal_command(slug: str, public_key: Path) -> None:
     """Seal a petition to its organiser's public key, before its first signature."""
-    petition = queries.petition_by_slug(slug)
-    if petition is None:
-        raise click.ClickException(f"no petition with the slug {slug!r}")
+    petition = _petition_named(slug)
     line = _read_key_line(public_key)
     try:
         key = lifecycle.seal(petition, line, None)
@@ -227,13 +231,6 @@ def seal_command(slug: str, public_key: Path) -> None:
     db.session.commit()
     click.echo(f"sealed {slug} to the key {key.fingerprint}")
     click.echo("Signers' names, emails, cities and comments are now sealed to that key.")
-
-
-def _petition_named(slug: str):
-    petition = queries.petition_by_slug(slug)
-    if petition is None:
-        raise click.ClickException(f"no petition with the slug {slug!r}")
-    return petition
 
 
 @petitions_cli.command("paper-sheet")
@@ -468,9 +465,7 @@ def _purge_line(report: retention.PurgeReport, dry_run: bool) -> str:
 
 
 def _check_purgeable(slug: str, wait: timedelta) -> None:
-    petition = queries.petition_by_slug(slug)
-    if petition is None:
-        raise click.ClickException(f"no petition with the slug {slug!r}")
+    petition = _petition_named(slug)
     due = retention.purge_due_at(petition, wait)
     if due is None:
         raise click.ClickException(f"{slug} is {petition.state}: only ended petitions are purged")
@@ -540,9 +535,7 @@ def _read_id_file(path: Path) -> list[int]:
 @click.option("--reason", default="", help="Why they are invalid (recorded in the audit log).")
 def signatures_invalidate_command(slug: str, ids_file: Path | None, reason: str) -> None:
     """Invalidate signatures by id, all or none: every id must be a signature of this petition."""
-    petition = queries.petition_by_slug(slug)
-    if petition is None:
-        raise click.ClickException(f"no petition with the slug {slug!r}")
+    petition = _petition_named(slug)
     if not reason.strip():
         raise click.ClickException("give a reason with --reason (it is recorded in the audit log)")
     if ids_file is None:
