@@ -392,6 +392,29 @@ _DELIVERY_CHANNEL_LABELS = {
 }
 
 
+class Outcome(enum.StrEnum):
+    """What the recipient decided, from the small set the public page and the JSON name."""
+
+    GRANTED = "granted"
+    PARTLY_GRANTED = "partly_granted"
+    REFUSED = "refused"
+    NO_ANSWER = "no_answer"
+    OTHER = "other"
+
+    @property
+    def label(self) -> LazyString:
+        return _OUTCOME_LABELS[self]
+
+
+_OUTCOME_LABELS = {
+    Outcome.GRANTED: _l("Granted"),
+    Outcome.PARTLY_GRANTED: _l("Partly granted"),
+    Outcome.REFUSED: _l("Refused"),
+    Outcome.NO_ANSWER: _l("No answer"),
+    Outcome.OTHER: _l("Other"),
+}
+
+
 class Organiser(UserMixin, db.Model):
     __tablename__ = "organisers"
 
@@ -604,6 +627,8 @@ class Petition(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the retention purge removed the signers' personal data; the counts remain.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the confirmed count first reached the goal: the organisers are emailed once.
+    goal_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: A sealed petition's public key (`seal-x25519:…`): signers' names, emails, cities and
     #: comments are encrypted to it and only the organiser's private key, offline, opens them.
     sealing_key: Mapped[str | None] = mapped_column(sa.String(80))
@@ -1106,7 +1131,15 @@ class OutboxMessage(db.Model):
     """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (sa.Index("ix_outbox_messages_due", "sent_at", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_messages_due", "sent_at", "next_attempt_at"),
+        sa.Index(
+            "uq_outbox_messages_broadcast_subscription",
+            "broadcast_id",
+            "subscription_id",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: What the message is for ("confirm", "already_signed", ...), for logs and counts.
@@ -1128,6 +1161,127 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A news email: the broadcast it belongs to and the subscription it goes to. The address is
+    #: read from the subscription when it is sent (so an unsubscribe or a purge meanwhile stops
+    #: it), and the unique index makes one broadcast reach one subscription at most once.
+    broadcast_id: Mapped[int | None]
+    subscription_id: Mapped[int | None] = mapped_column(BigId)
+    #: When the receiving server refused the address for good (a 5xx answer): not retried.
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PetitionUpdate(db.Model):
+    """A dated update the organisers post on a petition; shown newest first, Markdown sanitised.
+
+    Removing one keeps the row (`removed_at`) so the audit log and a sent email still name it;
+    the public page and the JSON no longer show it.
+    """
+
+    __tablename__ = "petition_updates"
+    __table_args__ = (sa.Index("ix_petition_updates_petition_posted", "petition_id", "posted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    #: Markdown as the organiser wrote it; sanitised every time it is rendered, like the body.
+    body: Mapped[str] = mapped_column(sa.Text)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    posted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    #: When it was last changed after posting: the page says "edited".
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    petition: Mapped[Petition] = relationship()
+
+
+class PetitionOutcome(db.Model):
+    """The recipient's answer and what came of the petition: at most one per petition."""
+
+    __tablename__ = "petition_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("petitions.id", ondelete="CASCADE"), unique=True
+    )
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
+    #: When the recipient answered; null for "no answer".
+    answered_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: Who answered, as the answer names them (an office, an official).
+    answered_by: Mapped[str | None] = mapped_column(sa.String(200))
+    summary: Mapped[str] = mapped_column(sa.String(1000))
+    #: The answer's full text (Markdown, sanitised when shown), or null when `link` points to it.
+    full_text: Mapped[str | None] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.String(500))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    petition: Mapped[Petition] = relationship()
+
+
+class Subscription(db.Model):
+    """A signer's choice, made when signing, to be emailed news of the petition.
+
+    The address is kept for that purpose only, under the data keys (in a sealed petition too:
+    choosing news means the server keeps it), and the retention purge deletes the row. Only a
+    subscription whose signature is confirmed is ever emailed.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (sa.Index("ix_subscriptions_petition", "petition_id", "unsubscribed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: Random: what the unsubscribe link names, with a keyed tag beside it.
+    public_id: Mapped[str] = mapped_column(
+        sa.String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id
+    )
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"))
+    signature_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("signatures.id", ondelete="CASCADE"), unique=True
+    )
+    email: Mapped[str] = mapped_column(EncryptedText("subscription.email"))
+    #: The signer's language, for every news email.
+    locale: Mapped[str] = mapped_column(sa.String(2), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    signature: Mapped[Signature] = relationship()
+
+
+class NewsBroadcast(db.Model):
+    """One update, or the outcome, sent to a petition's subscribers through the outbox.
+
+    Its emails are outbox messages pointing here; queuing is resumable (each subscription at
+    most once) and sending is paced by `NEWS_RATE_LIMIT`.
+    """
+
+    __tablename__ = "news_broadcasts"
+    __table_args__ = (
+        # One broadcast per update, and one of the outcome per petition.
+        sa.UniqueConstraint("petition_id", "item", name="uq_news_broadcasts_item"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"))
+    #: What is sent: "update:<id>" or "outcome".
+    item: Mapped[str] = mapped_column(sa.String(40))
+    update_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("petition_updates.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    #: When every subscription had its message queued; null while queuing (or after a crash).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How many messages were queued.
+    queued: Mapped[int] = mapped_column(default=0)
+
+    petition: Mapped[Petition] = relationship()
 
 
 class TotpFactor(db.Model):

@@ -1,0 +1,39 @@
+"""Signers' subscriptions to a petition's news: the unsubscribe link's token and its lookup.
+
+The token is the subscription's random public id, a dot, and a keyed tag of it (HMAC-SHA256
+under HASH_KEY, 16 bytes in base32): a link cannot be made for another subscription, and the
+server can write it again for every email without storing it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+
+import sqlalchemy as sa
+
+from petitions.extensions import db
+from petitions.models import Subscription
+from petitions.services.privacy import keyring
+
+_TAG_BYTES = 16
+
+
+def _tag(public_id: str) -> str:
+    digest = keyring().keyed_hash("unsubscribe", public_id)[:_TAG_BYTES]
+    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+
+
+def unsubscribe_token(public_id: str) -> str:
+    """Return the token of the unsubscribe link of the subscription with this public id."""
+    return f"{public_id}.{_tag(public_id)}"
+
+
+def subscription_for_token(token: str) -> Subscription | None:
+    """Return the subscription a well-formed, genuine token names, or None."""
+    public_id, dot, tag = token.partition(".")
+    if not dot or len(token) > 100 or not token.isascii():
+        return None
+    if not hmac.compare_digest(tag, _tag(public_id)):
+        return None
+    return db.session.scalar(sa.select(Subscription).where(Subscription.public_id == public_id))
