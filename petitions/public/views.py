@@ -35,7 +35,7 @@ from petitions.onion import came_through_tor
 from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
-from petitions.services import queries, receipts, signing
+from petitions.services import queries, receipts, signing, subscriptions
 from petitions.services.privacy import email_hashes
 from petitions.services.queries import PetitionSnapshot
 
@@ -449,14 +449,17 @@ SECRET_PAGE_HEADERS = {
     "X-Robots-Tag": "noindex",
     "Referrer-Policy": "no-referrer",
 }
-_RECEIPT_ENDPOINTS = frozenset({"public.show_receipt", "public.receipt_json"})
+#: The pages whose address is a secret of one signer: a receipt's, and news' unsubscribe link.
+_SECRET_ENDPOINTS = frozenset(
+    {"public.show_receipt", "public.receipt_json", "public.unsubscribe_page", "public.unsubscribe"}
+)
 
 
 @bp.after_request
 def _keep_receipts_secret(response: Response) -> Response:
-    """Send the secret pages' headers with every answer at a receipt's address (its 404 and 429
-    too), and on the thank-you page that shows one."""
-    if request.endpoint in _RECEIPT_ENDPOINTS or (
+    """Send the secret pages' headers with every answer at a receipt's or an unsubscribe link's
+    address (their 404 and 429 too), and on the thank-you page that shows a receipt."""
+    if request.endpoint in _SECRET_ENDPOINTS or (
         request.endpoint == "public.signature_confirmed" and "receipt" in request.args
     ):
         response.headers.update(SECRET_PAGE_HEADERS)
@@ -497,6 +500,42 @@ def receipt_json(slug: str, code: str):
     return jsonify(found.document(petition.slug, petition.public_id))
 
 
+@bp.get("/news/unsubscribe/<token>")
+def unsubscribe_page(token: str):
+    """Show a button that stops a signer's news; following the link alone changes nothing."""
+    subscription = subscriptions.subscription_for_token(token)
+    if subscription is None:
+        return render_template("public/unsubscribe_unknown.html"), 404
+    return render_template(
+        "public/unsubscribe.html",
+        petition=subscription.signature.petition,
+        subscribed=subscription.unsubscribed_at is None,
+        link_form_token=form_token.issue(form_token.LINK),
+    )
+
+
+#: The body of a one-click unsubscribe that a mail program POSTs (RFC 8058, section 3.1).
+ONE_CLICK = "One-Click"
+
+
+@bp.post("/news/unsubscribe/<token>")
+def unsubscribe(token: str):
+    """Stop a signer's news, from the page's button or a mail program's one-click POST."""
+    one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
+    if not one_click and not form_token.accepted(request.form.get("csrf_token"), form_token.LINK):
+        return render_error(400)
+    subscription = subscriptions.subscription_for_token(token)
+    if subscription is None:
+        return render_template("public/unsubscribe_unknown.html"), 404
+    subscriptions.unsubscribe(subscription, utcnow())
+    db.session.commit()
+    if one_click:
+        return "", 204
+    return render_template(
+        "public/unsubscribe.html", petition=subscription.signature.petition, subscribed=False
+    )
+
+
 @bp.get("/livez")
 def livez():
     """Answer that the process is up, touching nothing else (for load balancers, and as the
@@ -518,3 +557,5 @@ def healthz():
 # opening the link writes no session cookie on the signer's device.
 csrf.exempt(confirm_signature)
 csrf.exempt(withdraw_signature)
+# A one-click unsubscribe comes from the signer's mail program, with only the link's token.
+csrf.exempt(unsubscribe)

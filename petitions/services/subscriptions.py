@@ -1,4 +1,4 @@
-"""Signers' subscriptions to a petition's news: the unsubscribe link's token and its lookup.
+"""Signers' subscriptions to a petition's news: who receives it, and the unsubscribe link.
 
 The token is the subscription's random public id, a dot, and a keyed tag of it (HMAC-SHA256
 under HASH_KEY, 16 bytes in base32): a link cannot be made for another subscription, and the
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import hmac
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from petitions.extensions import db
-from petitions.models import Subscription
+from petitions.models import COUNTED_STATES, Signature, Subscription
 from petitions.services.privacy import keyring
 
 _TAG_BYTES = 16
@@ -37,3 +38,23 @@ def subscription_for_token(token: str) -> Subscription | None:
     if not hmac.compare_digest(tag, _tag(public_id)):
         return None
     return db.session.scalar(sa.select(Subscription).where(Subscription.public_id == public_id))
+
+
+def active_subscriptions(petition_id: int) -> sa.Select:
+    """Select the ids of the subscriptions news goes to: confirmed signers who still want it."""
+    return (
+        sa.select(Subscription.id)
+        .join(Signature, Signature.id == Subscription.signature_id)
+        .where(
+            Subscription.petition_id == petition_id,
+            Subscription.unsubscribed_at.is_(None),
+            Signature.state.in_(COUNTED_STATES),
+        )
+    )
+
+
+def unsubscribe(subscription: Subscription, now: datetime) -> None:
+    """Stop a subscription's news; doing it again changes nothing."""
+    if subscription.unsubscribed_at is None:
+        subscription.unsubscribed_at = now
+    db.session.flush()
