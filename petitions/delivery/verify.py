@@ -32,6 +32,7 @@ from petitions.delivery.bundle import (
     MANIFEST,
     MANIFEST_SIGNATURE,
     ONLINE,
+    SCANS_FOLDER,
     SIGNER,
     SOURCE_COLUMN,
 )
@@ -123,6 +124,7 @@ def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratc
     if not any(name.endswith(".pdf") for name in listed):
         report.add(MANIFEST, "lists no PDF")
     _verify_receipts(archive, manifest, report)
+    _verify_scans(manifest, listed, report)
     if certificate is not None:
         _verify_pdfs(archive, listed, certificate, report, scratch)
 
@@ -278,6 +280,32 @@ def claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[
     if counted != size:
         report.add(MANIFEST, f"its receipts tree has {size} leaves, but it counts {counted}")
     return size, root
+
+
+def _verify_scans(
+    manifest: dict[str, Any], listed: dict[str, str], report: VerificationReport
+) -> None:
+    """Check that each sheet's scan in the ZIP is listed with the SHA-256 its sheet records,
+    and that the scans' folder holds nothing else (the listing's check compared the bytes)."""
+    sheets = manifest.get("paper_sheets")
+    named = set()
+    for entry in sheets if isinstance(sheets, list) else []:
+        name = entry.get("scan") if isinstance(entry, dict) else None
+        if name is None:
+            continue
+        number = entry.get("sheet")
+        if not isinstance(name, str) or name not in listed:
+            report.add(MANIFEST, f"sheet {number}'s scan {name!r} is not among its files")
+        elif listed[name].lower() != str(entry.get("scan_sha256")).lower():
+            report.add(name, f"is listed with another SHA-256 than sheet {number}'s scan_sha256")
+        else:
+            named.add(name)
+    for name in sorted(listed):
+        if name.startswith(SCANS_FOLDER) and name not in named:
+            report.add(name, "is in the scans' folder but is no sheet's scan in manifest.json")
+    if named:
+        names = ", ".join(sorted(named))
+        report.notes.append(f"scans: {names}, each with the SHA-256 its sheet records")
 
 
 def _verify_sources(

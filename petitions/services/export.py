@@ -15,10 +15,11 @@ petition's export carries the same leaves, in its rows.csv, and its tree is stor
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,34 @@ class ExportRequest:
     kind: DeliveryKind
     now: datetime
     overwrite: bool = False
+    #: The organiser's scans of counted sheets to include, by sheet number (`scans_in`); the
+    #: server never keeps them.
+    paper_scans: Mapping[int, Path] = field(default_factory=dict)
+
+
+#: A scan's file name in the folder the organiser gives: the sheet's number, an image's suffix.
+_SCAN_FILE = re.compile(r"sheet-([1-9][0-9]{0,4})\.(png|jpe?g|webp|tiff?)", re.IGNORECASE)
+
+
+def scans_in(directory: Path) -> dict[int, Path]:
+    """Return the scans in `directory` by sheet number: every file must be named
+    sheet-<N>.<png|jpg|jpeg|webp|tif|tiff>, one for each sheet (ExportError otherwise)."""
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as error:
+        raise ExportError(f"{directory}: {error.strerror}") from None
+    scans: dict[int, Path] = {}
+    for path in entries:
+        found = _SCAN_FILE.fullmatch(path.name)
+        if found is None or not path.is_file():
+            raise ExportError(
+                f"{path}: not a sheet's scan: name each sheet-<number>.png, .jpg, .webp or .tif"
+            )
+        number = int(found.group(1))
+        if number in scans:
+            raise ExportError(f"{path}: sheet {number} has another scan, {scans[number].name}")
+        scans[number] = path
+    return scans
 
 
 def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -> ExportResult:
@@ -308,6 +337,11 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
     petition, now = request.petition, request.now
     if request.kind == DeliveryKind.FINAL:
         applicants.require_applicant(petition)
+    if request.paper_scans and petition.is_sealed:
+        raise ExportError(
+            "a sealed petition's export cannot carry the sheets' scans yet: their SHA-256 are in "
+            "its manifest"
+        )
     export = ExportInfo(
         identifier=new_bundle_identifier(petition.slug, now, petition.timezone),
         generated_at=now,
@@ -362,6 +396,7 @@ def _write(
         timestamping=current_app.config["SETTINGS"].timestamp_url,
         progress=progress,
         overwrite=request.overwrite,
+        scans=request.paper_scans,
     )
 
 
