@@ -14,8 +14,9 @@ checks all of it; docs/benchmarks.md has the measurements behind these choices.
         scans/sheet-<N>.<ext>   the organisers' scans of paper sheets, only when they choose
                                 to include them, each the one whose SHA-256 the sheet records
         signer.pem              the signing certificate
-        manifest.json           petition, window, counts, the receipts' tree (size and root),
-                                generator and every file's SHA-256
+        manifest.json           petition, recipient (name, kind) and applicant (kind, name;
+                                no address), window, counts, the receipts' tree (size and
+                                root), generator and every file's SHA-256
         manifest.json.p7s       detached CMS signature (DER) of manifest.json
 """
 
@@ -652,6 +653,7 @@ def manifest_bytes(
             "language": petition.language,
             "organiser": petition.organiser,
         },
+        **parties_entry(petition),
         "window": {
             "opens_at": utc_text(petition.opens_at),
             "closes_at": utc_text(petition.closes_at),
@@ -665,6 +667,23 @@ def manifest_bytes(
         "files": files,
     }
     return json_bytes(document)
+
+
+def parties_entry(petition: PetitionInfo) -> dict[str, Any]:
+    """Return what a manifest says of the recipient (name, kind) and the applicant (kind, name,
+    and whether the demo invented them; null for a bundle without one). Addresses stay in the
+    cover letter."""
+    applicant = petition.applicant
+    return {
+        "recipient": {"name": petition.recipient, "kind": petition.recipient_kind},
+        "applicant": None
+        if applicant is None
+        else {
+            "kind": applicant.kind,
+            "name": applicant.full_name,
+            "demonstration": applicant.demonstration,
+        },
+    }
 
 
 def receipts_entry(tree: ReceiptTree) -> dict[str, Any]:

@@ -8,6 +8,7 @@ command line, and with one the cover letter names them and asks for the answer a
 from __future__ import annotations
 
 import json
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -218,6 +219,10 @@ def test_the_final_letter_names_the_applicant_and_the_addressee(
     for expected in LETTERS[(language, kind, recipient_kind)]:
         assert expected in letter
     assert f": {closed.organiser.name}" not in letter
+    manifest = json.loads(zipfile.ZipFile(output).read("manifest.json"))
+    assert manifest["recipient"] == {"name": "Алушы", "kind": recipient_kind}
+    name = "Үмбетова Әлия Қасымқызы" if kind == "person" else ORGANISATION["name"]
+    assert manifest["applicant"] == {"kind": kind, "name": name, "demonstration": False}
     if recipient_kind == "embassy":  # outside Kazakhstan's law on appeals
         assert "state language" not in letter
 
@@ -240,6 +245,9 @@ def test_the_demo_appeal_closes_and_exports_final_with_its_demonstration_applica
         "Демонстрация: этот заявитель вымышлен, и этот пакет не является обращением. Не "
         "отправляйте его."
     ) in letter
+    manifest = json.loads(zipfile.ZipFile(output).read("manifest.json"))
+    assert manifest["recipient"]["kind"] == "president"
+    assert manifest["applicant"]["demonstration"] is True
     # The development key still says what it is.
     assert "Внимание: пакет подписан тестовым ключом, который программа создала сама." in letter
 
