@@ -599,6 +599,49 @@ def _stamp_delivery(delivery: Delivery, record: DeliveryRecord) -> None:
         raise ExportError(_ALREADY_RECORDED)
 
 
+_REGISTRATION_RECORDED = _l(
+    "This delivery's registration is already recorded and is part of the public record, which "
+    "never changes."
+)
+
+
+def record_registration(
+    delivery: Delivery, number: str, registered_on: date, actor: Organiser
+) -> None:
+    """Add the registration number and date the recipient's office gave, days after the
+    delivery, to a recorded delivery that has neither; once, like the delivery itself."""
+    if delivery.delivered_at is None:
+        raise ExportError(_l("Record the delivery first, then the registration."))
+    if delivery.registration_number is not None or delivery.registered_on is not None:
+        raise ExportError(_REGISTRATION_RECORDED)
+    if registered_on < delivery.delivered_at.astimezone(delivery.petition.zone).date():
+        raise ExportError(_l("The registration cannot come before the delivery."))
+    # Guarded like the delivery: of two forms sent at once, only one is kept.
+    changed = db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.id == delivery.id,
+            Delivery.delivered_at.is_not(None),
+            Delivery.registration_number.is_(None),
+            Delivery.registered_on.is_(None),
+        )
+        .values(registration_number=number, registered_on=registered_on)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(delivery)
+    if changed.rowcount != 1:
+        raise ExportError(_REGISTRATION_RECORDED)
+    audit.record(
+        "delivery_registration",
+        actor=actor,
+        petition=delivery.petition,
+        registration=number,
+        registered_on=registered_on.isoformat(),
+        sha256=delivery.bundle_sha256,
+    )
+    db.session.flush()
+
+
 def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser) -> None:
     """Record that a final bundle reached the recipient; the public page then says so.
 
