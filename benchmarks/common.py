@@ -24,7 +24,13 @@ from tests.conftest import make_test_app
 
 
 def arguments(default_count: int) -> tuple[int, str, str]:
-    """Read `[count] [database-url]` from the command line; default to a fresh SQLite file."""
+    """Read `[count] [database-url]` from the command line; default to a fresh SQLite file.
+
+    `-h` or `--help` prints the benchmark's docstring (its use) and stops.
+    """
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(sys.modules["__main__"].__doc__)
+        raise SystemExit(0)
     count = int(sys.argv[1]) if len(sys.argv) > 1 else default_count
     workdir = tempfile.mkdtemp()
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{workdir}/bench.sqlite3"

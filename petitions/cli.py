@@ -332,9 +332,16 @@ _bundle_output_option = click.option(
 @petitions_cli.command("export")
 @click.argument("slug")
 @_bundle_output_option
-def export_command(slug: str, output: str) -> None:
+@click.option(
+    "--paper-scans",
+    "scans_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A folder of the sheets' scans to include, each named sheet-<number>.png (.jpg, .webp, "
+    ".tif): each must be the file whose SHA-256 was recorded for its sheet.",
+)
+def export_command(slug: str, output: str, scans_dir: Path | None) -> None:
     """Write the signed bundle of a petition's confirmed signatures (interim while open)."""
-    target = _output_path(output)
     petition = queries.petition_by_slug(slug)
     if petition is None or petition.state == PetitionState.DRAFT:
         raise click.ClickException(f"no published petition with the slug {slug!r}")
@@ -342,9 +349,15 @@ def export_command(slug: str, output: str) -> None:
     kind = export.kind_of(petition, now)
     if kind == DeliveryKind.FINAL and petition.applicant is None:
         raise click.ClickException(f"{slug}: {applicants.NO_APPLICANT_CLI}")
+    try:
+        scans = export.scans_in(scans_dir) if scans_dir is not None else {}
+    except export.ExportError as error:
+        raise click.ClickException(f"--paper-scans: {error}") from None
+    target = _output_path(output)
+    request = export.ExportRequest(petition, target, kind, now, paper_scans=scans)
     with _progress_bar() as progress:
         try:
-            result = export.build(export.ExportRequest(petition, target, kind, now), progress)
+            result = export.build(request, progress)
         except applicants.MissingApplicant as error:
             raise click.ClickException(f"{slug}: {error}") from None
         except (BundleError, SigningKeyError, OSError, export.ExportError) as error:

@@ -11,9 +11,12 @@ checks all of it; docs/benchmarks.md has the measurements behind these choices.
         petition.pdf            (or petition-vol-01.pdf, petition-vol-02.pdf, … for long lists)
         signatures.csv          UTF-8 with a BOM, so that spreadsheets read Cyrillic right;
                                 with receipts, each row's leaf in a last column `leaf`
+        scans/sheet-<N>.<ext>   the organisers' scans of paper sheets, only when they choose
+                                to include them, each the one whose SHA-256 the sheet records
         signer.pem              the signing certificate
-        manifest.json           petition, window, counts, the receipts' tree (size and root),
-                                generator and every file's SHA-256
+        manifest.json           petition, recipient (name, kind) and applicant (kind, name;
+                                no address), window, counts, the receipts' tree (size and
+                                root), generator and every file's SHA-256
         manifest.json.p7s       detached CMS signature (DER) of manifest.json
 """
 
@@ -28,7 +31,7 @@ import os
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,6 +85,8 @@ SOURCE_COLUMN = "source"
 ONLINE = "online"
 PAPER_SOURCE = "paper, sheet {sheet}, line {line}"
 FORMAT = "petitions-bundle/1"
+#: Where a paper sheet's scan goes in the ZIP; the suffix is the organiser's file's.
+SCANS_FOLDER = "scans/"
 PROGRESS_EVERY = 1000
 #: A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = frozenset("=+-@\t\r")
@@ -127,6 +132,7 @@ def build_bundle(
     workers: int | None = None,
     rows_per_volume: int = DEFAULT_ROWS_PER_VOLUME,
     overwrite: bool = False,
+    scans: Mapping[int, Path] | None = None,
 ) -> BundleResult:
     """Write the signed bundle to `output` (a .zip path, or a directory for the default name).
 
@@ -140,7 +146,13 @@ def build_bundle(
     or more, as this process is busy reading the rows; 0 draws them here, with the least memory).
     `progress(rows done, total)` is called every 1,000 rows and once more when the ZIP is
     written. The ZIP appears atomically: on any error nothing is left at `output`.
+
+    `scans` maps counted sheets' numbers to the organiser's scans of them, to go into the ZIP:
+    each must be the file whose SHA-256 the summary records for its sheet (BundleError, before
+    anything is drawn, if not).
     """
+    scans = dict(scans or {})
+    check_scans(summary, scans)
     day = export.generated_at.astimezone(petition.zone)
     target = target_path(Path(output), petition.slug, day, ".zip", overwrite)
     summary = dataclasses.replace(
@@ -164,7 +176,7 @@ def build_bundle(
             plan = dataclasses.replace(plan, tree=tree)
             volumes.complete(plan)
             partial = work / "bundle.zip"
-            files = _write_zip(plan, key, volumes, work, partial)
+            files = _write_zip(plan, key, volumes, work, partial, scans)
         publish(partial, target)
     if progress:
         progress(summary.total, summary.total)
@@ -551,7 +563,12 @@ def sign_volume(
 
 
 def _write_zip(
-    plan: DocumentPlan, key: SigningKey, volumes: _Volumes, work: Path, path: Path
+    plan: DocumentPlan,
+    key: SigningKey,
+    volumes: _Volumes,
+    work: Path,
+    path: Path,
+    scans: Mapping[int, Path],
 ) -> dict[str, str]:
     moment = plan.export.generated_at.astimezone(plan.petition.zone)
     files: dict[str, str] = {}
@@ -559,9 +576,51 @@ def _write_zip(
         files[CSV_NAME] = add_file(archive, CSV_NAME, work / CSV_NAME, moment, compress=True)
         for volume in volumes.signed():
             files[volume.name] = add_file(archive, volume.name, volume, moment, compress=False)
+        included = _add_scans(archive, plan.summary, scans, moment, files)
         files[SIGNER] = add_bytes(archive, SIGNER, key.certificate_pem, moment)
-        add_signed_manifest(archive, manifest_bytes(plan, key, files), key, moment)
+        manifest = manifest_bytes(plan, key, files, included)
+        add_signed_manifest(archive, manifest, key, moment)
     return files
+
+
+def scan_name(number: int, path: Path) -> str:
+    """Return the name in the ZIP of sheet `number`'s scan, the file at `path`."""
+    return f"{SCANS_FOLDER}sheet-{number}{path.suffix.lower()}"
+
+
+def check_scans(summary: Summary, scans: Mapping[int, Path]) -> None:
+    """Raise BundleError unless each scan is of a counted sheet and is the file whose SHA-256
+    that sheet records."""
+    recorded = {number: scan for number, _lines, scan in summary.sheets}
+    for number, path in sorted(scans.items()):
+        if number not in recorded:
+            raise BundleError(f"{path.name}: sheet {number} is not a counted sheet of the petition")
+        if recorded[number] is None:
+            raise BundleError(f"{path.name}: sheet {number} has no scan recorded")
+        if sha256_file(path) != recorded[number]:
+            raise BundleError(
+                f"{path.name}: its SHA-256 is not the one recorded for sheet {number}'s scan"
+            )
+
+
+def _add_scans(
+    archive: zipfile.ZipFile,
+    summary: Summary,
+    scans: Mapping[int, Path],
+    moment: datetime,
+    files: dict[str, str],
+) -> dict[int, str]:
+    """Copy the scans into the ZIP (images are compressed already); return their names."""
+    recorded = {number: scan for number, _lines, scan in summary.sheets}
+    included = {}
+    for number, path in sorted(scans.items()):
+        name = scan_name(number, path)
+        files[name] = add_file(archive, name, path, moment, compress=False)
+        # Checked before the pass over the rows; a file changed since must not go in.
+        if files[name] != recorded[number]:
+            raise BundleError(f"{path.name}: it changed while the bundle was written")
+        included[number] = name
+    return included
 
 
 def add_signed_manifest(
@@ -572,8 +631,14 @@ def add_signed_manifest(
     add_bytes(archive, MANIFEST_SIGNATURE, sign_detached(manifest, key), moment)
 
 
-def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -> bytes:
-    """Return manifest.json: what the bundle is, and the SHA-256 of every other file."""
+def manifest_bytes(
+    plan: DocumentPlan,
+    key: SigningKey,
+    files: dict[str, str],
+    scans: Mapping[int, str] | None = None,
+) -> bytes:
+    """Return manifest.json: what the bundle is, and the SHA-256 of every other file; `scans`
+    names the sheets' scans in the ZIP, by sheet number."""
     petition, export, summary = plan.petition, plan.export, plan.summary
     document = {
         "format": FORMAT,
@@ -588,19 +653,37 @@ def manifest_bytes(plan: DocumentPlan, key: SigningKey, files: dict[str, str]) -
             "language": petition.language,
             "organiser": petition.organiser,
         },
+        **parties_entry(petition),
         "window": {
             "opens_at": utc_text(petition.opens_at),
             "closes_at": utc_text(petition.closes_at),
             "timezone": petition.timezone,
         },
         "counts": summary_counts(summary),
-        **paper_sheets_entry(summary),
+        **paper_sheets_entry(summary, scans),
         **({"receipts": receipts_entry(plan.tree)} if plan.tree is not None else {}),
         "volumes": [plan.volume_name(v) for v in range(1, plan.volumes + 1)],
         "signer": signer_entry(key),
         "files": files,
     }
     return json_bytes(document)
+
+
+def parties_entry(petition: PetitionInfo) -> dict[str, Any]:
+    """Return what a manifest says of the recipient (name, kind) and the applicant (kind, name,
+    and whether the demo invented them; null for a bundle without one). Addresses stay in the
+    cover letter."""
+    applicant = petition.applicant
+    return {
+        "recipient": {"name": petition.recipient, "kind": petition.recipient_kind},
+        "applicant": None
+        if applicant is None
+        else {
+            "kind": applicant.kind,
+            "name": applicant.full_name,
+            "demonstration": applicant.demonstration,
+        },
+    }
 
 
 def receipts_entry(tree: ReceiptTree) -> dict[str, Any]:
@@ -619,13 +702,20 @@ def summary_counts(summary: Summary) -> dict[str, Any]:
     }
 
 
-def paper_sheets_entry(summary: Summary) -> dict[str, Any]:
+def paper_sheets_entry(summary: Summary, scans: Mapping[int, str] | None = None) -> dict[str, Any]:
     """Return what a manifest says of the paper sheets whose lines it lists, if there are any:
-    each sheet's number, lines and the SHA-256 of the organisers' scan of it (or null)."""
+    each sheet's number, lines, the SHA-256 of the organisers' scan of it (or null) and, when
+    the scan is in the ZIP, its name there (`scans`, by sheet number)."""
     if not summary.sheets:
         return {}
+    scans = scans or {}
     sheets = [
-        {"sheet": number, "lines": lines, "scan_sha256": scan}
+        {
+            "sheet": number,
+            "lines": lines,
+            "scan_sha256": scan,
+            **({"scan": scans[number]} if number in scans else {}),
+        }
         for number, lines, scan in summary.sheets
     ]
     return {"paper_sheets": sheets}

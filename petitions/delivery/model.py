@@ -38,6 +38,8 @@ class SignatureRow(NamedTuple):
 RECIPIENT_KINDS = ("president", "mazhilis", "senate", "ministry", "akimat", "embassy", "other")
 #: Recipients outside Kazakhstan's law on appeals: their letter says nothing of its language rule.
 FOREIGN_KINDS = frozenset({"embassy"})
+#: Who may file an appeal (`models.ApplicantKind`).
+APPLICANT_KINDS = ("person", "organisation")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class ApplicantInfo:
     demonstration: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in ("person", "organisation"):
+        if self.kind not in APPLICANT_KINDS:
             raise ValueError(f"applicant kind {self.kind!r} must be person or organisation")
         if not self.name or not self.address or not self.email:
             raise ValueError("an applicant needs a name, a postal address and an email")

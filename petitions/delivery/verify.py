@@ -32,10 +32,12 @@ from petitions.delivery.bundle import (
     MANIFEST,
     MANIFEST_SIGNATURE,
     ONLINE,
+    SCANS_FOLDER,
     SIGNER,
     SOURCE_COLUMN,
 )
 from petitions.delivery.keys import is_development_certificate
+from petitions.delivery.model import APPLICANT_KINDS, RECIPIENT_KINDS
 from petitions.delivery.signature import (
     SignatureCheck,
     check_detached,
@@ -120,11 +122,41 @@ def _verify_archive(archive: zipfile.ZipFile, report: VerificationReport, scratc
     if kind != FORMAT:
         report.add(MANIFEST, f"is of the format {kind!r}, not a bundle's ({FORMAT})")
     report.notes.append(f"bundle {manifest.get('bundle')}, {manifest.get('export')} export")
+    _verify_parties(manifest, report)
     if not any(name.endswith(".pdf") for name in listed):
         report.add(MANIFEST, "lists no PDF")
     _verify_receipts(archive, manifest, report)
+    _verify_scans(manifest, listed, report)
     if certificate is not None:
         _verify_pdfs(archive, listed, certificate, report, scratch)
+
+
+def _verify_parties(manifest: dict[str, Any], report: VerificationReport) -> None:
+    """Check the recipient's and the applicant's kinds, and that a final bundle names an
+    applicant; a bundle made before the manifest named them is noted, not refused."""
+    if "recipient" not in manifest:
+        report.notes.append("parties: the manifest names no recipient's kind nor applicant")
+        return
+    recipient, applicant = manifest["recipient"], manifest.get("applicant")
+    kind = recipient.get("kind") if isinstance(recipient, dict) else None
+    if kind not in RECIPIENT_KINDS:
+        report.add(MANIFEST, f"its recipient's kind {kind!r} is not one of {RECIPIENT_KINDS}")
+        return
+    if applicant is None:
+        if manifest.get("export") == "final":
+            report.add(MANIFEST, "is of a final export but names no applicant")
+        else:
+            report.notes.append(f"parties: to a recipient of the kind {kind}, no applicant")
+        return
+    applicant_kind = applicant.get("kind") if isinstance(applicant, dict) else None
+    if applicant_kind not in APPLICANT_KINDS or not applicant.get("name"):
+        report.add(MANIFEST, "its applicant is not a person or an organisation with a name")
+        return
+    invented = " (a demonstration, invented)" if applicant.get("demonstration") else ""
+    report.notes.append(
+        f"parties: to a recipient of the kind {kind}, from the {applicant_kind} "
+        f"{applicant['name']}{invented}"
+    )
 
 
 def check_signed_manifest(
@@ -278,6 +310,32 @@ def claimed_tree(manifest: dict[str, Any], report: VerificationReport) -> tuple[
     if counted != size:
         report.add(MANIFEST, f"its receipts tree has {size} leaves, but it counts {counted}")
     return size, root
+
+
+def _verify_scans(
+    manifest: dict[str, Any], listed: dict[str, str], report: VerificationReport
+) -> None:
+    """Check that each sheet's scan in the ZIP is listed with the SHA-256 its sheet records,
+    and that the scans' folder holds nothing else (the listing's check compared the bytes)."""
+    sheets = manifest.get("paper_sheets")
+    named = set()
+    for entry in sheets if isinstance(sheets, list) else []:
+        name = entry.get("scan") if isinstance(entry, dict) else None
+        if name is None:
+            continue
+        number = entry.get("sheet")
+        if not isinstance(name, str) or name not in listed:
+            report.add(MANIFEST, f"sheet {number}'s scan {name!r} is not among its files")
+        elif listed[name].lower() != str(entry.get("scan_sha256")).lower():
+            report.add(name, f"is listed with another SHA-256 than sheet {number}'s scan_sha256")
+        else:
+            named.add(name)
+    for name in sorted(listed):
+        if name.startswith(SCANS_FOLDER) and name not in named:
+            report.add(name, "is in the scans' folder but is no sheet's scan in manifest.json")
+    if named:
+        names = ", ".join(sorted(named))
+        report.notes.append(f"scans: {names}, each with the SHA-256 its sheet records")
 
 
 def _verify_sources(

@@ -34,6 +34,7 @@ PETITION_ENDPOINTS: dict[str, Permission] = {
     "organiser.export_petition": Permission.EXPORT,
     "organiser.download_export": Permission.EXPORT,
     "organiser.record_delivery": Permission.EXPORT,
+    "organiser.record_registration": Permission.EXPORT,
     "organiser.list_members": Permission.VIEW,
     "organiser.invite_member": Permission.MANAGE,
     "organiser.revoke_invitation": Permission.MANAGE,

@@ -442,6 +442,29 @@ class ConfirmForm(Form):
     """An action with nothing to fill in but the CSRF token."""
 
 
+def _registration_number(required: bool) -> StringField:
+    return StringField(
+        _l("Registration number given by the recipient's office"),
+        filters=[clean_text],
+        validators=[DataRequired() if required else Optional(), Length(max=100), plain_text],
+    )
+
+
+def _check_year(field: DateField) -> None:
+    if field.data is not None and field.data.year not in YEARS:
+        raise ValidationError(_l("Enter a date between the years 2000 and 2100."))
+
+
+class RegistrationForm(Form):
+    """The registration number and date the recipient's office gave a delivered bundle."""
+
+    registration_number = _registration_number(required=True)
+    registered_on = DateField(_l("Registered on"), validators=[DataRequired()])
+
+    def validate_registered_on(self, field: DateField) -> None:
+        _check_year(field)
+
+
 class DeliveryForm(Form):
     """When, how and to whom a bundle was handed over."""
 
@@ -456,11 +479,7 @@ class DeliveryForm(Form):
         choices=[SelectChoice(channel.value, channel.label) for channel in DeliveryChannel],
         validate_choice=False,
     )
-    registration_number = StringField(
-        _l("Registration number given by the recipient's office"),
-        filters=[clean_text],
-        validators=[Optional(), Length(max=100), plain_text],
-    )
+    registration_number = _registration_number(required=False)
     registered_on = DateField(_l("Registered on"), validators=[Optional()])
     reference = StringField(
         _l("Tracking number or other reference (optional)"),
@@ -473,8 +492,7 @@ class DeliveryForm(Form):
             raise ValidationError(_l("Choose how the bundle was delivered."))
 
     def validate_registered_on(self, field: DateField) -> None:
-        if field.data is not None and field.data.year not in YEARS:
-            raise ValidationError(_l("Enter a date between the years 2000 and 2100."))
+        _check_year(field)
         if (
             field.data is not None
             and self.delivered_on.data is not None

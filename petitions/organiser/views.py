@@ -53,6 +53,7 @@ from petitions.organiser.forms import (
     LoginForm,
     PetitionForm,
     ReasonForm,
+    RegistrationForm,
     ResetPasswordForm,
     ResetRequestForm,
     SealForm,
@@ -441,6 +442,7 @@ def show_petition(petition_id: int):
         confirm_form=ConfirmForm(),
         close_form=ReasonForm(),
         delivery_form=DeliveryForm(),
+        registration_form=RegistrationForm(),
         needs_applicant=final and petition.applicant is None,
         no_applicant=applicants.NO_APPLICANT,
     )
@@ -666,11 +668,40 @@ def _delivery_form_problem(form: DeliveryForm) -> str:
     """Say what is wrong with a delivery's details, the first problem first."""
     if form.delivered_on.errors or not form.errors:
         return _("Give the date of delivery.")
-    for field in (form.channel, form.registered_on, form.registration_number, form.reference):
+    fields = (form.channel, form.registered_on, form.registration_number, form.reference)
+    return _first_problem(form, fields)
+
+
+def _first_problem(form, fields) -> str:
+    """Say the first problem of `fields` that has one, else of the form, as "Label: problem"."""
+    for field in fields:
         if field.errors:
             return f"{field.label.text}: {field.errors[0]}"
     name, errors = next(iter(form.errors.items()))
     return f"{form[name].label.text}: {errors[0]}"
+
+
+@bp.post("/petitions/<int:petition_id>/exports/<int:delivery_id>/registration")
+def record_registration(petition_id: int, delivery_id: int):
+    """Add the office's registration number and date to a recorded delivery, once."""
+    petition = _petition()
+    delivery = _own_delivery(petition, delivery_id)
+    form = RegistrationForm()
+    if not form.validate_on_submit():
+        flash(_first_problem(form, (form.registration_number, form.registered_on)), "error")
+    else:
+        try:
+            export.record_registration(
+                delivery, form.registration_number.data, form.registered_on.data, current_user
+            )
+            db.session.commit()
+            flash(_("Registration recorded. The public record now shows it."), "info")
+        except export.ExportError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+    return redirect(
+        url_for("organiser.show_petition", petition_id=petition.id, _anchor="exports"), code=303
+    )
 
 
 @bp.post("/petitions/<int:petition_id>/exports/<int:delivery_id>/delivered")

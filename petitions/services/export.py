@@ -15,10 +15,11 @@ petition's export carries the same leaves, in its rows.csv, and its tree is stor
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,34 @@ class ExportRequest:
     kind: DeliveryKind
     now: datetime
     overwrite: bool = False
+    #: The organiser's scans of counted sheets to include, by sheet number (`scans_in`); the
+    #: server never keeps them.
+    paper_scans: Mapping[int, Path] = field(default_factory=dict)
+
+
+#: A scan's file name in the folder the organiser gives: the sheet's number, an image's suffix.
+_SCAN_FILE = re.compile(r"sheet-([1-9][0-9]{0,4})\.(png|jpe?g|webp|tiff?)", re.IGNORECASE)
+
+
+def scans_in(directory: Path) -> dict[int, Path]:
+    """Return the scans in `directory` by sheet number: every file must be named
+    sheet-<N>.<png|jpg|jpeg|webp|tif|tiff>, one for each sheet (ExportError otherwise)."""
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as error:
+        raise ExportError(f"{directory}: {error.strerror}") from None
+    scans: dict[int, Path] = {}
+    for path in entries:
+        found = _SCAN_FILE.fullmatch(path.name)
+        if found is None or not path.is_file():
+            raise ExportError(
+                f"{path}: not a sheet's scan: name each sheet-<number>.png, .jpg, .webp or .tif"
+            )
+        number = int(found.group(1))
+        if number in scans:
+            raise ExportError(f"{path}: sheet {number} has another scan, {scans[number].name}")
+        scans[number] = path
+    return scans
 
 
 def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -> ExportResult:
@@ -308,6 +337,11 @@ def build(request: ExportRequest, progress: Callable[[int, int], None] | None) -
     petition, now = request.petition, request.now
     if request.kind == DeliveryKind.FINAL:
         applicants.require_applicant(petition)
+    if request.paper_scans and petition.is_sealed:
+        raise ExportError(
+            "a sealed petition's export cannot carry the sheets' scans yet: their SHA-256 are in "
+            "its manifest"
+        )
     export = ExportInfo(
         identifier=new_bundle_identifier(petition.slug, now, petition.timezone),
         generated_at=now,
@@ -362,6 +396,7 @@ def _write(
         timestamping=current_app.config["SETTINGS"].timestamp_url,
         progress=progress,
         overwrite=request.overwrite,
+        scans=request.paper_scans,
     )
 
 
@@ -562,6 +597,49 @@ def _stamp_delivery(delivery: Delivery, record: DeliveryRecord) -> None:
     db.session.refresh(delivery)
     if changed.rowcount != 1:
         raise ExportError(_ALREADY_RECORDED)
+
+
+_REGISTRATION_RECORDED = _l(
+    "This delivery's registration is already recorded and is part of the public record, which "
+    "never changes."
+)
+
+
+def record_registration(
+    delivery: Delivery, number: str, registered_on: date, actor: Organiser
+) -> None:
+    """Add the registration number and date the recipient's office gave, days after the
+    delivery, to a recorded delivery that has neither; once, like the delivery itself."""
+    if delivery.delivered_at is None:
+        raise ExportError(_l("Record the delivery first, then the registration."))
+    if delivery.registration_number is not None or delivery.registered_on is not None:
+        raise ExportError(_REGISTRATION_RECORDED)
+    if registered_on < delivery.delivered_at.astimezone(delivery.petition.zone).date():
+        raise ExportError(_l("The registration cannot come before the delivery."))
+    # Guarded like the delivery: of two forms sent at once, only one is kept.
+    changed = db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.id == delivery.id,
+            Delivery.delivered_at.is_not(None),
+            Delivery.registration_number.is_(None),
+            Delivery.registered_on.is_(None),
+        )
+        .values(registration_number=number, registered_on=registered_on)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(delivery)
+    if changed.rowcount != 1:
+        raise ExportError(_REGISTRATION_RECORDED)
+    audit.record(
+        "delivery_registration",
+        actor=actor,
+        petition=delivery.petition,
+        registration=number,
+        registered_on=registered_on.isoformat(),
+        sha256=delivery.bundle_sha256,
+    )
+    db.session.flush()
 
 
 def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser) -> None:

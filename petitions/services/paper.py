@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import enum
 import hashlib
 import hmac
@@ -24,7 +25,8 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +36,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
 
 from petitions.crypto import Keyring
 from petitions.delivery.sheet import SheetInfo, write_sheets
@@ -49,7 +52,6 @@ from petitions.models import (
     Signature,
     SignatureState,
     new_public_id,
-    utcnow,
 )
 from petitions.receipts import paper_leaf
 from petitions.sealing import SealingPublicKey
@@ -432,26 +434,59 @@ def _check_sheet(petition: Petition, number: int, code: str) -> None:
         )
 
 
-def _sheet(petition: Petition, number: int) -> PaperSheet:
-    """Return the petition's sheet `number`, locked, making it if it is new."""
-    query = (
-        sa.select(PaperSheet)
-        .where(PaperSheet.petition_id == petition.id, PaperSheet.number == number)
-        .with_for_update()
-    )
-    sheet = db.session.scalars(query).one_or_none()
-    if sheet is not None:
-        return sheet
+def _checked(
+    petition: Petition, number: int, code: str, lines: Iterable[PaperLine]
+) -> list[PaperLine]:
+    """Check a sheet's number, check code and lines, before anything is read or written."""
+    _check_sheet(petition, number, code)
+    return check_lines(lines)
+
+
+#: Sheets read or made by one statement (each number is a bound parameter).
+SHEETS_AT_ONCE = 500
+
+
+def _locked_sheets(
+    petition: Petition, numbers: Iterable[int], now: datetime
+) -> dict[int, PaperSheet]:
+    """Return the petition's sheets `numbers` by number, locked, with their passes, making
+    those that are new: a few statements however many sheets."""
+    # In order of number, so that two imports at once lock their common sheets in one order.
+    wanted = sorted(set(numbers))
+    found = _read_locked(petition, wanted)
+    missing = [number for number in wanted if number not in found]
+    if not missing:
+        return found
     # Two first passes of one sheet at once: the UNIQUE (petition, number) constraint lets one
     # make the sheet; the other finds it, locked, as if it had come second.
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(PaperSheet)
-        .values(petition_id=petition.id, number=number, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["petition_id", "number"])
-    )
-    return db.session.scalars(query).one()
+    for chunk in _chunks(missing, SHEETS_AT_ONCE):
+        db.session.execute(
+            insert(PaperSheet.__table__)
+            .values([{"petition_id": petition.id, "number": n, "created_at": now} for n in chunk])
+            .on_conflict_do_nothing(index_elements=["petition_id", "number"])
+        )
+    return found | _read_locked(petition, missing)
+
+
+def _read_locked(petition: Petition, numbers: Sequence[int]) -> dict[int, PaperSheet]:
+    found: dict[int, PaperSheet] = {}
+    for chunk in _chunks(numbers, SHEETS_AT_ONCE):
+        query = (
+            sa.select(PaperSheet)
+            .where(PaperSheet.petition_id == petition.id, PaperSheet.number.in_(chunk))
+            .order_by(PaperSheet.number)
+            .options(selectinload(PaperSheet.passes))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        found.update((sheet.number, sheet) for sheet in db.session.scalars(query))
+    return found
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    return (items[start : start + size] for start in range(0, len(items), size))
 
 
 def _line_hashes(lines: Sequence[PaperLine], ring: Keyring) -> str:
@@ -472,50 +507,19 @@ def enter_pass(
     *,
     actor_label: str = "cli",
     scan: bytes | None = None,
-    audited: bool = True,
-    counted_rows: list[dict[str, object]] | None = None,
 ) -> PassOutcome:
     """Record one pass of sheet `number`; count its lines if it agrees with an earlier pass.
 
     Refuses (PaperError, nothing written) a wrong check code, a bad line, a counted sheet.
-    `audited=False` leaves the audit log to the caller (`enter_passes` writes one event), and
-    `counted_rows` takes the counted lines' rows for the caller to insert (`insert_lines`).
     """
-    _check_sheet(petition, number, code)
-    checked = check_lines(lines)
+    checked = _checked(petition, number, code, lines)
     scan_sha256 = check_scan(scan) if scan else None
-    sheet = _sheet(petition, number)
-    if sheet.counted_at is not None:
-        raise PaperError(
-            f"sheet {number} is already counted",
-            _l("Sheet %(number)d is already counted.", number=number),
-        )
-    ring = keyring()
-    hashes = _line_hashes(checked, ring)
-    agrees = any(earlier.line_hashes == hashes for earlier in sheet.passes)
-    first = not sheet.passes
-    sheet.passes.append(
-        PaperPass(
-            entered_by_id=actor.id if actor else None,
-            entered_by=actor.email if actor else actor_label,
-            created_at=now,
-            line_hashes=hashes,
-            lines=None if petition.is_sealed else json.dumps([line.as_list() for line in checked]),
-        )
-    )
+    sheet = _locked_sheets(petition, [number], now)[number]
+    writes = _Writes()
+    outcome = _add_pass(petition, sheet, checked, actor, actor_label, now, keyring(), writes)
     if scan_sha256:
         sheet.scan_sha256 = scan_sha256
-    result = PassResult.WAITING if first else PassResult.DIFFERS
-    if agrees:
-        rows = _count(petition, sheet, checked, now, ring)
-        if counted_rows is None:
-            insert_lines(rows)
-        else:
-            counted_rows.extend(rows)
-        result = PassResult.COUNTED
-    db.session.flush()
-    if not audited:
-        return PassOutcome(result, sheet, len(checked) if agrees else 0)
+    writes.insert()
     audit.record(
         "paper_pass",
         actor=actor,
@@ -523,43 +527,93 @@ def enter_pass(
         petition=petition,
         sheet=number,
         lines=len(checked),
-        result=str(result),
+        result=str(outcome.result),
     )
-    return PassOutcome(result, sheet, len(checked) if agrees else 0)
+    return outcome
+
+
+@dataclass
+class _Writes:
+    """The rows that passes add, inserted together once every sheet of a file is taken."""
+
+    passes: list[dict[str, object]] = dataclasses.field(default_factory=list)
+    #: The counted lines' signatures, for `insert_lines`.
+    lines: list[dict[str, object]] = dataclasses.field(default_factory=list)
+    sheets: list[PaperSheet] = dataclasses.field(default_factory=list)
+
+    def insert(self) -> None:
+        # Through the table, in one executemany each: the ORM inserts rows one by one where it
+        # must read back each id (SQLite), and a file's passes need none.
+        db.session.flush()  # the sheets' counts and scans
+        if self.passes:
+            db.session.execute(PaperPass.__table__.insert(), self.passes)
+        for sheet in self.sheets:
+            db.session.expire(sheet, ["passes"])
+        insert_lines(self.lines)
+
+
+def _add_pass(
+    petition: Petition,
+    sheet: PaperSheet,
+    lines: list[PaperLine],
+    actor: Organiser | None,
+    actor_label: str,
+    now: datetime,
+    ring: Keyring,
+    writes: _Writes,
+) -> PassOutcome:
+    """Add a checked pass of a locked sheet to `writes` (and, if it agrees with an earlier
+    pass, the lines it counts); return the outcome."""
+    if sheet.counted_at is not None:
+        raise PaperError(
+            f"sheet {sheet.number} is already counted",
+            _l("Sheet %(number)d is already counted.", number=sheet.number),
+        )
+    hashes = _line_hashes(lines, ring)
+    agrees = any(earlier.line_hashes == hashes for earlier in sheet.passes)
+    first = not sheet.passes
+    writes.sheets.append(sheet)
+    writes.passes.append(
+        {
+            "sheet_id": sheet.id,
+            "entered_by_id": actor.id if actor else None,
+            "entered_by": actor.email if actor else actor_label,
+            "created_at": now,
+            "line_hashes": hashes,
+            "lines": None if petition.is_sealed else json.dumps([line.as_list() for line in lines]),
+        }
+    )
+    if not agrees:
+        return PassOutcome(PassResult.WAITING if first else PassResult.DIFFERS, sheet)
+    writes.lines.extend(_count(petition, sheet, lines, now, ring))
+    return PassOutcome(PassResult.COUNTED, sheet, len(lines))
 
 
 def enter_passes(
     petition: Petition, sheets: Sequence[TypedSheet], actor: Organiser | None, now: datetime
 ) -> list[PassOutcome]:
-    """Record one pass of each sheet of a file, all or none (PaperError names the sheet)."""
-    outcomes: list[PassOutcome] = []
-    rows: list[dict[str, object]] = []
+    """Record one pass of each sheet of a file, all or none (PaperError names the sheet).
+
+    Each sheet appears once, as `read_sheets_csv` gives them.
+    """
+    checked, seen = [], set()
     for typed in sheets:
-        try:
-            outcome = enter_pass(
-                petition,
-                typed.number,
-                typed.code,
-                typed.lines,
-                actor,
-                now,
-                audited=False,
-                counted_rows=rows,
-            )
-            outcomes.append(outcome)
-            # Done with: a session holding every sheet of a long file would make each flush
-            # look through all of them.
-            for entry in outcome.sheet.passes:
-                db.session.expunge(entry)
-            db.session.expunge(outcome.sheet)
-        except PaperError as error:
+        if typed.number in seen:
             raise PaperError(
-                f"sheet {typed.number}: {error}",
-                _l(
-                    "Sheet %(number)d: %(problem)s", number=typed.number, problem=error.user_message
-                ),
-            ) from None
-    insert_lines(rows)
+                f"sheet {typed.number}: given twice",
+                _l("Sheet %(number)d is given twice.", number=typed.number),
+            )
+        seen.add(typed.number)
+        with _naming(typed.number):
+            checked.append(_checked(petition, typed.number, typed.code, typed.lines))
+    found = _locked_sheets(petition, seen, now)
+    ring, writes = keyring(), _Writes()
+    outcomes = []
+    for typed, lines in zip(sheets, checked, strict=True):
+        with _naming(typed.number):
+            sheet = found[typed.number]
+            outcomes.append(_add_pass(petition, sheet, lines, actor, "cli", now, ring, writes))
+    writes.insert()
     audit.record(
         "paper_passes",
         actor=actor,
@@ -572,12 +626,26 @@ def enter_passes(
     return outcomes
 
 
+@contextmanager
+def _naming(number: int) -> Iterator[None]:
+    """Put the sheet's number before a PaperError's message, in English and for the reader."""
+    try:
+        yield
+    except PaperError as error:
+        raise PaperError(
+            f"sheet {number}: {error}",
+            _l("Sheet %(number)d: %(problem)s", number=number, problem=error.user_message),
+        ) from None
+
+
 #: Rows of counted lines inserted by one statement.
 INSERT_BATCH = 2000
 
 
 def insert_lines(rows: list[dict[str, object]]) -> None:
     """Insert counted lines' signatures through the table (Core), a batch at a time."""
+    # An executemany: psycopg sends its rows in one pipeline. Tried and slower here: one INSERT
+    # of many VALUES (compiled anew for every batch) and SQLAlchemy's batches of RETURNING.
     for start in range(0, len(rows), INSERT_BATCH):
         db.session.execute(Signature.__table__.insert(), rows[start : start + INSERT_BATCH])
 

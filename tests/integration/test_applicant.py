@@ -8,6 +8,7 @@ command line, and with one the cover letter names them and asks for the answer a
 from __future__ import annotations
 
 import json
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -164,7 +165,7 @@ LETTERS = {
         "Заявитель: Үмбетова Әлия Қасымқызы ИИН: 900101400013 Почтовый адрес: 100000, "
         "Қарағанды қ., Бұқар жырау даңғылы, 10-үй, 5-пәтер Электронная почта: aliya@example.org "
         "Телефон: +7 701 234 56 78",
-        "Уважаемый министр!",
+        "Уважаемое руководство!",
         "Просим направить ответ заявителю по почтовому адресу 100000, Қарағанды қ., Бұқар жырау "
         "даңғылы, 10-үй, 5-пәтер и по электронной почте aliya@example.org.",
         "Ответ может быть дан на государственном языке или на русском языке — языке настоящего "
@@ -175,7 +176,16 @@ LETTERS = {
         "Заявитель (организация): Қазақстан адам құқықтары бюросы БИН: 200140000123 "
         "Подписывает от имени организации: Ержан Сейітов Почтовый адрес: 100012, Қарағанды қ., "
         "Ерубаев к-сі, 1 Электронная почта: bureau@example.org",
-        "Уважаемый аким!",
+        "Уважаемое руководство акимата!",
+    ],
+    # Kazakh has no grammatical gender: "министр", "әкім" fit a woman or a man.
+    ("kk", "person", "akimat"): [
+        "Жергілікті атқарушы органға (әкімдікке) Кімге: Алушы",
+        "Құрметті әкім!",
+    ],
+    ("kk", "organisation", "ministry"): [
+        "Қазақстан Республикасының орталық мемлекеттік органына Кімге: Алушы",
+        "Құрметті министр!",
     ],
     ("en", "person", "senate"): [
         "To the Senate of the Parliament of the Republic of Kazakhstan To: Алушы",
@@ -218,6 +228,14 @@ def test_the_final_letter_names_the_applicant_and_the_addressee(
     for expected in LETTERS[(language, kind, recipient_kind)]:
         assert expected in letter
     assert f": {closed.organiser.name}" not in letter
+    if language == "ru" and recipient_kind in ("ministry", "akimat"):
+        # A minister or an akim may be a woman: the body's leadership is greeted, in no gender.
+        assert "Уважаемый" not in letter
+        assert "Уважаемая" not in letter
+    manifest = json.loads(zipfile.ZipFile(output).read("manifest.json"))
+    assert manifest["recipient"] == {"name": "Алушы", "kind": recipient_kind}
+    name = "Үмбетова Әлия Қасымқызы" if kind == "person" else ORGANISATION["name"]
+    assert manifest["applicant"] == {"kind": kind, "name": name, "demonstration": False}
     if recipient_kind == "embassy":  # outside Kazakhstan's law on appeals
         assert "state language" not in letter
 
@@ -240,6 +258,9 @@ def test_the_demo_appeal_closes_and_exports_final_with_its_demonstration_applica
         "Демонстрация: этот заявитель вымышлен, и этот пакет не является обращением. Не "
         "отправляйте его."
     ) in letter
+    manifest = json.loads(zipfile.ZipFile(output).read("manifest.json"))
+    assert manifest["recipient"]["kind"] == "president"
+    assert manifest["applicant"]["demonstration"] is True
     # The development key still says what it is.
     assert "Внимание: пакет подписан тестовым ключом, который программа создала сама." in letter
 

@@ -25,6 +25,7 @@ from petitions.models import (
 from petitions.services import export
 from tests.conftest import PASSWORD, save
 from tests.helpers import csrf_token, login
+from tests.html_check import checker, html_errors
 from tests.receipt_fixtures import finished_export, give_leaves
 
 FINAL, INTERIM = DeliveryKind.FINAL, DeliveryKind.INTERIM
@@ -373,3 +374,171 @@ def test_a_bad_delivery_record_is_refused_with_its_reason(client, db, exported, 
     assert message in client.get(answer.headers["Location"]).get_data(as_text=True)
     db.session.refresh(final)
     assert (final.delivered_at, final.channel, final.registration_number) == (None, None, None)
+
+
+# The registration the office gives days after the delivery.
+
+DELIVERED_ONLY = export.DeliveryRecord(
+    delivered_at=datetime(2026, 3, 23, 7, 0, tzinfo=UTC),
+    delivered_to="Akorda reception",
+    channel=DeliveryChannel.POST,
+)
+REGISTRATION_RECORDED = (
+    "This delivery's registration is already recorded and is part of the public record, which "
+    "never changes."
+)
+
+
+def test_a_registration_is_added_once_to_a_recorded_delivery_and_audited(db, exported):
+    organiser, petition, _interim, final, _leaves = exported
+    with pytest.raises(export.ExportError) as undelivered:
+        export.record_registration(final, "ЗТ-1", date(2026, 3, 25), organiser)
+    assert str(undelivered.value) == "Record the delivery first, then the registration."
+    export.record_delivery(final, DELIVERED_ONLY, organiser)
+    save(db)
+    with pytest.raises(export.ExportError) as early:
+        export.record_registration(final, "ЗТ-1", date(2026, 3, 22), organiser)
+    assert str(early.value) == "The registration cannot come before the delivery."
+    export.record_registration(final, "ЗТ-2026-00412", date(2026, 3, 30), organiser)
+    save(db)
+    with pytest.raises(export.ExportError) as again:
+        export.record_registration(final, "ЗТ-9", date(2026, 4, 2), organiser)
+    assert str(again.value) == REGISTRATION_RECORDED
+    db.session.refresh(final)
+    assert (final.registration_number, final.registered_on) == ("ЗТ-2026-00412", date(2026, 3, 30))
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "delivery_registration")
+    ).all()
+    assert [(event.petition_id, event.actor_id, event.detail) for event in events] == [
+        (
+            petition.id,
+            organiser.id,
+            {"registration": "ЗТ-2026-00412", "registered_on": "2026-03-30", "sha256": FINAL_SHA},
+        )
+    ]
+
+
+def test_a_delivery_recorded_with_its_registration_takes_no_other(db, exported):
+    organiser, _petition, _interim, final, _leaves = exported
+    export.record_delivery(final, DELIVERED, organiser)
+    save(db)
+    with pytest.raises(export.ExportError) as refused:
+        export.record_registration(final, "ЗТ-9", date(2026, 4, 2), organiser)
+    assert str(refused.value) == REGISTRATION_RECORDED
+    db.session.refresh(final)
+    assert final.registration_number == "ЖТ-1234"
+
+
+def _register(client, petition, final, **fields):
+    dashboard = f"/organiser/petitions/{petition.id}"
+    data = {"csrf_token": csrf_token(client, dashboard), **fields}
+    return client.post(f"{dashboard}/exports/{final.id}/registration", data=data)
+
+
+def test_the_dashboard_adds_the_registration_to_the_public_record_once(client, db, exported):
+    organiser, petition, _interim, final, _leaves = exported
+    export.record_delivery(final, DELIVERED_ONLY, organiser)
+    save(db)
+    login(client, organiser.email, PASSWORD)
+    dashboard = client.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True)
+    assert f'action="/organiser/petitions/{petition.id}/exports/{final.id}/registration"' in (
+        dashboard
+    )
+    answer = _register(
+        client, petition, final, registration_number="ЗТ-2026-00412", registered_on="2026-03-30"
+    )
+    assert answer.status_code == 303
+    shown = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Registration recorded. The public record now shows it." in shown
+    assert "registered as №\u00a0ЗТ-2026-00412 on Mar 30, 2026" in shown
+    assert f"/exports/{final.id}/registration" not in shown
+    entry = client.get(f"/petitions/{petition.slug}/deliveries.json").json["deliveries"][1]
+    assert (entry["registration_number"], entry["registered_on"]) == (
+        "ЗТ-2026-00412",
+        "2026-03-30",
+    )
+    page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert (
+        "<dt>Registration number at the recipient</dt>\n        <dd><bdi>ЗТ-2026-00412</bdi></dd>"
+    ) in page
+    assert "<dt>Registered by the recipient on</dt>\n        <dd>Mar 30, 2026</dd>" in page
+    again = _register(
+        client, petition, final, registration_number="X-1", registered_on="2026-04-01"
+    )
+    assert again.status_code == 303
+    assert REGISTRATION_RECORDED.replace("'", "&#39;") in client.get(
+        again.headers["Location"]
+    ).get_data(as_text=True)
+    db.session.refresh(final)
+    assert final.registration_number == "ЗТ-2026-00412"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"registered_on": "2026-03-30"},
+            "Registration number given by the recipient&#39;s office: This field is required.",
+        ),
+        ({"registration_number": "ЗТ-1"}, "Registered on: This field is required."),
+        (
+            {"registration_number": "ЗТ-1", "registered_on": "1999-12-31"},
+            "Registered on: Enter a date between the years 2000 and 2100.",
+        ),
+        (
+            {"registration_number": "ЗТ\u202e-1", "registered_on": "2026-03-30"},
+            "Registration number given by the recipient&#39;s office: Please remove invisible "
+            "or control characters.",
+        ),
+        (
+            {"registration_number": "ЗТ-1", "registered_on": "2026-03-20"},
+            "The registration cannot come before the delivery.",
+        ),
+    ],
+)
+def test_a_bad_registration_is_refused_with_its_reason(client, db, exported, fields, message):
+    organiser, petition, _interim, final, _leaves = exported
+    export.record_delivery(final, DELIVERED_ONLY, organiser)
+    save(db)
+    login(client, organiser.email, PASSWORD)
+    answer = _register(client, petition, final, **fields)
+    assert answer.status_code == 303
+    assert message in client.get(answer.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(final)
+    assert (final.registration_number, final.registered_on) == (None, None)
+
+
+def test_another_organisers_delivery_answers_404(client, db, exported, make_account, make_petition):
+    organiser, petition, _interim, final, _leaves = exported
+    export.record_delivery(final, DELIVERED_ONLY, organiser)
+    save(db)
+    other = make_account("other@example.org")
+    theirs = make_petition(PetitionState.CLOSED, organiser=other, slug="theirs")
+    save(db)
+    login(client, other.email, PASSWORD)
+    fields = {"registration_number": "ЗТ-1", "registered_on": "2026-03-30"}
+    # Their own petition's address with this export's id, and this petition's address.
+    assert _register(client, theirs, final, **fields).status_code == 404
+    dashboard = f"/organiser/petitions/{theirs.id}"
+    answer = client.post(
+        f"/organiser/petitions/{petition.id}/exports/{final.id}/registration",
+        data={"csrf_token": csrf_token(client, dashboard), **fields},
+    )
+    assert answer.status_code == 404
+    db.session.refresh(final)
+    assert final.registration_number is None
+
+
+def test_the_dashboard_with_the_registration_form_passes_the_html_checker(
+    client, db, exported, tmp_path
+):
+    jar = checker()
+    organiser, petition, _interim, final, _leaves = exported
+    export.record_delivery(final, DELIVERED_ONLY, organiser)
+    save(db)
+    login(client, organiser.email, PASSWORD)
+    page = client.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True)
+    assert f"/exports/{final.id}/registration" in page
+    file = tmp_path / "dashboard.html"
+    file.write_text(page, encoding="utf-8")
+    assert html_errors(jar, [file]) == {}

@@ -717,3 +717,63 @@ def test_the_dashboard_takes_a_scan_as_the_browser_sends_it_and_refuses_a_non_im
     )
     # Without a file chosen, the browser still sends an empty part: no scan, no refusal.
     assert post(b"", "").status_code == 303
+
+
+def test_a_file_naming_a_counted_sheet_refuses_every_sheet_of_it(
+    runner, db, make_petition, tmp_path
+):
+    petition = make_petition()
+    good = [(KAZAKH, "Алматы", "KZ")]
+    counted = _csv(tmp_path, _sheets_csv(petition, (2, good)), "counted.csv")
+    for _ in range(2):
+        assert (
+            runner.invoke(args=["petitions", "paper-import", petition.slug, str(counted)]).exit_code
+            == 0
+        )
+    before = (_count(db, PaperSheet), _count(db, PaperPass), len(_paper_rows(db)))
+    assert before == (1, 2, 1)
+    path = _csv(tmp_path, _sheets_csv(petition, (1, good), (2, good), (3, good)))
+    result = runner.invoke(args=["petitions", "paper-import", petition.slug, str(path)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path}: sheet 2: sheet 2 is already counted\n"
+    assert (_count(db, PaperSheet), _count(db, PaperPass), len(_paper_rows(db))) == before
+
+
+def _statements_of_import(runner, db, petition, path: Path) -> int:
+    executed: list[str] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = runner.invoke(args=["petitions", "paper-import", petition.slug, str(path)])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert result.exit_code == 0, result.output
+    return len(executed)
+
+
+def test_a_file_takes_as_many_statements_for_forty_sheets_as_for_two(
+    runner, db, make_petition, tmp_path
+):
+    lines = [(f"{KAZAKH} {n}", "Алматы", "KZ") for n in range(1, paper.LINES_PER_SHEET + 1)]
+    counts = []
+    for slug, sheets in (("two-sheets", 2), ("forty-sheets", 40)):
+        petition = make_petition(slug=slug)
+        text = _sheets_csv(petition, *((number, lines) for number in range(1, sheets + 1)))
+        path = _csv(tmp_path, text, f"{slug}.csv")
+        first = _statements_of_import(runner, db, petition, path)
+        counting = _statements_of_import(runner, db, petition, path)
+        counts.append((first, counting))
+    assert counts[0] == counts[1]
+    assert len(_paper_rows(db)) == 42 * paper.LINES_PER_SHEET
+
+
+def test_a_sheet_given_twice_to_one_import_is_refused(db, make_petition):
+    petition = make_petition()
+    lines = [paper.PaperLine(1, KAZAKH, "Алматы", "KZ")]
+    typed = paper.TypedSheet(7, _code(petition, 7), lines)
+    with pytest.raises(paper.PaperError, match=r"^sheet 7: given twice$"):
+        paper.enter_passes(petition, [typed, typed], None, utcnow())
+    assert _count(db, PaperSheet) == 0

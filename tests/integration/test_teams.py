@@ -42,6 +42,7 @@ ALLOWED = {
     "export_petition": {OWNER, EDITOR},
     "download_export": {OWNER, EDITOR},
     "record_delivery": {OWNER, EDITOR},
+    "record_registration": {OWNER, EDITOR},
     "list_signatures": {OWNER, MODERATOR},
     "invalidate_signatures": {OWNER, MODERATOR},
     "invalidate_signature_ids": {OWNER, MODERATOR},
@@ -73,6 +74,7 @@ ANSWERS = {
     ("export_petition", "POST"): 303,  # queued
     ("download_export", "GET"): 200,  # the bundle file
     ("record_delivery", "POST"): 303,  # no date: refused with a message
+    ("record_registration", "POST"): 303,  # no number: refused with a message
     ("list_signatures", "GET"): 200,
     ("invalidate_signatures", "POST"): 303,  # nothing chosen: refused with a message
     ("invalidate_signature_ids", "POST"): 422,  # no ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import zipfile
@@ -17,6 +18,7 @@ from petitions.delivery.model import LABELS, Summary
 from petitions.delivery.verify import verify_bundle
 from tests.delivery_fixtures import (
     KAZAKH_NAME,
+    ORGANISATION_APPLICANT,
     Row,
     check_as_recipient,
     make_export,
@@ -74,6 +76,72 @@ def test_bundle_holds_its_files_and_verifies(bundle):
     report = verify_bundle(bundle)
     assert report.valid, str(report)
     assert report.development_key is True
+
+
+def test_the_manifest_names_the_recipient_and_the_applicant_but_no_address(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        data = archive.read("manifest.json")
+    manifest = json.loads(data)
+    assert manifest["recipient"] == {
+        "name": "Қазақстан Республикасының Президенті",
+        "kind": "president",
+    }
+    # A person, surname first, as official letters in Kazakhstan write them.
+    assert manifest["applicant"] == {
+        "kind": "person",
+        "name": "Үмбетова Әлия Қасымқызы",
+        "demonstration": False,
+    }
+    for private in ("Бұқар жырау", "aliya@example.org", "900101400013", "+7 701"):
+        assert private.encode() not in data
+    assert (
+        "parties: to a recipient of the kind president, from the person Үмбетова Әлия Қасымқызы"
+    ) in verify_bundle(bundle).notes
+
+
+def test_the_manifest_names_an_organisation_and_an_interim_without_applicant(tmp_path, key):
+    invented = dataclasses.replace(ORGANISATION_APPLICANT, demonstration=True)
+    rows = make_rows(2)
+    petition = make_petition(applicant=invented, recipient_kind="akimat", recipient="Әкім")
+    made = build_bundle(
+        petition, make_export(), summary_of(rows, petition), iter(rows), key, tmp_path / "a.zip"
+    )
+    manifest = json.loads(zipfile.ZipFile(made.path).read("manifest.json"))
+    assert manifest["recipient"] == {"name": "Әкім", "kind": "akimat"}
+    assert manifest["applicant"] == {
+        "kind": "organisation",
+        "name": "Қазақстан адам құқықтары бюросы",
+        "demonstration": True,
+    }
+    assert (
+        "parties: to a recipient of the kind akimat, from the organisation "
+        "Қазақстан адам құқықтары бюросы (a demonstration, invented)"
+    ) in verify_bundle(made.path).notes
+    nobody = make_petition(applicant=None)
+    interim = build_bundle(
+        nobody,
+        make_export(final=False),
+        summary_of(rows, nobody),
+        iter(rows),
+        key,
+        tmp_path / "interim.zip",
+    )
+    assert json.loads(zipfile.ZipFile(interim.path).read("manifest.json"))["applicant"] is None
+    report = verify_bundle(interim.path)
+    assert report.valid, str(report)
+    assert "parties: to a recipient of the kind president, no applicant" in report.notes
+
+
+def test_verify_refuses_a_final_bundle_that_names_no_applicant(tmp_path, key):
+    rows = make_rows(2)
+    nobody = make_petition(applicant=None)
+    made = build_bundle(
+        nobody, make_export(), summary_of(rows, nobody), iter(rows), key, tmp_path / "final.zip"
+    )
+    report = verify_bundle(made.path)
+    assert [str(problem) for problem in report.problems] == [
+        "manifest.json: is of a final export but names no applicant"
+    ]
 
 
 def test_result_gives_the_zip_hash_names_and_count(tmp_path, key):
