@@ -53,7 +53,7 @@ from petitions.models import (
 )
 from petitions.receipts import paper_leaf
 from petitions.sealing import SealingPublicKey
-from petitions.services import audit
+from petitions.services import audit, milestones
 from petitions.services.privacy import keyring
 
 #: Numbered lines on one printed sheet.
@@ -510,6 +510,7 @@ def enter_pass(
         rows = _count(petition, sheet, checked, now, ring)
         if counted_rows is None:
             insert_lines(rows)
+            milestones.note_goal(petition, now)  # counted lines count towards the goal too
         else:
             counted_rows.extend(rows)
         result = PassResult.COUNTED
@@ -560,6 +561,7 @@ def enter_passes(
                 ),
             ) from None
     insert_lines(rows)
+    milestones.note_goal(petition, now)
     audit.record(
         "paper_passes",
         actor=actor,

@@ -29,7 +29,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.sealing import SealingPublicKey
-from petitions.services import subscriptions, tokens
+from petitions.services import milestones, subscriptions, tokens
 from petitions.services.paper import person_hash
 from petitions.services.privacy import email_hashes, keyring
 from petitions.services.queries import PetitionSnapshot
@@ -342,6 +342,7 @@ def confirm(token: str) -> tuple[ConfirmResult, Signature | None]:
     )
     db.session.refresh(signature)
     if updated.rowcount == 1:
+        milestones.note_goal(signature.petition, now)
         return ConfirmResult.CONFIRMED, signature
     if signature.state == SignatureState.CONFIRMED:
         return ConfirmResult.ALREADY_CONFIRMED, signature
