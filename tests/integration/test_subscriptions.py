@@ -8,7 +8,14 @@ import sqlalchemy as sa
 from petitions.models import OutboxMessage, SignatureState, Subscription, utcnow
 from petitions.sealing import SealingIdentity
 from petitions.services import subscriptions
-from tests.helpers import confirm_path, link_form_token, sign, written_email
+from tests.helpers import (
+    confirm_path,
+    csrf_token,
+    link_form_token,
+    sign,
+    signing_data,
+    written_email,
+)
 
 LABELS = {
     "en": "Email me when there is news of this petition",
@@ -211,3 +218,24 @@ def test_a_subscriber_confirmed_through_the_link_becomes_active(client, db, make
     assert client.post(path, data={"csrf_token": link_form_token(client)}).status_code == 303
     active = db.session.scalars(subscriptions.active_subscriptions(petition.id)).all()
     assert active == [subscription.id]
+
+
+def test_signing_without_news_runs_no_statement_about_subscriptions(client, db, make_petition):
+    """The signing path (the load benchmark's) pays for news only when it is chosen."""
+    petition = make_petition()
+    token = csrf_token(client, f"/petitions/{petition.slug}")
+    for news in (None, "y"):
+        statements: list[str] = []
+
+        def listener(*args, seen=statements):
+            seen.append(args[2])
+
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            email = f"{news or 'no'}-news@example.org"
+            data = signing_data(csrf_token=token, email=email, news=news)
+            assert client.post(f"/petitions/{petition.slug}/sign", data=data).status_code == 303
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        touched = [statement for statement in statements if "subscriptions" in statement]
+        assert len(touched) == (1 if news else 0), touched
