@@ -54,7 +54,7 @@ def team(db, make_organiser, make_petition):
     owner = make_organiser(name="Dina", email="dina@example.org")
     editor = make_organiser(name="Saule", email="saule@example.org")
     petition = make_petition(
-        organiser=owner, title="Свободу поэту", language="ru", goal=2, closes_at=CLOSES_AT
+        organiser=owner, title="Помилуйте поэта", language="ru", goal=2, closes_at=CLOSES_AT
     )
     db.session.add(Membership(petition=petition, organiser=editor, role=MemberRole.EDITOR))
     _knows_browser(db, editor, "en", days_ago=9)
@@ -100,7 +100,7 @@ def _texts(smtp) -> dict[str, tuple[str, str]]:
 
 GOAL_RU = (
     "Здравствуйте, Dina!\n\n"
-    "Петиция «Свободу поэту» достигла цели: 2 подписи.\n"
+    "Петиция «Помилуйте поэта» достигла цели: 2 подписи.\n"
     "На данный момент подтверждены 3 подписи. "
     "Сбор подписей продолжается до 1 марта 2027\u202fг., 18:00 (Asia/Almaty).\n\n"
     "Панель управления петицией:\n"
@@ -109,7 +109,7 @@ GOAL_RU = (
 )
 GOAL_KK = (
     "Сәлеметсіз бе, Saule!\n\n"
-    "«Свободу поэту» петициясы 2 қолтаңба деген мақсатына жетті.\n"
+    "«Помилуйте поэта» петициясы 2 қолтаңба деген мақсатына жетті.\n"
     "Қазірге дейін 3 қолтаңба расталды. "
     "Қол жинау 2027\u202fж. 1 наурыз, 18:00 (Asia/Almaty) аяқталады.\n\n"
     "Петицияның басқару тақтасы:\n"
@@ -136,11 +136,11 @@ def test_reaching_the_goal_emails_each_member_once_in_their_language(
     _send(runner, 2)
     texts = _texts(smtp)
     assert texts["dina@example.org"] == (
-        "Цель достигнута: Свободу поэту",
+        "Цель достигнута: Помилуйте поэта",
         GOAL_RU.format(id=team.id),
     )
     assert texts["saule@example.org"] == (
-        "Мақсатқа жетті: Свободу поэту",
+        "Мақсатқа жетті: Помилуйте поэта",
         GOAL_KK.format(id=team.id),
     )
 
@@ -188,7 +188,7 @@ def test_a_confirmation_after_the_goal_costs_no_extra_statement(
 
 CLOSED_EARLY_KK = """Сәлеметсіз бе, Saule!
 
-«Свободу поэту» петициясына енді қол қойылмайды: ол {when} (Asia/Almaty) жабылды.
+«Помилуйте поэта» петициясына енді қол қойылмайды: ол {when} (Asia/Almaty) жабылды.
 Көрсетілген себебі: Помилован
 
 Қазірге дейін 1 қолтаңба расталды. \
@@ -218,11 +218,11 @@ def test_closing_early_emails_each_member_once(db, runner, smtp, team, make_sign
     with force_locale("kk"):
         when = format_in_zone(petition.closed_at, "Asia/Almaty")
     assert texts["saule@example.org"] == (
-        "Қол жинау аяқталды: Свободу поэту",
+        "Қол жинау аяқталды: Помилуйте поэта",
         CLOSED_EARLY_KK.format(when=when, id=team.id),
     )
     subject, text = texts["dina@example.org"]
-    assert subject == "Сбор подписей завершён: Свободу поэту"
+    assert subject == "Сбор подписей завершён: Помилуйте поэта"
     assert "Указанная причина: Помилован\n" in text
 
 
