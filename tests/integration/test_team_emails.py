@@ -154,6 +154,18 @@ def test_paper_lines_count_towards_the_goal(db, team, make_signature):
     assert len(_queued(db, "goal_reached")) == 2
 
 
+def test_restored_signatures_count_towards_the_goal(db, team, make_signature):
+    from petitions.services import moderation
+
+    make_signature(team)
+    invalidated = make_signature(
+        team, SignatureState.INVALIDATED, confirmed_at=utcnow(), invalidation_id="a" * 32
+    )
+    assert moderation.restore(team, team.organiser, ids=[invalidated.id]) == 1
+    assert db.session.get(Petition, team.id).goal_reached_at is not None
+    assert _queued(db, "goal_reached") == ["dina@example.org", "saule@example.org"]
+
+
 def test_no_goal_no_email(client, db, make_petition, make_signature):
     petition = make_petition(goal=None)
     _confirm(client, _pending(make_signature, petition))
