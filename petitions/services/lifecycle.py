@@ -21,6 +21,7 @@ from petitions.models import (
     RecipientKind,
     Signature,
     check_window,
+    utcnow,
 )
 from petitions.sealing import SealingError, SealingPublicKey
 from petitions.services import audit, milestones
@@ -196,6 +197,8 @@ def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) 
     if changed:
         db.session.flush()
         audit.record("edit", actor=actor, petition=petition, fields=changed)
+    if "goal" in changed:
+        milestones.note_goal(petition, utcnow())  # a goal lowered below the count is reached
     return changed
 
 

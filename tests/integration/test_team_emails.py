@@ -1,5 +1,6 @@
 """The team is emailed once when the goal is reached and once when signing closes, through SMTP."""
 
+import dataclasses
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -164,6 +165,21 @@ def test_restored_signatures_count_towards_the_goal(db, team, make_signature):
     assert moderation.restore(team, team.organiser, ids=[invalidated.id]) == 1
     assert db.session.get(Petition, team.id).goal_reached_at is not None
     assert _queued(db, "goal_reached") == ["dina@example.org", "saule@example.org"]
+
+
+def test_lowering_the_goal_below_the_count_reaches_it(db, make_petition, make_signature):
+    petition = make_petition(goal=100, applicant=None)
+    make_signature(petition)
+    make_signature(petition)
+    fields = [field.name for field in dataclasses.fields(lifecycle.PetitionDraft)]
+    draft = lifecycle.PetitionDraft(**{name: getattr(petition, name) for name in fields})
+    draft.goal = 50
+    assert lifecycle.update_petition(petition, draft, petition.organiser) == ["goal"]
+    assert _queued(db, "goal_reached") == []
+    draft.goal = 2
+    assert lifecycle.update_petition(petition, draft, petition.organiser) == ["goal"]
+    assert db.session.get(Petition, petition.id).goal_reached_at is not None
+    assert _queued(db, "goal_reached") == [petition.organiser.email]
 
 
 def test_no_goal_no_email(client, db, make_petition, make_signature):
