@@ -474,7 +474,10 @@ signatures_cli = AppGroup(
 
 def _purge_line(report: retention.PurgeReport, dry_run: bool) -> str:
     verb = "would purge" if dry_run else "purged"
-    return f"{verb} {report.slug}: {report.signatures} signature(s), {report.emails} email(s)"
+    return (
+        f"{verb} {report.slug}: {report.signatures} signature(s), {report.emails} email(s), "
+        f"{report.subscriptions} subscription(s)"
+    )
 
 
 def _check_purgeable(slug: str, wait: timedelta) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -14,15 +15,18 @@ from petitions.i18n import format_in_zone
 from petitions.models import (
     INVITATION_AGE,
     Invitation,
+    Membership,
     Organiser,
     OrganiserSession,
     Signature,
+    utcnow,
 )
 from petitions.onion import names_onion_host
-from petitions.services import mail
+from petitions.services import mail, queries
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
+from petitions.services.milestones import TeamNotice
 from petitions.services.receipts import code_of
-from petitions.services.sessions import browser_label
+from petitions.services.sessions import browser_label, known_language
 from petitions.services.signing import (
     CONFIRMATION_GRACE,
     CONFIRMATION_LINK_AGE,
@@ -117,11 +121,52 @@ def _signature_email(
 
 def render_message(kind: str, payload: dict) -> tuple[str, str, str | None] | None:
     """Write a queued email: (subject, text, html), or None if there is nothing left to say."""
+    if kind in _TEAM_KINDS:
+        return _team_email(TeamNotice(kind), payload)
     signature = db.session.get(Signature, payload.get("signature_id"))
     if signature is None or kind not in (Notice.CONFIRM, Notice.ALREADY_SIGNED):
         return None
     with force_locale(signature.locale):
         return _signature_email(kind, signature, links_on(payload["base_url"]))
+
+
+_TEAM_KINDS = frozenset(str(notice) for notice in TeamNotice)
+
+
+def _team_subject(notice: TeamNotice, title: str) -> str:
+    if notice == TeamNotice.GOAL_REACHED:
+        return _("Goal reached: %(title)s", title=title)
+    return _("Signing has closed: %(title)s", title=title)
+
+
+def _team_email(notice: TeamNotice, payload: dict) -> tuple[str, str, None] | None:
+    """Write a team member's email about their petition, in the language of the browser they
+    used last (organisers have no language of their own), else the petition's."""
+    membership = db.session.scalar(
+        sa.select(Membership).where(
+            Membership.petition_id == payload.get("petition_id"),
+            Membership.organiser_id == payload.get("organiser_id"),
+        )
+    )
+    if membership is None:
+        return None  # they left the team, or the petition is gone: nothing to tell them
+    petition, organiser = membership.petition, membership.organiser
+    now = utcnow()
+    with force_locale(known_language(organiser.id) or petition.language):
+        context = {
+            "organiser": organiser,
+            "petition": petition,
+            "count": queries.confirmed_count(petition),
+            "is_open": petition.accepts_signatures_at(now),
+            "closes_at": format_in_zone(petition.closes_at, petition.timezone),
+            "closed_at": format_in_zone(
+                petition.collection_ended_at(now) or petition.closes_at, petition.timezone
+            ),
+            "grace_hours": int(CONFIRMATION_GRACE.total_seconds() // 3600),
+            "dashboard_url": external_url("organiser.show_petition", petition_id=petition.id),
+        }
+        text = render_template(f"email/{notice}.txt", **context)
+        return _team_subject(notice, petition.title), text, None
 
 
 def queue_password_reset(organiser: Organiser) -> None:

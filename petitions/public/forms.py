@@ -213,6 +213,8 @@ class SignPetitionForm(Form):
     consent = BooleanField(
         validators=[DataRequired(_l("Tick the box to agree, or you cannot sign."))]
     )
+    #: Separate from consent and unticked unless chosen: news of the petition by email.
+    news = BooleanField(_l("Email me when there is news of this petition"))
     #: Hidden from people by CSS; a bot that fills every field fills this one too.
     website = StringField(_l("Leave this field empty"))
 

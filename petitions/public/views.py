@@ -308,6 +308,7 @@ def _details(form: SignPetitionForm) -> signing.SignatureDetails:
         city=form.city.data,
         comment=form.comment.data or None,
         show_name=bool(form.show_name.data),
+        news=bool(form.news.data),
         locale=str(get_locale() or "en"),
         # Through tor every signer has the tor daemon's address: stored, it would make them all
         # one "busy address" on the organisers' dashboard.

@@ -21,9 +21,10 @@ from petitions.models import (
     RecipientKind,
     Signature,
     check_window,
+    utcnow,
 )
 from petitions.sealing import SealingError, SealingPublicKey
-from petitions.services import audit
+from petitions.services import audit, milestones
 
 #: Fields that are the text signers agreed to; frozen once anyone has signed.
 TEXT_FIELDS = ("title", "summary", "body", "recipient", "recipient_kind", "language")
@@ -196,6 +197,8 @@ def update_petition(petition: Petition, draft: PetitionDraft, actor: Organiser) 
     if changed:
         db.session.flush()
         audit.record("edit", actor=actor, petition=petition, fields=changed)
+    if "goal" in changed:
+        milestones.note_goal(petition, utcnow())  # a goal lowered below the count is reached
     return changed
 
 
@@ -260,6 +263,7 @@ def close_early(petition: Petition, actor: Organiser | None, now: datetime, reas
     except InvalidTransition as error:
         raise PetitionError(error.user_message) from error
     audit.record("close", actor=actor, actor_label="cli", petition=petition, reason=reason)
+    milestones.tell_team(petition.id, milestones.TeamNotice.PETITION_CLOSED)
     db.session.flush()
 
 
@@ -280,6 +284,7 @@ def close_expired(now: datetime) -> list[Petition]:
     )
     for petition in expired:
         audit.record("close", petition=petition, reason="window ended")
+        milestones.tell_team(petition.id, milestones.TeamNotice.PETITION_CLOSED)
     db.session.flush()
     return expired
 

@@ -25,8 +25,9 @@ from petitions.models import (
     Petition,
     Signature,
     SignatureState,
+    utcnow,
 )
-from petitions.services import audit
+from petitions.services import audit, milestones
 from petitions.services.privacy import domain_hash
 from petitions.services.tokens import MAX_ROW_ID
 
@@ -196,6 +197,8 @@ def restore(
     audit.record(
         "restore", actor=actor, petition=petition, count=count, action_id=action_id or None
     )
+    if count:
+        milestones.note_goal(petition, utcnow())  # restored signatures count towards the goal
     return count
 
 

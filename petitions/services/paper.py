@@ -55,7 +55,7 @@ from petitions.models import (
 )
 from petitions.receipts import paper_leaf
 from petitions.sealing import SealingPublicKey
-from petitions.services import audit
+from petitions.services import audit, milestones
 from petitions.services.privacy import keyring
 
 #: Numbered lines on one printed sheet.
@@ -520,6 +520,8 @@ def enter_pass(
     if scan_sha256:
         sheet.scan_sha256 = scan_sha256
     writes.insert()
+    if writes.lines:
+        milestones.note_goal(petition, now)  # counted lines count towards the goal too
     audit.record(
         "paper_pass",
         actor=actor,
@@ -614,6 +616,8 @@ def enter_passes(
             sheet = found[typed.number]
             outcomes.append(_add_pass(petition, sheet, lines, actor, "cli", now, ring, writes))
     writes.insert()
+    if writes.lines:
+        milestones.note_goal(petition, now)  # counted lines count towards the goal too
     audit.record(
         "paper_passes",
         actor=actor,

@@ -4,9 +4,10 @@ signers' personal data goes, and only what the counts need stays.
 Kept: each signature's state, country, language and times, so every count, by country and by day,
 stays what it was, and the bundle already delivered stays valid (it is a file, signed once).
 Removed: emails (encrypted) and their keyed hashes, domain and address hashes, cities, comments,
-moderators' reasons, the links' nonces, and every email queued or sent about those signatures;
+moderators' reasons, the links' nonces, every email queued or sent about those signatures, the
+signers' subscriptions to news (address and all) and every news email queued or sent to them;
 names become a placeholder, and so do the names moderators searched for and their reasons in the
-audit log. One petition is purged in one UPDATE and one DELETE, and its moderation events.
+audit log. One petition is purged in one UPDATE and three DELETEs, and its moderation events.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from petitions.models import (
     UNFINISHED_EXPORT_STATES,
     AuditEvent,
     Delivery,
+    NewsBroadcast,
     OutboxMessage,
     PaperPass,
     PaperSheet,
     Petition,
     Signature,
+    Subscription,
 )
 from petitions.services import audit
 
@@ -41,6 +44,8 @@ class PurgeReport:
     slug: str
     signatures: int
     emails: int
+    #: Signers' subscriptions to the petition's news, each holding an address.
+    subscriptions: int = 0
 
 
 def _ended_at() -> sa.ColumnElement[datetime]:
@@ -88,22 +93,43 @@ def _not_purged() -> sa.ColumnElement[bool]:
     return sa.or_(Signature.email_hash.is_not(None), Signature.person_hash.is_not(None))
 
 
+def _subscription_ids(petition: Petition) -> sa.Select:
+    return sa.select(Subscription.id).where(Subscription.petition_id == petition.id)
+
+
+def _purged_messages(petition: Petition) -> sa.ColumnElement[bool]:
+    """Match the emails the purge removes: about its signatures, or news to its subscribers
+    (by subscription, or by broadcast for one whose subscription is already gone)."""
+    broadcasts = sa.select(NewsBroadcast.id).where(NewsBroadcast.petition_id == petition.id)
+    return sa.or_(
+        OutboxMessage.signature_id.in_(_signature_ids(petition)),
+        OutboxMessage.subscription_id.in_(_subscription_ids(petition)),
+        OutboxMessage.broadcast_id.in_(broadcasts),
+    )
+
+
 def preview(petition: Petition) -> PurgeReport:
     """Count what purging a petition would remove, changing nothing."""
     signatures = db.session.scalar(
         sa.select(sa.func.count()).where(Signature.petition_id == petition.id, _not_purged())
     )
-    emails = db.session.scalar(
-        sa.select(sa.func.count()).where(OutboxMessage.signature_id.in_(_signature_ids(petition)))
+    emails = db.session.scalar(sa.select(sa.func.count()).where(_purged_messages(petition)))
+    subscriptions = db.session.scalar(
+        sa.select(sa.func.count()).where(Subscription.petition_id == petition.id)
     )
-    return PurgeReport(petition.slug, signatures, emails)
+    return PurgeReport(petition.slug, signatures, emails, subscriptions)
 
 
 def purge(petition: Petition, now: datetime, actor_label: str = "system") -> PurgeReport:
     """Remove a petition's signers' personal data, keeping every count; flush, do not commit."""
     emails = db.session.execute(
         sa.delete(OutboxMessage)
-        .where(OutboxMessage.signature_id.in_(_signature_ids(petition)))
+        .where(_purged_messages(petition))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    subscriptions = db.session.execute(
+        sa.delete(Subscription)
+        .where(Subscription.petition_id == petition.id)
         .execution_options(synchronize_session=False)
     ).rowcount
     signatures = db.session.execute(
@@ -140,10 +166,15 @@ def purge(petition: Petition, now: datetime, actor_label: str = "system") -> Pur
     _scrub_moderation_log(petition)
     petition.purged_at = now
     audit.record(
-        "purge", actor_label=actor_label, petition=petition, signatures=signatures, emails=emails
+        "purge",
+        actor_label=actor_label,
+        petition=petition,
+        signatures=signatures,
+        emails=emails,
+        subscriptions=subscriptions,
     )
     db.session.flush()
-    return PurgeReport(petition.slug, signatures, emails)
+    return PurgeReport(petition.slug, signatures, emails, subscriptions)
 
 
 def _scrub_moderation_log(petition: Petition) -> None:

@@ -318,12 +318,7 @@ def check_browser(
         known.last_seen_at, known.language = now, _language(language)
         db.session.flush()
         return BrowserCheck(False, token, known.language)
-    previous = db.session.scalar(
-        sa.select(OrganiserBrowser.language)
-        .where(mine)
-        .order_by(OrganiserBrowser.last_seen_at.desc())
-        .limit(1)
-    )
+    previous = known_language(organiser.id)
     # A new browser may be a thief's: it takes the language the organiser used before, and
     # gives its own only once it signs in again as a known browser.
     trusted = previous or _language(language)
@@ -339,6 +334,16 @@ def check_browser(
     db.session.flush()
     _forget_old_browsers(organiser)
     return BrowserCheck(True, token, trusted)
+
+
+def known_language(organiser_id: int) -> str | None:
+    """Return the language of the browser the organiser used last, or None if none is known."""
+    return db.session.scalar(
+        sa.select(OrganiserBrowser.language)
+        .where(OrganiserBrowser.organiser_id == organiser_id)
+        .order_by(OrganiserBrowser.last_seen_at.desc(), OrganiserBrowser.id.desc())
+        .limit(1)
+    )
 
 
 def _language(language: str) -> str:

@@ -29,7 +29,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.sealing import SealingPublicKey
-from petitions.services import tokens
+from petitions.services import milestones, subscriptions, tokens
 from petitions.services.paper import person_hash
 from petitions.services.privacy import email_hashes, keyring
 from petitions.services.queries import PetitionSnapshot
@@ -72,6 +72,8 @@ class SignatureDetails:
     show_name: bool
     locale: str
     client_address: str | None
+    #: The separate choice to be emailed news of the petition (a subscription).
+    news: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,8 @@ def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     typed = details.email.strip()
     inserted = _insert_if_new(petition, values)
     if inserted is not None:
+        if details.news:
+            subscriptions.subscribe(petition.id, inserted[0], typed, details.locale)
         # The email is written by the mail worker from the row: nothing to read back here.
         return SignOutcome(inserted[0], petition.id, Notice.CONFIRM, typed, petition.is_sealed)
     # Nothing inserted: this person signed before, or the window is shut (by the database's word),
@@ -283,6 +287,9 @@ def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     db.session.flush()
     sealed = signature.petition.is_sealed
     email = typed if sealed else signature.email
+    if details.news and signature.state != SignatureState.INVALIDATED:
+        # Ticked this time: a subscription if there is none yet, and the same answer as ever.
+        subscriptions.subscribe(signature.petition_id, signature.id, email, details.locale)
     return SignOutcome(signature.id, signature.petition_id, notice, email, sealed)
 
 
@@ -335,6 +342,7 @@ def confirm(token: str) -> tuple[ConfirmResult, Signature | None]:
     )
     db.session.refresh(signature)
     if updated.rowcount == 1:
+        milestones.note_goal(signature.petition, now)
         return ConfirmResult.CONFIRMED, signature
     if signature.state == SignatureState.CONFIRMED:
         return ConfirmResult.ALREADY_CONFIRMED, signature
@@ -376,4 +384,6 @@ def withdraw(token: str) -> tuple[WithdrawResult, Signature | None]:
         )
     )
     db.session.refresh(signature)
+    if signature.state == SignatureState.WITHDRAWN:
+        subscriptions.forget(signature.id)  # the signer left: no news, and no address kept
     return WithdrawResult.WITHDRAWN, signature

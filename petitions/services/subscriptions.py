@@ -12,9 +12,11 @@ import hmac
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.extensions import db
-from petitions.models import COUNTED_STATES, Signature, Subscription
+from petitions.models import COUNTED_STATES, Signature, Subscription, new_public_id
 from petitions.services.privacy import keyring
 
 _TAG_BYTES = 16
@@ -38,6 +40,36 @@ def subscription_for_token(token: str) -> Subscription | None:
     if not hmac.compare_digest(tag, _tag(public_id)):
         return None
     return db.session.scalar(sa.select(Subscription).where(Subscription.public_id == public_id))
+
+
+def subscribe(petition_id: int, signature_id: int, email: str, locale: str) -> None:
+    """Keep a signer's address for the petition's news, unless their signature has it already.
+
+    One INSERT ... ON CONFLICT DO NOTHING on the unique signature: a repeat, or two at once,
+    leave one subscription, as it was.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(Subscription)
+        .values(
+            public_id=new_public_id(),
+            petition_id=petition_id,
+            signature_id=signature_id,
+            email=email,
+            locale=locale,
+        )
+        .on_conflict_do_nothing(index_elements=["signature_id"])
+    )
+
+
+def forget(signature_id: int) -> None:
+    """Delete a signature's subscription, address and all (its signer withdrew)."""
+    db.session.execute(
+        sa.delete(Subscription)
+        .where(Subscription.signature_id == signature_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def active_subscriptions(petition_id: int) -> sa.Select:

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from petitions.extensions import db
+from petitions.models import Signature, Subscription
 from petitions.sealing import SealingIdentity
-from petitions.services import paper, queries
+from petitions.services import paper, queries, subscriptions
+from petitions.services.privacy import email_hashes
 from tests.browser.conftest import ORGANISER_EMAIL, PHONE, Site, assert_no_sideways_scrolling
 from tests.browser.test_organiser import create_petition, sign_in
 from tests.browser.test_signer import WITHDRAW_LINK, confirmation_link, fill_signing_form
@@ -71,6 +75,7 @@ def visit_public_pages(audit: Audit, page: Any, site: Site, slug: str) -> str:
     audit.check(page, "petition-form-errors")
     email = f"axe-{uuid.uuid4().hex[:8]}@example.org"
     fill_signing_form(page, email)
+    page.locator("#news").check()
     page.locator("form[action$='/sign'] button[type=submit]").click()
     page.wait_for_url(re.compile(r"/check-email$"))
     audit.check(page, "check-email")
@@ -82,6 +87,7 @@ def visit_public_pages(audit: Audit, page: Any, site: Site, slug: str) -> str:
     audit.check(page, "thank-you")
     page.goto(link)
     audit.check(page, "confirm-again")
+    visit_unsubscribe_pages(audit, page, site, email)
     text = message.get_body(preferencelist=("plain",)).get_content()
     withdraw = WITHDRAW_LINK.search(text).group(1)
     page.goto(withdraw)
@@ -94,6 +100,29 @@ def visit_public_pages(audit: Audit, page: Any, site: Site, slug: str) -> str:
     page.goto("/no-such-page")
     audit.check(page, "not-found")
     return withdraw
+
+
+def unsubscribe_link(site: Site, email: str) -> str:
+    """Return the unsubscribe link of the subscription made with this address, as news gives it."""
+    with site.app.app_context():
+        public_id = db.session.scalars(
+            sa.select(Subscription.public_id)
+            .join(Signature, Signature.id == Subscription.signature_id)
+            .where(Signature.email_hash == email_hashes(email).email)
+        ).one()
+        return f"/news/unsubscribe/{subscriptions.unsubscribe_token(public_id)}"
+
+
+def visit_unsubscribe_pages(audit: Audit, page: Any, site: Site, email: str) -> None:
+    """Open the news' unsubscribe link of a signer who asked for news, press its button, and
+    open a link that names nothing."""
+    page.goto(unsubscribe_link(site, email))
+    audit.check(page, "unsubscribe")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_selector("main p[role=status]")
+    audit.check(page, "unsubscribed")
+    page.goto("/news/unsubscribe/not.real")
+    audit.check(page, "unsubscribe-invalid")
 
 
 def visit_closed_pages(audit: Audit, page: Any, site: Site, slug: str, withdraw: str) -> None:
@@ -266,7 +295,8 @@ def test_axe_finds_no_serious_violation_on_any_page(
     audit.check(signer, "petition-sealed")
     visit_two_factor_pages(audit, new_page(bypass_csp=True, **options), site)
     audit.save_report()
-    assert audit.pages == 30 + 7 + 8 + 4  # the team's 7, the second factor's 8, paper's 4
+    # the team's 7, the second factor's 8, paper's 4, the news' unsubscribe 3
+    assert audit.pages == 30 + 7 + 8 + 4 + 3
     assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
 
 
@@ -325,6 +355,10 @@ def test_signing_form_can_be_completed_with_the_keyboard_alone(new_page, site, d
     tab_to(page, "consent")
     page.keyboard.press("Space")
     assert page.locator("#consent").is_checked()
+    page.keyboard.press("Tab")
+    # The choice of news comes next, and stays unticked unless the signer ticks it.
+    assert page.evaluate("document.activeElement.id") == "news"
+    assert not page.locator("#news").is_checked()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.type") == "submit"
     page.keyboard.press("Enter")

@@ -115,10 +115,13 @@ def test_the_worker_closes_expired_petitions_and_sends_mail(
     result = runner.invoke(args=["mail", "worker", "--rounds", "1", "--interval", "0"])
     assert result.exit_code == 0, result.output
     assert f"closed {lapsed.slug}" in result.output
-    assert "sent 1, failed 0" in result.output
+    assert "sent 2, failed 0" in result.output  # the confirmation, and the owner's news of it
     db.session.refresh(lapsed)
     assert lapsed.state == PetitionState.CLOSED
-    assert len(smtp.messages) == 1
+    assert [message["To"] for message in smtp.messages] == [
+        "aliya@example.org",
+        lapsed.organiser.email,
+    ]
 
 
 def test_close_expired_command(runner, db, make_petition, make_signature):

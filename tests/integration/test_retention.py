@@ -11,14 +11,16 @@ import sqlalchemy as sa
 
 from petitions.models import (
     AuditEvent,
+    NewsBroadcast,
     OutboxMessage,
     Petition,
     PetitionState,
     Signature,
     SignatureState,
+    Subscription,
     utcnow,
 )
-from petitions.services import mail, moderation, queries, retention
+from petitions.services import mail, moderation, queries, retention, subscriptions
 from petitions.services.privacy import keyring
 
 
@@ -105,7 +107,7 @@ def test_purge_is_recorded_in_the_audit_log_and_runs_once(runner, db, old):
     assert "0 petition(s), 0 signature(s) purged" in again.output
     [event] = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "purge")).all()
     assert (event.petition_id, event.actor_label) == (old.id, "cli")
-    assert event.detail == {"signatures": 6, "emails": 1}
+    assert event.detail == {"signatures": 6, "emails": 1, "subscriptions": 0}
 
 
 def test_dry_run_says_what_would_go_and_changes_nothing(runner, db, old):
@@ -248,3 +250,47 @@ def test_organisers_read_the_purges_placeholders_in_their_language(client, db, o
     assert "<td><bdi>(имя удалено)</bdi></td>" in listed and "(anonymous)" not in listed
     dashboard = client.get(f"/organiser/petitions/{old.id}").get_data(as_text=True)
     assert "Причина: (удалено)" in dashboard and "(removed)" not in dashboard
+
+
+def _news(db, petition, signature, sent: bool) -> None:
+    """Subscribe a signer and queue them the petition's outcome (sent already, or not yet)."""
+    subscriptions.subscribe(petition.id, signature.id, signature.email, "kk")
+    subscription = db.session.scalars(
+        sa.select(Subscription).where(Subscription.signature_id == signature.id)
+    ).one()
+    broadcast = db.session.scalars(
+        sa.select(NewsBroadcast).where(NewsBroadcast.petition_id == petition.id)
+    ).first() or NewsBroadcast(petition_id=petition.id, item="outcome")
+    db.session.add(broadcast)
+    db.session.flush()
+    db.session.add(
+        OutboxMessage(
+            kind="news",
+            recipient=None,
+            broadcast_id=broadcast.id,
+            subscription_id=subscription.id,
+            sent_at=utcnow() if sent else None,
+        )
+    )
+    db.session.commit()
+
+
+def test_purge_erases_subscriptions_and_their_news_emails(
+    runner, db, old, make_petition, make_signature
+):
+    first, second = _rows(db, old)[:2]
+    _news(db, old, first, sent=False)
+    _news(db, old, second, sent=True)
+    kept = make_petition()
+    _news(db, kept, make_signature(kept, email="stays@example.org"), sent=False)
+    assert retention.preview(old) == retention.PurgeReport("old-appeal", 6, 3, 2)
+    result = runner.invoke(args=["signatures", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "purged old-appeal: 6 signature(s), 3 email(s), 2 subscription(s)" in result.output
+    db.session.expire_all()
+    left = db.session.scalars(sa.select(Subscription)).all()
+    assert [(row.petition_id, row.email) for row in left] == [(kept.id, "stays@example.org")]
+    messages = db.session.scalars(sa.select(OutboxMessage)).all()
+    assert [message.subscription_id for message in messages] == [left[0].id]
+    [event] = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "purge")).all()
+    assert event.detail == {"signatures": 6, "emails": 3, "subscriptions": 2}

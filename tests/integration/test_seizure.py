@@ -11,6 +11,11 @@ and `unseal`, with the organiser's key alone, yields every row into a bundle tha
 Controls that show the search can find what it looks for: the name a signer chose to show is
 found (it is kept readable, by design), and before the outbox key is destroyed, the address of a
 signer whose email has not gone yet is found too.
+
+One signer asks for news: the form tells them the server then keeps their address, and the
+seizure finds it, and nothing else of them, until the purge. After the purge the database holds
+it no more (no row, not in the SQLite file or PostgreSQL's dump, nowhere in clear); only the
+history of the writes (the WAL, PostgreSQL's dead tuples) still has an encrypted copy.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from petitions.extensions import db as _db
 from petitions.models import DeliveryKind, Petition, PetitionState, utcnow
 from petitions.outbox_keys import OutboxKeys
 from petitions.sealing import SealingIdentity
-from petitions.services import export, lifecycle
+from petitions.services import export, lifecycle, retention
 from petitions.services.accounts import create_organiser
 from petitions.services.privacy import email_hashes
 from tests.conftest import POSTGRES_ADMIN, make_test_app, unavailable
@@ -66,6 +71,8 @@ class Signer:
     comment: str | None
     show_name: bool = False
     confirms: bool = True
+    #: Ticks "email me news": the server keeps this address readable until the purge.
+    news: bool = False
 
 
 SIGNERS = (
@@ -73,7 +80,12 @@ SIGNERS = (
         "Айгерім Сәрсенбаева", f"aigerim.s{RUN}@example.kz", "KZ", "Талдықорған", "Ақынға бостандық"
     ),
     Signer(
-        "Дмитрий Колесников", f"kolesnikov{RUN}@example.ru", "RU", "Новосибирск", "Свободу поэту"
+        "Дмитрий Колесников",
+        f"kolesnikov{RUN}@example.ru",
+        "RU",
+        "Новосибирск",
+        "Свободу поэту",
+        news=True,
     ),
     Signer("فاطمة الزهراء", f"fatima{RUN}@example.org", "EG", "الإسكندرية", "الحرية للشاعر"),
     Signer("Нұрлан Әбілұлы", f"nurlan{RUN}@example.kz", "KZ", "Шымкент", None, show_name=True),
@@ -84,6 +96,7 @@ SIGNERS = (
 )
 PUBLIC_NAME = "Нұрлан Әбілұлы"
 LATE = SIGNERS[-1]
+SUBSCRIBER = SIGNERS[1]
 
 
 def _secrets() -> set[str]:
@@ -333,6 +346,20 @@ def _readable(seizure: Seizure) -> set[str]:
     return plaintexts
 
 
+def _readable_file(seizure: Seizure, name: str) -> set[str]:
+    """Every plaintext the keys taken open, carved out of one file taken."""
+    data = seizure.files[name]
+    return carve_data_tokens(data, seizure.ring, _purposes()) | carve_outbox_tokens(
+        data, seizure.outbox_keys
+    )
+
+
+def _is_write_history(name: str) -> bool:
+    """Tell a file of the database's history of writes (WAL, heap pages with dead tuples) from
+    one of what it holds now (the SQLite file, the dump)."""
+    return name.endswith("-wal") or name.startswith(("wal/", "heap/"))
+
+
 def _found_in(plaintexts: set[str], needles: set[str]) -> set[str]:
     return {needle for needle in needles if any(needle in text for text in plaintexts)}
 
@@ -349,6 +376,7 @@ def _sign_everyone(client, smtp: SMTPServer) -> None:
             "city": signer.city,
             "comment": signer.comment,
             "show_name": "y" if signer.show_name else None,
+            "news": "y" if signer.news else None,
         }
         language = {"KZ": "kk", "RU": "ru"}.get(signer.country, "en")
         response = sign(client, SLUG, headers={"Accept-Language": language}, **fields)
@@ -413,9 +441,12 @@ def test_a_seized_server_yields_no_signer_of_a_sealed_petition(server, tmp_path)
     assert seizure.outbox_keys == []
     assert _in_clear(seizure, needles) == {}
     readable = _readable(seizure)
-    # Control: the carving finds what the keys open, here the name shown publicly by choice.
+    # Control: the carving finds what the keys open, here the name shown publicly by choice,
+    # and the address of the signer who asked for news, kept readable until the purge (the
+    # form says so); nothing else of them, and nothing of anyone else.
     assert PUBLIC_NAME in readable
-    assert _found_in(readable, needles) == set()
+    news_address = {SUBSCRIBER.email, SUBSCRIBER.email.split("@")[0]}
+    assert _found_in(readable, needles) == news_address
 
     # What the keyed hashes still tell: whether a suspected address signed (docs/threat-model.md).
     with application.app_context():
@@ -449,3 +480,25 @@ def test_a_seized_server_yields_no_signer_of_a_sealed_petition(server, tmp_path)
     assert names_and_cities == {(signer.name, signer.city) for signer in confirmed}
     assert bundle.signature_count == len(confirmed)
     assert stored_petition.state == PetitionState.OPEN
+
+    # The petition closes and is purged: the subscriber's address goes from the database too.
+    with application.app_context():
+        stored_petition = _db.session.scalar(sa.select(Petition).where(Petition.slug == SLUG))
+        lifecycle.close_early(stored_petition, None, utcnow(), "delivered")
+        report = retention.purge(stored_petition, utcnow())
+        _db.session.commit()
+    assert report.subscriptions == 1
+    purged = seize(application, tmp_path / "purged", wal_from)
+    assert _in_clear(purged, needles) == {}
+    with application.app_context():
+        assert _db.session.scalar(sa.text("SELECT count(*) FROM subscriptions")) == 0
+    # The database no longer holds it: not the SQLite file (secure_delete zeroes what is
+    # deleted), not PostgreSQL's dump. What this purge cannot reach is the history of the
+    # writes: the WAL, and PostgreSQL's dead tuples, keep an encrypted copy until they are
+    # overwritten, and the keys taken open it (docs/threat-model.md says so).
+    found_in = {
+        name for name in purged.files if _found_in(_readable_file(purged, name), news_address)
+    }
+    assert found_in, "the carving finds the WAL's copy (a control)"
+    assert all(_is_write_history(name) for name in found_in), found_in
+    assert _found_in(_readable(purged), needles) == news_address

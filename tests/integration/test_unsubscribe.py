@@ -85,3 +85,39 @@ def test_a_forged_token_finds_nothing(client, db, subscription, forge):
     assert post.status_code == 404
     db.session.refresh(subscription)
     assert subscription.unsubscribed_at is None
+
+
+@pytest.mark.parametrize(
+    ("language", "button", "done", "unknown"),
+    [
+        (
+            "kk",
+            "Жаңалық хаттарын тоқтату",
+            "Енді сізге осы петиция туралы жаңалық хаттары жіберілмейді. "
+            "Қолтаңбаңыз бұрынғыша есептеледі.",
+            "Сілтеме толық емес немесе ол арналған жаңалық хаттары тоқтаған: петицияның "
+            "жаңалықтарына жазылу оған қол қойғандардың деректерімен бірге өшіріледі.",
+        ),
+        (
+            "ru",
+            "Больше не присылать мне новости",
+            "Письма с новостями этой петиции вам больше не придут. "
+            "Ваша подпись по-прежнему учитывается.",
+            "Ссылка неполная, или рассылка, для которой она была, закончилась: подписки на "
+            "новости петиции удаляются вместе с данными подписавших.",
+        ),
+    ],
+)
+def test_the_pages_speak_the_signers_language(
+    client, db, subscription, language, button, done, unknown
+):
+    headers = {"Accept-Language": language}
+    page = client.get(_path(subscription), headers=headers).get_data(as_text=True)
+    assert f'<button type="submit" class="button">{button}</button>' in page
+    answer = client.post(
+        _path(subscription), data={"csrf_token": link_form_token(client)}, headers=headers
+    )
+    assert f'<p role="status">{done}</p>' in answer.get_data(as_text=True)
+    missing = client.get("/news/unsubscribe/nothing.here", headers=headers)
+    assert missing.status_code == 404
+    assert f"<p>{unknown}</p>" in missing.get_data(as_text=True)

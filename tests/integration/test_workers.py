@@ -59,12 +59,14 @@ def test_the_mail_round_closes_purges_and_sends(
 
     assert done.closed == ["lapsed"]
     assert done.purged == [retention.PurgeReport("old", signatures=2, emails=0)]
-    assert (done.sent.sent, done.sent.failed) == (1, 0)
+    # The signer's confirmation, and the closing's email to the lapsed petition's owner.
+    assert (done.sent.sent, done.sent.failed) == (2, 0)
     db.session.expire_all()
     assert db.session.get(Petition, lapsed.id).state == PetitionState.CLOSED
     assert db.session.get(Petition, old.id).purged_at is not None
-    [message] = db.session.scalars(sa.select(OutboxMessage)).all()
-    assert message.sent_at is not None
+    messages = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [message.kind for message in messages] == ["confirm", "petition_closed"]
+    assert all(message.sent_at is not None for message in messages)
 
 
 def test_a_quiet_mail_round_reports_nothing(db, settings, make_petition):
