@@ -54,7 +54,8 @@ def list_updates(petition_id: int):
     return _updates_page(_petition(), UpdateForm(formdata=None))
 
 
-@bp.post("/petitions/<int:petition_id>/updates")
+# Not the list's own path: two rules on one path answer an id out of range with 405, not 404.
+@bp.post("/petitions/<int:petition_id>/updates/new")
 def post_update(petition_id: int):
     """Post an update, or show its preview."""
     petition, form = _petition(), UpdateForm()

@@ -260,7 +260,7 @@ def visit_news_pages(audit: Audit, page: Any, site: Site) -> None:
     page.locator(f"a[href='{dashboard}/updates']").click()
     page.wait_for_url(re.compile(r"/updates$"))
     audit.check(page, "updates")
-    post = page.locator("form[action$='/updates'] button[name=save]")
+    post = page.locator("form[action$='/updates/new'] button[name=save]")
     post.click()
     page.locator("#title-error").wait_for()
     audit.check(page, "updates-errors")
@@ -269,7 +269,7 @@ def visit_news_pages(audit: Audit, page: Any, site: Site) -> None:
         page.locator("#body").fill(
             "He was **released**.\n\n- at home\n- ill\n\n[Source](https://example.org/news)"
         )
-        page.locator("form[action$='/updates'] button[name=save]").click()
+        page.locator("form[action$='/updates/new'] button[name=save]").click()
         page.wait_for_url(re.compile(r"/updates$"))
     audit.check(page, "updates-list")
     page.locator("a[href$='/edit'][href*='/updates/']").last.click()

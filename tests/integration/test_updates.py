@@ -47,7 +47,7 @@ def _post(browser, path: str, page: str, **data):
 
 def _post_update(browser, petition, title="Released", body="He was released today."):
     page = _updates_path(petition)
-    return _post(browser, page, page, title=title, body=body, save="1")
+    return _post(browser, f"{page}/new", page, title=title, body=body, save="1")
 
 
 def _audit(db, petition):
@@ -200,7 +200,7 @@ def test_a_bad_update_is_refused_with_the_errors_at_their_fields(
     account, browser = owner
     petition = make_petition(organiser=account)
     page = _updates_path(petition)
-    response = _post(browser, page, page, save="1", **data)
+    response = _post(browser, f"{page}/new", page, save="1", **data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     for field, message in errors.items():
@@ -214,7 +214,7 @@ def test_the_refusal_is_in_the_organisers_language(owner, make_petition):
     petition = make_petition(organiser=account)
     browser.set_cookie("lang", "kk")
     page = _updates_path(petition)
-    response = _post(browser, page, page, title="", body="Мәтін", save="1")
+    response = _post(browser, f"{page}/new", page, title="", body="Мәтін", save="1")
     assert response.status_code == 422
     assert '<p class="field__error" id="title-error">Жаңалыққа тақырып беріңіз.</p>' in (
         response.get_data(as_text=True)
@@ -247,7 +247,7 @@ def test_a_preview_shows_the_sanitised_text_and_posts_nothing(db, owner, make_pe
     account, browser = owner
     petition = make_petition(organiser=account)
     page = _updates_path(petition)
-    response = _post(browser, page, page, title="T", body=EVIL_BODY, preview="1")
+    response = _post(browser, f"{page}/new", page, title="T", body=EVIL_BODY, preview="1")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     preview = re.search(r'<section class="preview".*?</section>', html, re.S)[0]
@@ -279,7 +279,7 @@ def _news_requests(petition, update):
     base = _updates_path(petition)
     return [
         ("GET", base),
-        ("POST", base),
+        ("POST", f"{base}/new"),
         ("GET", f"{base}/{update.id}/edit"),
         ("POST", f"{base}/{update.id}/edit"),
         ("GET", f"{base}/{update.id}/remove"),
@@ -349,7 +349,7 @@ def test_every_news_form_needs_its_csrf_token(db, team):
     petition, update, browsers = team
     owner = browsers["owner"]
     base = _updates_path(petition)
-    for path in (base, f"{base}/{update.id}/edit", f"{base}/{update.id}/remove"):
+    for path in (f"{base}/new", f"{base}/{update.id}/edit", f"{base}/{update.id}/remove"):
         assert owner.post(path, data={"title": "x", "body": "y"}).status_code == 400
     outcome = f"/organiser/petitions/{petition.id}/outcome"
     assert owner.post(outcome, data=_answer()).status_code == 400
