@@ -23,6 +23,7 @@ from petitions.extensions import babel, csrf, db, limiter, login_manager, migrat
 from petitions.files import private_file
 from petitions.outbox_keys import FileKeyStore, OutboxKeys, RedisKeyStore
 from petitions.proxies import watch_trusted_proxies
+from petitions.rendering import render_markdown
 from petitions.services.privacy import keyring
 from petitions.settings import Settings, load_settings
 
@@ -188,6 +189,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["petitions.outbox_keys"] = _outbox_keys(settings, instance)
     # A key lives through its period and the next: what a sealed petition's page promises.
     app.jinja_env.globals["outbox_key_hours"] = -(-2 * settings.outbox_key_minutes // 60)
+    # Organisers' Markdown, sanitised, wherever a template shows it (updates, the answer).
+    app.jinja_env.filters["markdown"] = render_markdown
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,

@@ -114,6 +114,10 @@ CLOSABLE_STATES = frozenset({PetitionState.OPEN})
 DELIVERABLE_STATES = frozenset({PetitionState.CLOSED})
 #: States in which collection has ended for good.
 ENDED_STATES = frozenset({PetitionState.CLOSED, PetitionState.DELIVERED})
+#: States in which organisers may post, edit and remove updates: those with a public page.
+UPDATABLE_STATES = PUBLIC_STATES
+#: States in which the recipient's answer may be recorded: once collection has ended.
+ANSWERABLE_STATES = ENDED_STATES
 
 
 class SignatureState(enum.StrEnum):

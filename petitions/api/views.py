@@ -11,7 +11,8 @@ from petitions import cache
 from petitions.api import bp
 from petitions.models import utcnow
 from petitions.receipts import TREE
-from petitions.services import queries
+from petitions.rendering import render_markdown
+from petitions.services import queries, updates
 
 
 def _public_json(key: tuple, compute: Callable[[], dict | None]) -> Response:
@@ -56,6 +57,9 @@ def petition_json(slug: str):
             "petition_id": petition.public_id,
             "withdrawn_count": counts.withdrawn,
             "invalidated_count": counts.invalidated,
+            "outcome": _outcome_json(updates.public_outcome(petition.id)),
+            # Newest first, as on the page; the text as the page shows it, sanitised.
+            "updates": [_update_json(entry) for entry in updates.public_updates(petition.id)],
         }
 
     return _public_json(("json", slug), figures)
@@ -63,6 +67,30 @@ def petition_json(slug: str):
 
 def _moment(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _update_json(entry: updates.PublicUpdate) -> dict:
+    return {
+        "title": entry.title,
+        "body_html": str(render_markdown(entry.body)),
+        "posted_at": entry.posted_at.isoformat(),
+        "edited_at": _moment(entry.edited_at),
+    }
+
+
+def _outcome_json(entry: updates.PublicOutcome | None) -> dict | None:
+    if entry is None:
+        return None
+    return {
+        "outcome": str(entry.outcome),
+        "answered_on": entry.answered_on.isoformat() if entry.answered_on else None,
+        "answered_by": entry.answered_by,
+        "summary": entry.summary,
+        "full_text_html": str(render_markdown(entry.full_text)) if entry.full_text else None,
+        "link": entry.link,
+        "recorded_at": entry.recorded_at.isoformat(),
+        "edited_at": _moment(entry.edited_at),
+    }
 
 
 def _delivery_json(entry: queries.PublicDelivery) -> dict:

@@ -49,6 +49,12 @@ PETITION_ENDPOINTS: dict[str, Permission] = {
     "organiser.enter_paper_sheet": Permission.EDIT,
     "organiser.keep_paper_repeat": Permission.MODERATE,
     "organiser.invalidate_paper_line": Permission.MODERATE,
+    # What happened next: updates and the recipient's answer are written like the text.
+    "organiser.list_updates": Permission.EDIT,
+    "organiser.post_update": Permission.EDIT,
+    "organiser.edit_update": Permission.EDIT,
+    "organiser.remove_update": Permission.EDIT,
+    "organiser.record_outcome": Permission.EDIT,
 }
 
 

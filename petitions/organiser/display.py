@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
-from petitions.models import MemberRole, PetitionState, SignatureState
+from petitions.models import MemberRole, Outcome, PetitionState, SignatureState
 from petitions.organiser import bp
 
 #: The states of petitions and signatures, by value, for templates; the words are the enums'.
@@ -29,6 +29,11 @@ ACTION_NAMES = {
     "remove_member": _l("Removed from the team"),
     "leave": _l("Left the team"),
     "transfer": _l("Ownership transferred"),
+    "post_update": _l("Update posted"),
+    "edit_update": _l("Update edited"),
+    "remove_update": _l("Update removed"),
+    "record_outcome": _l("Answer recorded"),
+    "edit_outcome": _l("Answer corrected"),
 }
 #: The details the audit log records with an action, as organisers read them. A key not listed
 #: is shown as recorded; `action_id` is left out (the Undo button stands for it).
@@ -51,6 +56,9 @@ DETAIL_NAMES = {
     "member": _l("Member"),
     "role": _l("Role"),
     "previous_role": _l("Previous role"),
+    "update": _l("Update"),
+    "title": _l("Title"),
+    "outcome": _l("Outcome"),
 }
 #: Values the software itself records under a key (not organisers' words), as organisers read them.
 DETAIL_VALUES = {
@@ -58,6 +66,7 @@ DETAIL_VALUES = {
     "reason": {"window ended": _l("the collection window ended")},
     "role": {role.value: role.label for role in MemberRole},
     "previous_role": {role.value: role.label for role in MemberRole},
+    "outcome": {outcome.value: outcome.label for outcome in Outcome},
 }
 YES_NO = {True: _l("yes"), False: _l("no")}
 #: Why a sealed petition's moderation page has no name search, and what to do instead.

@@ -20,6 +20,7 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    URLField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
@@ -30,6 +31,7 @@ from petitions.models import (
     LANGUAGES,
     ApplicantKind,
     DeliveryChannel,
+    Outcome,
     RecipientKind,
     window_problem,
 )
@@ -37,7 +39,13 @@ from petitions.public.forms import clean_text, plain_text, valid_email
 from petitions.services import moderation
 from petitions.services.accounts import MIN_PASSWORD_LENGTH
 from petitions.services.applicants import is_valid_id_number, is_valid_phone
-from petitions.services.lifecycle import SLUG_PATTERN, ApplicantDraft, slugify
+from petitions.services.lifecycle import (
+    MAX_BODY_LENGTH,
+    SLUG_PATTERN,
+    ApplicantDraft,
+    slugify,
+)
+from petitions.services.updates import OutcomeDraft, UpdateDraft
 
 #: Durations an organiser can pick instead of typing a closing time.
 PRESETS = {"5d": timedelta(days=5), "30d": timedelta(days=30), "6m": timedelta(days=182)}
@@ -198,7 +206,7 @@ class PetitionForm(Form):
     body = TextAreaField(
         _l("Text of the petition (Markdown)"),
         filters=[clean_text],
-        validators=[DataRequired(), Length(max=50_000)],
+        validators=[DataRequired(), Length(max=MAX_BODY_LENGTH)],
     )
     recipient = StringField(
         _l("Addressed to"),
@@ -572,3 +580,56 @@ class PaperEntryForm(Form):
         validators=[DataRequired(), Length(max=20)],
     )
     scan = FileField(_l("Scan or photo of the sheet (optional; only its SHA-256 is kept)"))
+
+
+class UpdateForm(Form):
+    """An update of a petition: a title and a text in Markdown; the service judges them."""
+
+    title = StringField(_l("Title"), filters=[clean_text], validators=[plain_text])
+    body = TextAreaField(_l("Text (Markdown)"), filters=[clean_text])
+
+    def draft(self) -> UpdateDraft:
+        """Return the update as typed."""
+        return UpdateDraft(title=self.title.data, body=self.body.data)
+
+
+def _optional(value: str | None) -> str | None:
+    return clean_text(value) or None
+
+
+class OutcomeForm(Form):
+    """The recipient's answer; the service judges the dates, the lengths and the link."""
+
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[SelectChoice(outcome.value, outcome.label) for outcome in Outcome],
+        validate_choice=False,
+    )
+    answered_on = DateField(_l("Answered on"), validators=[Optional()])
+    answered_by = StringField(
+        _l("Answered by (the office or official, as the answer names them)"),
+        filters=[_optional],
+        validators=[plain_text],
+    )
+    summary = TextAreaField(
+        _l("Summary of the answer"), filters=[clean_text], validators=[plain_text]
+    )
+    full_text = TextAreaField(
+        _l("Full text of the answer (Markdown, optional)"), filters=[_optional]
+    )
+    link = URLField(_l("Or a link to the answer (optional)"), filters=[_optional])
+
+    def validate_outcome(self, field: SelectField) -> None:
+        if field.data not in set(Outcome):
+            raise ValidationError(_l("Choose what the recipient decided."))
+
+    def draft(self) -> OutcomeDraft:
+        """Return the answer as typed."""
+        return OutcomeDraft(
+            outcome=Outcome(self.outcome.data),
+            answered_on=self.answered_on.data,
+            answered_by=self.answered_by.data,
+            summary=self.summary.data,
+            full_text=self.full_text.data,
+            link=self.link.data,
+        )

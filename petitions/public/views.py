@@ -35,7 +35,7 @@ from petitions.onion import came_through_tor
 from petitions.public import bp, form_token
 from petitions.public.forms import SignPetitionForm
 from petitions.rendering import render_markdown
-from petitions.services import queries, receipts, signing, subscriptions
+from petitions.services import queries, receipts, signing, subscriptions, updates
 from petitions.services.privacy import email_hashes
 from petitions.services.queries import PetitionSnapshot
 
@@ -107,6 +107,8 @@ def _render_petition(
         count=counts.signatures,
         counts=counts,
         deliveries=queries.public_deliveries(petition),
+        outcome=updates.public_outcome(petition.id),
+        updates=updates.public_updates(petition.id),
         recent_signers=queries.recent_public_signers(petition),
         is_open=petition.accepts_signatures_at(now),
         ended_at=petition.collection_ended_at(now),

@@ -29,6 +29,8 @@ from petitions.services import audit, milestones
 #: Fields that are the text signers agreed to; frozen once anyone has signed.
 TEXT_FIELDS = ("title", "summary", "body", "recipient", "recipient_kind", "language")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+#: The longest Markdown text a petition, or an update of it, may have.
+MAX_BODY_LENGTH = 50_000
 #: Kazakh and Russian letters in Latin, close to the official Kazakh Latin alphabet of 2021.
 _TRANSLITERATION = str.maketrans(
     {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,68 @@ def visit_team_pages(audit: Audit, page: Any, site: Site, dashboard: str, open_p
     audit.check(joiner, "invitation-used")
 
 
+def _answered_today(site: Site, slug: str) -> str:
+    """Return today's day in the petition's time zone, the latest an answer may be dated."""
+    with site.app.app_context():
+        return datetime.now(queries.petition_by_slug(slug).zone).date().isoformat()
+
+
+def visit_news_pages(audit: Audit, page: Any, site: Site) -> None:
+    """Post updates (a refused one first), edit and remove one, then close the petition, record
+    the recipient's answer (refused while open, then with errors) and open the public page."""
+    page.goto("/organiser/")
+    dashboard = create_petition(page, f"News check {uuid.uuid4().hex[:6]}")
+    page.locator("form[action$='/publish'] button").click()
+    slug = page.locator(".dashboard__state a").get_attribute("href").rsplit("/", 1)[1]
+    page.locator(f"a[href='{dashboard}/updates']").click()
+    page.wait_for_url(re.compile(r"/updates$"))
+    audit.check(page, "updates")
+    post = page.locator("form[action$='/updates/new'] button[name=save]")
+    post.click()
+    page.locator("#title-error").wait_for()
+    audit.check(page, "updates-errors")
+    for title in ("Босатылды: 1 қазан", "Hearing on 24 November"):
+        page.locator("#title").fill(title)
+        page.locator("#body").fill(
+            "He was **released**.\n\n- at home\n- ill\n\n[Source](https://example.org/news)"
+        )
+        page.locator("form[action$='/updates/new'] button[name=save]").click()
+        page.wait_for_url(re.compile(r"/updates$"))
+    audit.check(page, "updates-list")
+    page.locator("a[href$='/edit'][href*='/updates/']").last.click()
+    page.wait_for_url(re.compile(r"/updates/\d+/edit$"))
+    page.locator("#title").fill("Released on 1 October")
+    page.locator("main form button[name=preview]").click()
+    page.locator("#preview-heading").wait_for()
+    audit.check(page, "update-edit-preview")
+    page.locator("main form button[name=save]").click()
+    page.wait_for_url(re.compile(r"/updates$"))
+    page.locator("a[href$='/remove']").first.click()
+    page.wait_for_url(re.compile(r"/remove$"))
+    audit.check(page, "update-remove")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/updates$"))
+    page.goto(f"{dashboard}/outcome")
+    audit.check(page, "outcome-open")
+    site.command("petitions", "close", slug, "--reason", "Collection ended")
+    page.goto(f"{dashboard}/outcome")
+    page.locator("main form button[type=submit]").click()
+    page.locator("#summary-error").wait_for()
+    audit.check(page, "outcome-errors")
+    page.locator("#outcome").select_option("granted")
+    page.locator("#answered_on").fill(_answered_today(site, slug))
+    page.locator("#answered_by").fill("Қазақстан Республикасы Президентінің Әкімшілігі")
+    page.locator("#summary").fill("The President granted the pardon; he was released.")
+    page.locator("#full_text").fill("## Decree\n\nThe decree of **1 October**.")
+    page.locator("#link").fill("https://example.org/decree")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/updates$"))
+    page.goto(f"/petitions/{slug}")
+    page.locator(".outcome").wait_for()
+    assert page.locator(".news__item").count() == 1
+    audit.check(page, "petition-news")
+
+
 @pytest.mark.parametrize(
     ("label", "options"),
     [("desktop-en", {"locale": "en-GB"}), ("phone-kk", {"locale": "kk-KZ", **PHONE})],
@@ -285,6 +348,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
     slug = visit_organiser_pages(audit, page, site)
     dashboard = page.url.removeprefix(site.url).removesuffix("/signatures")
     visit_team_pages(audit, page, site, dashboard, lambda: new_page(bypass_csp=True, **options))
+    visit_news_pages(audit, page, site)
     sealed = visit_sealing_pages(audit, page)
     signer = new_page(bypass_csp=True, **options)
     withdraw = visit_public_pages(audit, signer, site, slug)
@@ -295,8 +359,9 @@ def test_axe_finds_no_serious_violation_on_any_page(
     audit.check(signer, "petition-sealed")
     visit_two_factor_pages(audit, new_page(bypass_csp=True, **options), site)
     audit.save_report()
-    # the team's 7, the second factor's 8, paper's 4, the news' unsubscribe 3
-    assert audit.pages == 30 + 7 + 8 + 4 + 3
+    # The team's 7, the second factor's 8, paper's 4, the news' unsubscribe 3, updates' and the
+    # answer's 8.
+    assert audit.pages == 30 + 7 + 8 + 4 + 3 + 8
     assert not audit.found, json.dumps(audit.found, ensure_ascii=False, indent=1)
 
 

@@ -18,6 +18,7 @@ from petitions.models import (
     Invitation,
     MemberRole,
     Membership,
+    PetitionUpdate,
     Signature,
     utcnow,
 )
@@ -59,6 +60,11 @@ ALLOWED = {
     "enter_paper_sheet": {OWNER, EDITOR},
     "keep_paper_repeat": {OWNER, MODERATOR},
     "invalidate_paper_line": {OWNER, MODERATOR},
+    "list_updates": {OWNER, EDITOR},
+    "post_update": {OWNER, EDITOR},
+    "edit_update": {OWNER, EDITOR},
+    "remove_update": {OWNER, EDITOR},
+    "record_outcome": {OWNER, EDITOR},
 }
 
 #: What a member who may use the route gets, by method, for the request the matrix sends (a CSRF
@@ -92,6 +98,14 @@ ANSWERS = {
     ("enter_paper_sheet", "POST"): 422,  # no sheet number
     ("keep_paper_repeat", "POST"): 303,
     ("invalidate_paper_line", "POST"): 303,  # with the reason
+    ("list_updates", "GET"): 200,
+    ("post_update", "POST"): 422,  # no title, no text
+    ("edit_update", "GET"): 200,
+    ("edit_update", "POST"): 422,  # no title, no text
+    ("remove_update", "GET"): 200,  # the question first
+    ("remove_update", "POST"): 303,  # removed
+    ("record_outcome", "GET"): 200,  # says why an open petition takes no answer yet
+    ("record_outcome", "POST"): 422,  # no outcome chosen
 }
 
 
@@ -173,6 +187,9 @@ def _fixtures_of(db, petition, people, app):
             Signature.petition_id == petition.id, Signature.paper_sheet.is_not(None)
         )
     )
+    update = PetitionUpdate(petition=petition, title="Released", body="Text")
+    db.session.add(update)
+    db.session.flush()
     folder = export.export_directory() / str(delivery.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bundle.zip").write_bytes(b"PK\x05\x06" + bytes(18))
@@ -181,6 +198,7 @@ def _fixtures_of(db, petition, people, app):
         "invitation_id": invitation.id,
         "organiser_id": people[VIEWER][0].id,
         "signature_id": paper_line,
+        "update_id": update.id,
     }
 
 
@@ -222,10 +240,11 @@ def test_the_dashboard_shows_only_the_actions_the_role_allows(db, people, make_p
         "log": 'id="log-heading"',
         "clusters": 'id="clusters-heading"',
         "team": f'href="{dashboard}/members"',
+        "news": f'href="{dashboard}/updates"',
     }
     expected = {
         OWNER: set(marks),
-        EDITOR: {"edit", "close", "export", "log", "team"},
+        EDITOR: {"edit", "close", "export", "log", "team", "news"},
         MODERATOR: {"moderate", "log", "clusters", "team"},
         VIEWER: {"team"},
     }
