@@ -287,8 +287,11 @@ def sign(petition: PetitionSnapshot, details: SignatureDetails) -> SignOutcome:
     db.session.flush()
     sealed = signature.petition.is_sealed
     email = typed if sealed else signature.email
-    if details.news and signature.state != SignatureState.INVALIDATED:
+    if details.news and signature.state == SignatureState.PENDING:
         # Ticked this time: a subscription if there is none yet, and the same answer as ever.
+        # Only while the signature waits for its confirmation, which only the mailbox's owner
+        # can give: a repeat may come from anyone who knows that the address signed, and must
+        # not sign a confirmed signer up for emails they did not ask for.
         subscriptions.subscribe(signature.petition_id, signature.id, email, details.locale)
     return SignOutcome(signature.id, signature.petition_id, notice, email, sealed)
 

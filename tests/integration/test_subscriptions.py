@@ -151,6 +151,21 @@ def test_a_repeat_that_ticks_news_subscribes_with_the_same_answer(client, db, ma
     assert subscription.unsubscribed_at is None
 
 
+def test_a_repeat_that_ticks_news_does_not_subscribe_a_confirmed_signature(
+    client, db, make_petition, make_signature
+):
+    petition = make_petition()
+    make_signature(petition, email="aliya@example.org")
+    first = sign(client, petition.slug, email="bolat@example.org")
+    repeat = sign(client, petition.slug, news="y")
+    assert (repeat.status_code, repeat.headers["Location"], repeat.data) == (
+        first.status_code,
+        first.headers["Location"],
+        first.data,
+    )
+    assert _subscriptions(db) == [], "anyone may know the address: only its owner confirms"
+
+
 def test_an_invalidated_signer_who_repeats_is_not_subscribed(
     client, db, make_petition, make_signature
 ):
