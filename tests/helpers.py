@@ -86,6 +86,7 @@ _ROUTE_IDS = {
     "session_id": 1,
     "signature_id": 1,
     "passkey_id": 1,
+    "update_id": 1,
 }
 
 

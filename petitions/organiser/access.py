@@ -48,6 +48,9 @@ PETITION_ENDPOINTS: dict[str, Permission] = {
     "organiser.enter_paper_sheet": Permission.EDIT,
     "organiser.keep_paper_repeat": Permission.MODERATE,
     "organiser.invalidate_paper_line": Permission.MODERATE,
+    # Emailing every subscriber speaks for the petition in public, as publishing does.
+    "organiser.send_update_news": Permission.PUBLISH,
+    "organiser.send_outcome_news": Permission.PUBLISH,
 }
 
 

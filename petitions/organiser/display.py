@@ -29,6 +29,7 @@ ACTION_NAMES = {
     "remove_member": _l("Removed from the team"),
     "leave": _l("Left the team"),
     "transfer": _l("Ownership transferred"),
+    "broadcast": _l("News sent to subscribers"),
 }
 #: The details the audit log records with an action, as organisers read them. A key not listed
 #: is shown as recorded; `action_id` is left out (the Undo button stands for it).
@@ -51,6 +52,8 @@ DETAIL_NAMES = {
     "member": _l("Member"),
     "role": _l("Role"),
     "previous_role": _l("Previous role"),
+    "item": _l("What was sent"),
+    "subscribers": _l("Subscribers"),
 }
 #: Values the software itself records under a key (not organisers' words), as organisers read them.
 DETAIL_VALUES = {

@@ -66,6 +66,7 @@ from petitions.services import (
     export,
     lifecycle,
     moderation,
+    news,
     paper,
     queries,
     teams,
@@ -443,6 +444,7 @@ def show_petition(petition_id: int):
         delivery_form=DeliveryForm(),
         needs_applicant=final and petition.applicant is None,
         no_applicant=applicants.NO_APPLICANT,
+        news=news.board(petition.id),
     )
 
 

@@ -18,6 +18,9 @@ from petitions.models import (
     Invitation,
     MemberRole,
     Membership,
+    Outcome,
+    PetitionOutcome,
+    PetitionUpdate,
     Signature,
     utcnow,
 )
@@ -58,6 +61,8 @@ ALLOWED = {
     "enter_paper_sheet": {OWNER, EDITOR},
     "keep_paper_repeat": {OWNER, MODERATOR},
     "invalidate_paper_line": {OWNER, MODERATOR},
+    "send_update_news": {OWNER, EDITOR},
+    "send_outcome_news": {OWNER, EDITOR},
 }
 
 #: What a member who may use the route gets, by method, for the request the matrix sends (a CSRF
@@ -90,6 +95,8 @@ ANSWERS = {
     ("enter_paper_sheet", "POST"): 422,  # no sheet number
     ("keep_paper_repeat", "POST"): 303,
     ("invalidate_paper_line", "POST"): 303,  # with the reason
+    ("send_update_news", "POST"): 303,  # sent (to nobody: no one subscribed)
+    ("send_outcome_news", "POST"): 303,
 }
 
 
@@ -156,7 +163,9 @@ def _fixtures_of(db, petition, people, app):
         exported_at=now,
         finished_at=now,
     )
-    db.session.add(delivery)
+    update = PetitionUpdate(petition=petition, title="News", body="Released.")
+    outcome = PetitionOutcome(petition=petition, outcome=Outcome.GRANTED, summary="Pardoned.")
+    db.session.add_all([delivery, update, outcome])
     invitation, _token = teams.invite(
         petition, people[OWNER][0], "invited@example.org", MemberRole.VIEWER, now
     )
@@ -179,6 +188,7 @@ def _fixtures_of(db, petition, people, app):
         "invitation_id": invitation.id,
         "organiser_id": people[VIEWER][0].id,
         "signature_id": paper_line,
+        "update_id": update.id,
     }
 
 
