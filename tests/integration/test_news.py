@@ -27,6 +27,7 @@ from petitions.services import mail, news
 from petitions.services.subscriptions import unsubscribe_token
 from tests.conftest import PASSWORD, save
 from tests.helpers import csrf_token, login, sign
+from tests.html_check import checker, html_errors
 
 
 @pytest.fixture
@@ -444,3 +445,34 @@ def test_the_command_refuses_clearly(runner, db, make_petition):
     assert f"Error: {petition.slug}: this petition has no update 99" in no_update.output
     no_outcome = runner.invoke(args=["petitions", "news-send", petition.slug, "--outcome"])
     assert no_outcome.output == f"Error: {petition.slug}: this petition has no outcome recorded\n"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_news_section_and_the_emails_pass_the_html_checker(
+    app, db, smtp, make_petition, subscribe, organiser, tmp_path
+):
+    jar = checker()
+    account, client = organiser
+    petition = make_petition(organiser=account)
+    subscribe(petition, "kk@example.org", "kk")
+    subscribe(petition, "ru@example.org", "ru")
+    sent = _update(db, petition, body="**Free**, see [the page](https://example.org).")
+    _update(db, petition, title="Not yet sent")
+    _outcome(db, petition)
+    _broadcast(db, petition, news.update_item(sent.id))
+    _broadcast(db, petition, news.OUTCOME)
+    _send(app)
+    files = []
+    for number, message in enumerate(smtp.messages):
+        if message["List-Unsubscribe"]:
+            file = tmp_path / f"email-{number}.html"
+            file.write_text(message.get_body(("html",)).get_content(), encoding="utf-8")
+            files.append(file)
+    assert len(files) == 4
+    for language in ("en", "kk", "ru"):
+        client.set_cookie("lang", language)
+        file = tmp_path / f"dashboard-{language}.html"
+        file.write_text(client.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True))
+        files.append(file)
+    errors = html_errors(jar, files)
+    assert not errors, errors
