@@ -4,8 +4,9 @@
 one outbox message per active subscription, a chunk of subscriptions at a time, with one
 `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. The caller commits after each chunk, so a crash
 half-way leaves a broadcast whose `queued_at` is null; `unfinished` finds it, and queuing again
-takes the active subscriptions that have no message of it yet. The unique (broadcast,
-subscription) index keeps any subscription from being queued twice, whatever runs at once.
+goes on past the highest subscription queued, then takes any active subscription that still has
+no message of it. The unique (broadcast, subscription) index keeps any subscription from being
+queued twice, whatever runs at once.
 A message holds no address: the mail worker reads it from the subscription when it sends
 (`letter`), so an unsubscribe or a purge meanwhile stops it.
 """
@@ -101,14 +102,20 @@ def _item_words(item: str) -> str:
 
 def queue_chunk(record: NewsBroadcast, now: datetime, size: int | None = None) -> int:
     """Queue the next chunk of a broadcast's subscriptions; mark it queued after the last."""
-    waiting = (
-        subscriptions.active_subscriptions(record.petition_id)
-        .where(~_queued_for(record.id))
-        .order_by(Subscription.id)
-    )
     size = size or CHUNK
-    waiting = waiting.limit(size)
-    added = _insert_messages(record.id, waiting, now)
+    active = subscriptions.active_subscriptions(record.petition_id).order_by(Subscription.id)
+    last = db.session.scalar(
+        sa.select(sa.func.max(OutboxMessage.subscription_id)).where(
+            OutboxMessage.broadcast_id == record.id
+        )
+    )
+    added = 0
+    if last is not None:  # the usual way on: past the highest queued, no anti-join to pay for
+        added = _insert_messages(record.id, active.where(Subscription.id > last).limit(size), now)
+    if added < size:
+        # Then any left below it (a chunk cut short, or a signer confirmed since), once.
+        waiting = active.where(~_queued_for(record.id)).limit(size - added)
+        added += _insert_messages(record.id, waiting, now)
     if added < size:  # the last chunk: every active subscription has its message
         record.queued_at = now
         record.queued = _queued_count(record.id)
