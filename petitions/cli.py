@@ -51,6 +51,7 @@ from petitions.services import (
     lifecycle,
     mail,
     moderation,
+    news,
     paper,
     queries,
     retention,
@@ -422,6 +423,28 @@ def close_expired_command() -> None:
     click.echo(f"{len(closed)} petition(s) closed.")
 
 
+@petitions_cli.command("news-send")
+@click.argument("slug")
+@click.option("--update", "update_id", type=int, help="The id of the update to send.")
+@click.option("--outcome", is_flag=True, help="Send the recorded outcome instead.")
+def news_send_command(slug: str, update_id: int | None, outcome: bool) -> None:
+    """Queue an update, or the outcome, for every subscriber of a petition (once per item)."""
+    if (update_id is None) == (not outcome):
+        raise click.UsageError("give either --update ID or --outcome")
+    petition = _petition_named(slug)
+    try:
+        record = news.broadcast(petition, news.item_of(petition, update_id), None, utcnow())
+    except news.NewsError as error:
+        raise click.ClickException(f"{slug}: {error}") from None
+    db.session.commit()
+    workers.queue_news(utcnow())
+    db.session.refresh(record)
+    click.echo(
+        f"queued {record.queued} email(s) for {slug} ({record.item}); "
+        "the mail worker sends them at NEWS_RATE_LIMIT"
+    )
+
+
 mail_cli = AppGroup("mail", help="Send what waits in the outbox.")
 
 
@@ -459,8 +482,10 @@ def _print_mail_round(done: workers.MailRound) -> None:
         click.echo(f"closed {slug}")
     for report in done.purged:
         click.echo(_purge_line(report, dry_run=False))
-    if done.sent.sent or done.sent.failed:
-        click.echo(f"sent {done.sent.sent}, failed {done.sent.failed}")
+    if done.news_queued:
+        click.echo(f"queued {done.news_queued} news email(s)")
+    if done.sent.sent or done.sent.failed or done.sent.bounced:
+        click.echo(f"sent {done.sent.sent}, failed {done.sent.failed}, bounced {done.sent.bounced}")
 
 
 def _print_outage(error: Exception) -> None:

@@ -1173,6 +1173,20 @@ class OutboxMessage(db.Model):
     #: When the receiving server refused the address for good (a 5xx answer): not retried.
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @classmethod
+    def went_out(cls) -> sa.ColumnElement[bool]:
+        """In SQL: handed to the mail server, accepted or refused there for good (not dropped)."""
+        return sa.and_(
+            cls.sent_at.is_not(None), sa.or_(cls.last_error.is_(None), cls.bounced_at.is_not(None))
+        )
+
+    @classmethod
+    def was_dropped(cls) -> sa.ColumnElement[bool]:
+        """In SQL: done without sending, since there was nothing left to send (why: last_error)."""
+        return sa.and_(
+            cls.sent_at.is_not(None), cls.last_error.is_not(None), cls.bounced_at.is_(None)
+        )
+
 
 class PetitionUpdate(db.Model):
     """A dated update the organisers post on a petition; shown newest first, Markdown sanitised.

@@ -11,18 +11,20 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from petitions.extensions import db
-from petitions.i18n import format_in_zone
+from petitions.i18n import format_day, format_day_in_zone, format_in_zone
 from petitions.models import (
     INVITATION_AGE,
     Invitation,
     Membership,
     Organiser,
     OrganiserSession,
+    OutboxMessage,
     Signature,
     utcnow,
 )
 from petitions.onion import names_onion_host
-from petitions.services import mail, queries
+from petitions.rendering import render_markdown
+from petitions.services import mail, news, queries
 from petitions.services.accounts import RESET_LINK_AGE, reset_token
 from petitions.services.milestones import TeamNotice
 from petitions.services.receipts import code_of
@@ -35,6 +37,7 @@ from petitions.services.signing import (
     confirmation_token,
     withdrawal_token,
 )
+from petitions.services.subscriptions import unsubscribe_token
 
 
 def external_url(endpoint: str, **values: object) -> str:
@@ -225,3 +228,64 @@ def queue_invitation(invitation: Invitation, token: str, inviter: Organiser) -> 
         subject=_("Invitation to the team of a petition: %(title)s", title=title),
         text=render_template("email/invitation.txt", **context),
     )
+
+
+def render_news(message: OutboxMessage) -> mail.Email | str:
+    """Write a news email from its subscription and item now, or say why it is dropped."""
+    found = news.letter(message)
+    if isinstance(found, str):
+        return found
+    link = links_on(current_app.config["SETTINGS"].base_url)
+    unsubscribe_url = link(
+        "public.unsubscribe_page", token=unsubscribe_token(found.subscription.public_id)
+    )
+    with force_locale(found.subscription.locale):
+        subject, context = _news_context(found)
+        context |= {
+            "locale": found.subscription.locale,
+            "petition_url": link("public.show_petition", slug=found.petition.slug),
+            "unsubscribe_url": unsubscribe_url,
+        }
+        text = render_template("email/news.txt", **context)
+        html = render_template("email/news.html", **context)
+    return mail.Email(
+        found.subscription.email,
+        subject,
+        text,
+        html,
+        headers=(
+            # RFC 8058: a mail program may offer unsubscribing with one POST to this address.
+            ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("Precedence", "bulk"),
+        ),
+    )
+
+
+def _news_context(found: news.Letter) -> tuple[str, dict]:
+    """Return the subject of a news email and what its templates show of the item."""
+    petition, update, outcome = found.petition, found.update, found.outcome
+    if update is not None:
+        subject = _(
+            "News of the petition “%(title)s”: %(update)s",
+            title=petition.title,
+            update=update.title,
+        )
+        return subject, {
+            "petition": petition,
+            "update": update,
+            "posted_on": format_day_in_zone(update.posted_at, petition.timezone),
+            "body_html": render_markdown(update.body),
+        }
+    label = str(outcome.outcome.label)
+    subject = _(
+        "The answer to the petition “%(title)s”: %(outcome)s", title=petition.title, outcome=label
+    )
+    safe_link = outcome.link if urlsplit(outcome.link or "").scheme in {"http", "https"} else None
+    return subject, {
+        "petition": petition,
+        "outcome": outcome,
+        "outcome_label": label,
+        "answered_on": format_day(outcome.answered_on) if outcome.answered_on else None,
+        "outcome_link": safe_link,
+    }

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -30,6 +30,8 @@ DEFAULT_SIGN_EMAIL_RATE_LIMIT = "5 per minute;20 per day"
 DEFAULT_ONION_SIGN_LIMIT = "300 per minute"
 DEFAULT_GLOBAL_SIGN_LIMIT = "600 per minute"
 DEFAULT_RECEIPT_RATE_LIMIT = "30 per minute;300 per day"
+#: News emails to subscribers, all workers together: what a small mail server takes calmly.
+DEFAULT_NEWS_RATE_LIMIT = "600 per minute"
 #: A version 3 onion service's host name: 56 base32 characters (its public key, a checksum and
 #: the version), then ".onion".
 ONION_HOST = re.compile(r"[a-z2-7]{56}\.onion")
@@ -88,11 +90,18 @@ class Settings:
     require_two_factor: bool = False
     #: How long a given second factor stays fresh enough for exports, deliveries and sealing.
     fresh_factor_minutes: int = 15
+    #: How many news emails all mail workers together send per window (limits' notation).
+    news_rate_limit: str = DEFAULT_NEWS_RATE_LIMIT
     warnings: list[str] = field(default_factory=list)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def news_rates(self) -> list[RateLimitItem]:
+        """The windows of NEWS_RATE_LIMIT, each with how many news emails it lets go."""
+        return parse_many(self.news_rate_limit)
 
     @property
     def onion_base_url(self) -> str | None:
@@ -497,6 +506,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> Settings:
         session_max_hours=reader.integer("SESSION_MAX_HOURS", 12, 1, 168),
         require_two_factor=reader.boolean("REQUIRE_TWO_FACTOR", production),
         fresh_factor_minutes=reader.integer("FRESH_FACTOR_MINUTES", 15, 1, 720),
+        news_rate_limit=_rate_limit(reader, "NEWS_RATE_LIMIT", DEFAULT_NEWS_RATE_LIMIT),
     )
     if settings.session_idle_minutes > settings.session_max_hours * 60:
         reader.problems.append(

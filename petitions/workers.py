@@ -17,27 +17,50 @@ from datetime import datetime, timedelta
 from petitions.errors import DATABASE_OUTAGES
 from petitions.extensions import db
 from petitions.models import DeliveryKind, ExportStatus, utcnow
-from petitions.notifications import render_message
-from petitions.services import export, lifecycle, mail, retention, sessions
+from petitions.notifications import render_message, render_news
+from petitions.services import export, lifecycle, mail, news, retention, sessions
 from petitions.services.privacy import outbox_keys
 from petitions.settings import Settings
 
 
-def send_mail(settings: Settings, batch: int) -> mail.DeliveryReport:
-    """Send every message due now, one batch and one commit at a time."""
+def send_mail(
+    settings: Settings, batch: int, clock: Callable[[], datetime] = utcnow
+) -> mail.DeliveryReport:
+    """Send every message due now (news as far as NEWS_RATE_LIMIT allows), committing each."""
     total = mail.DeliveryReport()
     while True:
-        now = utcnow()
-        messages = mail.claim_due(now, limit=batch)
+        now = clock()
+        messages = mail.claim_due(now, limit=batch, news_rates=settings.news_rates)
         db.session.commit()
         if not messages:
             return total
-        report = mail.deliver(messages, settings, now, render=render_message)
+        report = mail.deliver(
+            messages,
+            settings,
+            now,
+            render=render_message,
+            news=render_news,
+            after_each=db.session.commit,
+        )
         db.session.commit()
         total.sent += report.sent
         total.failed += report.failed
-        if report.sent == 0:
+        total.bounced += report.bounced
+        if report.failed and not (report.sent or report.bounced):
             return total  # the server refuses everything now; the back-off decides when next
+
+
+def queue_news(now: datetime) -> int:
+    """Queue what every unfinished broadcast still lacks, one commit per chunk; return how many.
+
+    This is how a broadcast too large for one request, or cut short by a crash, is finished.
+    """
+    queued = 0
+    for record in news.unfinished():
+        while record.queued_at is None:
+            queued += news.queue_chunk(record, now)
+            db.session.commit()
+    return queued
 
 
 def close_expired(now: datetime) -> list[str]:
@@ -70,6 +93,8 @@ class MailRound:
     closed: list[str] = field(default_factory=list)
     purged: list[retention.PurgeReport] = field(default_factory=list)
     sent: mail.DeliveryReport = field(default_factory=mail.DeliveryReport)
+    #: News messages queued for broadcasts left unfinished.
+    news_queued: int = 0
     #: The periods of the outbox keys destroyed this round.
     keys_destroyed: list[int] = field(default_factory=list)
     #: Records of organisers' sessions deleted, a month after they began.
@@ -82,6 +107,7 @@ def mail_round(settings: Settings, batch: int) -> MailRound:
     done.closed = close_expired(utcnow())
     # Closing first lets a petition that just ended be counted from its closing at once.
     done.purged = purge_due(timedelta(days=settings.retention_days))
+    done.news_queued = queue_news(utcnow())
     done.sent = send_mail(settings, batch)
     done.keys_destroyed = outbox_keys().destroy_expired()
     done.sessions_forgotten = sessions.forget_old(utcnow())

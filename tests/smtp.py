@@ -19,6 +19,14 @@ def free_port() -> int:
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        #: Addresses answered at RCPT TO with the SMTP reply given, such as "550 5.1.1 ...".
+        self.refused: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return self.refused[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -37,6 +45,10 @@ class SMTPServer:
     @property
     def messages(self) -> list[EmailMessage]:
         return self.collector.messages
+
+    def refuse(self, address: str, reply: str) -> None:
+        """Answer RCPT TO for this address with `reply` from now on."""
+        self.collector.refused[address] = reply
 
     def start(self) -> SMTPServer:
         self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)

@@ -55,6 +55,9 @@ PETITION_ENDPOINTS: dict[str, Permission] = {
     "organiser.edit_update": Permission.EDIT,
     "organiser.remove_update": Permission.EDIT,
     "organiser.record_outcome": Permission.EDIT,
+    # Emailing every subscriber speaks for the petition in public, as publishing does.
+    "organiser.send_update_news": Permission.PUBLISH,
+    "organiser.send_outcome_news": Permission.PUBLISH,
 }
 
 

@@ -34,6 +34,7 @@ ACTION_NAMES = {
     "remove_update": _l("Update removed"),
     "record_outcome": _l("Answer recorded"),
     "edit_outcome": _l("Answer corrected"),
+    "broadcast": _l("News sent to subscribers"),
 }
 #: The details the audit log records with an action, as organisers read them. A key not listed
 #: is shown as recorded; `action_id` is left out (the Undo button stands for it).
@@ -59,6 +60,8 @@ DETAIL_NAMES = {
     "update": _l("Update"),
     "title": _l("Title"),
     "outcome": _l("Outcome"),
+    "item": _l("What was sent"),
+    "subscribers": _l("Subscribers"),
 }
 #: Values the software itself records under a key (not organisers' words), as organisers read them.
 DETAIL_VALUES = {

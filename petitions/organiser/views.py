@@ -67,6 +67,7 @@ from petitions.services import (
     export,
     lifecycle,
     moderation,
+    news,
     paper,
     queries,
     teams,
@@ -445,6 +446,7 @@ def show_petition(petition_id: int):
         registration_form=RegistrationForm(),
         needs_applicant=final and petition.applicant is None,
         no_applicant=applicants.NO_APPLICANT,
+        news=news.board(petition.id),
     )
 
 

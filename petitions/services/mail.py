@@ -13,7 +13,7 @@ import json
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -21,6 +21,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
 import sqlalchemy as sa
+from limits import RateLimitItem
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage
@@ -46,6 +47,9 @@ class Transport(Protocol):
 Renderer = Callable[[str, dict], tuple[str, str, str | None] | None]
 #: What a sealed petition's envelope is encrypted for, under the outbox key.
 ENVELOPE = "outbox.envelope"
+#: The advisory lock (PostgreSQL) under which a worker counts the news sent and claims more, so
+#: that workers on several hosts share one NEWS_RATE_LIMIT.
+NEWS_CLAIM_LOCK = 7_315_001
 
 
 def enqueue(
@@ -95,14 +99,24 @@ class Email:
     subject: str
     text: str
     html: str | None
+    #: Further headers, such as a news email's List-Unsubscribe (RFC 8058).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def contents(message: OutboxMessage, render: Renderer | None) -> Email | str:
+#: Writes a news email from its outbox message when it is sent, or says why it is dropped.
+NewsRenderer = Callable[[OutboxMessage], Email | str]
+
+
+def contents(
+    message: OutboxMessage, render: Renderer | None, news: NewsRenderer | None = None
+) -> Email | str:
     """Return what to send, or why there is nothing to send.
 
     A sealed message is opened and written here and kept nowhere: nothing of it is written back
-    to the row, which is erased once sent.
+    to the row, which is erased once sent. Nor is a news email, written from its subscription.
     """
+    if message.broadcast_id is not None:
+        return news(message) if news is not None else "dropped: nothing to send"
     if message.envelope is not None:
         opened = outbox_keys().decrypt(ENVELOPE, message.envelope)
         if opened is None:
@@ -137,22 +151,70 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
 
 
-def claim_due(now: datetime, limit: int = 50) -> list[OutboxMessage]:
-    """Reserve up to `limit` due messages for this worker; commit before sending them."""
-    messages = list(
+def _due(now: datetime, news: bool, limit: int) -> list[OutboxMessage]:
+    kind = OutboxMessage.broadcast_id.is_not(None) if news else OutboxMessage.broadcast_id.is_(None)
+    return list(
         db.session.scalars(
             sa.select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now, kind)
             .order_by(OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
-    for message in messages:
+
+
+def claim_due(
+    now: datetime, limit: int = 50, news_rates: Sequence[RateLimitItem] = ()
+) -> list[OutboxMessage]:
+    """Reserve up to `limit` due messages for this worker; commit before sending them.
+
+    Other mail comes first, so that news never holds a confirmation back; news messages are
+    claimed only as far as `news_rates` still allow (none given: no limit).
+    """
+    messages = _due(now, False, limit)
+    room = limit - len(messages)
+    if room > 0 and news_rates:
+        room = min(room, news_allowance(now, news_rates))
+    news = _due(now, True, room) if room > 0 else []
+    for message in messages + news:
         message.attempts += 1
         message.next_attempt_at = now + LEASE
+    for message in news:
+        message.last_error = None  # marks it in flight: see news_allowance
     db.session.flush()
-    return messages
+    return messages + news
+
+
+def news_allowance(now: datetime, rates: Sequence[RateLimitItem]) -> int:
+    """Return how many more news emails may go now under every one of `rates`, for all workers.
+
+    Counted from the database: what went out in each window, and what another worker has
+    claimed and may be sending (its lease running, no failure recorded since the claim).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Held until the claim is committed: the next worker counts this one's claim.
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(NEWS_CLAIM_LOCK)))
+    news = OutboxMessage.broadcast_id.is_not(None)
+    in_flight = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            news,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.attempts > 0,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.last_error.is_(None),
+        )
+    )
+    room = []
+    for rate in rates:
+        since = now - timedelta(seconds=rate.get_expiry())
+        went = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                news, OutboxMessage.sent_at > since, OutboxMessage.went_out()
+            )
+        )
+        room.append(rate.amount - went - in_flight)
+    return max(min(room), 0)
 
 
 def _email(message: OutboxMessage, contents: Email, sender: str) -> EmailMessage:
@@ -163,6 +225,8 @@ def _email(message: OutboxMessage, contents: Email, sender: str) -> EmailMessage
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     email["Auto-Submitted"] = "auto-generated"
+    for name, value in contents.headers:
+        email[name] = value
     email.set_content(contents.text)
     if contents.html:
         email.add_alternative(contents.html, subtype="html")
@@ -180,6 +244,8 @@ def _mark_sent(message: OutboxMessage, now: datetime) -> None:
 
 def _shown_recipient(message: OutboxMessage) -> str:
     """Name a message's recipient in the log: masked, and for a sealed petition not at all."""
+    if message.broadcast_id is not None:
+        return f"subscription {message.subscription_id}"
     return (
         "a sealed petition's signer" if message.recipient is None else mask_email(message.recipient)
     )
@@ -199,16 +265,46 @@ def _mark_failed(message: OutboxMessage, now: datetime, error: Exception) -> Non
     )
 
 
+def _permanent(error: Exception) -> bool:
+    """Tell a refusal of the recipient for good (a 5xx answer) from a failure worth retrying.
+
+    A refused sender or login is the server's setting, not the address's fault: retried.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _text in error.recipients.values())
+    if isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPAuthenticationError):
+        return False
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def _mark_bounced(message: OutboxMessage, now: datetime, error: Exception) -> None:
+    _mark_sent(message, now)
+    message.bounced_at = now
+    message.last_error = f"{type(error).__name__}: {error}"[:500]
+    log.warning("mail %s (%s) refused for good: %s", message.id, message.kind, message.last_error)
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    bounced: int = 0
 
 
 def deliver(
-    messages: list[OutboxMessage], settings: Settings, now: datetime, render: Renderer | None = None
+    messages: list[OutboxMessage],
+    settings: Settings,
+    now: datetime,
+    render: Renderer | None = None,
+    *,
+    news: NewsRenderer | None = None,
+    after_each: Callable[[], None] | None = None,
 ) -> DeliveryReport:
-    """Write (if needed) and send claimed messages over one connection; record each outcome."""
+    """Write (if needed) and send claimed messages over one connection; record each outcome.
+
+    `after_each` runs once each message's outcome is flushed: the worker commits there, so one
+    that dies after sending leaves at most the message under way unrecorded.
+    """
     report = DeliveryReport()
     if not messages:
         return report
@@ -222,23 +318,42 @@ def deliver(
         return report
     try:
         for message in messages:
-            email = contents(message, render)
-            if isinstance(email, str):
-                _mark_sent(message, now)  # nothing left to say (the signature or key is gone)
-                message.last_error = email
-                continue
-            try:
-                transport.send(_email(message, email, settings.mail_default_sender))
-            except (OSError, smtplib.SMTPException) as error:
-                _mark_failed(message, now, error)
-                report.failed += 1
-            else:
-                _mark_sent(message, now)
-                report.sent += 1
+            _deliver_one(message, transport, settings, now, report, render, news)
+            if after_each is not None:
+                db.session.flush()
+                after_each()
     finally:
         transport.close()
     db.session.flush()
     return report
+
+
+def _deliver_one(
+    message: OutboxMessage,
+    transport: Transport,
+    settings: Settings,
+    now: datetime,
+    report: DeliveryReport,
+    render: Renderer | None,
+    news: NewsRenderer | None,
+) -> None:
+    email = contents(message, render, news)
+    if isinstance(email, str):
+        _mark_sent(message, now)  # nothing left to say (the signature, subscription or key is gone)
+        message.last_error = email
+        return
+    try:
+        transport.send(_email(message, email, settings.mail_default_sender))
+    except (OSError, smtplib.SMTPException) as error:
+        if _permanent(error):
+            _mark_bounced(message, now, error)
+            report.bounced += 1
+        else:
+            _mark_failed(message, now, error)
+            report.failed += 1
+    else:
+        _mark_sent(message, now)
+        report.sent += 1
 
 
 def waiting_count() -> int:

@@ -18,6 +18,8 @@ from petitions.models import (
     Invitation,
     MemberRole,
     Membership,
+    Outcome,
+    PetitionOutcome,
     PetitionUpdate,
     Signature,
     utcnow,
@@ -65,6 +67,8 @@ ALLOWED = {
     "edit_update": {OWNER, EDITOR},
     "remove_update": {OWNER, EDITOR},
     "record_outcome": {OWNER, EDITOR},
+    "send_update_news": {OWNER, EDITOR},
+    "send_outcome_news": {OWNER, EDITOR},
 }
 
 #: What a member who may use the route gets, by method, for the request the matrix sends (a CSRF
@@ -106,6 +110,8 @@ ANSWERS = {
     ("remove_update", "POST"): 303,  # removed
     ("record_outcome", "GET"): 200,  # says why an open petition takes no answer yet
     ("record_outcome", "POST"): 422,  # no outcome chosen
+    ("send_update_news", "POST"): 303,  # sent (to nobody: no one subscribed)
+    ("send_outcome_news", "POST"): 303,
 }
 
 
@@ -172,7 +178,8 @@ def _fixtures_of(db, petition, people, app):
         exported_at=now,
         finished_at=now,
     )
-    db.session.add(delivery)
+    outcome = PetitionOutcome(petition=petition, outcome=Outcome.GRANTED, summary="Pardoned.")
+    db.session.add_all([delivery, outcome])
     invitation, _token = teams.invite(
         petition, people[OWNER][0], "invited@example.org", MemberRole.VIEWER, now
     )

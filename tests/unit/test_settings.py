@@ -335,6 +335,22 @@ def test_the_new_signing_limits_are_read_like_the_others(tmp_path, name):
     ]
 
 
+def test_news_goes_at_600_a_minute_unless_set_and_a_bare_number_is_refused(tmp_path):
+    settings = load_settings({}, tmp_path)
+    assert settings.news_rate_limit == "600 per minute"
+    assert [(rate.amount, rate.get_expiry()) for rate in settings.news_rates] == [(600, 60)]
+    settings = load_settings({"NEWS_RATE_LIMIT": "10 per second;20000 per day"}, tmp_path)
+    assert [(rate.amount, rate.get_expiry()) for rate in settings.news_rates] == [
+        (10, 1),
+        (20000, 86400),
+    ]
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"NEWS_RATE_LIMIT": "600"}, tmp_path)
+    assert raised.value.problems == [
+        "NEWS_RATE_LIMIT: cannot read '600' as rate limits (example: '10 per minute;200 per day')"
+    ]
+
+
 def test_sessions_last_30_idle_minutes_and_12_hours_unless_set(tmp_path):
     settings = load_settings({}, tmp_path)
     assert (settings.session_idle_minutes, settings.session_max_hours) == (30, 12)
