@@ -52,7 +52,7 @@ from petitions.models import (
     utcnow,
 )
 from petitions.sealing import SealingPublicKey
-from petitions.services import applicants, audit, queries, receipts
+from petitions.services import applicants, audit, milestones, queries, receipts
 from petitions.services.privacy import keyring
 
 #: How often a running export writes its progress where the organiser's page can read it.
@@ -659,6 +659,7 @@ def record_delivery(delivery: Delivery, record: DeliveryRecord, actor: Organiser
     _stamp_delivery(delivery, record)
     if petition.state == PetitionState.OPEN:
         petition.close(record.delivered_at)  # its deadline passed before the job recorded it
+        milestones.tell_team(petition.id, milestones.TeamNotice.PETITION_CLOSED)
     if petition.state == PetitionState.CLOSED:
         try:
             petition.mark_delivered(record.delivered_at)

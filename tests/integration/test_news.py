@@ -349,7 +349,7 @@ def test_the_dashboard_counts_each_sending(app, db, smtp, make_petition, subscri
     page = client.get(dashboard).get_data(as_text=True)
     cells = _row(page, f"update-{update.id}")
     assert cells[:5] == ["Released", "4", "2", "1", "1"]
-    assert cells[5].startswith("Sent on ")
+    assert cells[5].startswith("Sending since "), "one is left"
     assert _row(page, f"update-{unsent.id}")[1] == "Not sent"
     [event] = list(db.session.scalars(sa.select(NewsBroadcast)))
     assert event.created_by_id == account.id

@@ -10,6 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from petitions.models import (
+    Delivery,
+    DeliveryChannel,
+    DeliveryKind,
+    ExportStatus,
     MemberRole,
     Membership,
     OrganiserBrowser,
@@ -19,7 +23,7 @@ from petitions.models import (
     SignatureState,
     utcnow,
 )
-from petitions.services import lifecycle, signing
+from petitions.services import export, lifecycle, signing
 from tests.helpers import link_form_token
 
 #: Far enough ahead for any run of these tests, and shown in the goal's email.
@@ -341,3 +345,28 @@ def test_two_confirmations_crossing_the_goal_at_once_email_the_team_once(
         assert db.session.get(Petition, petition.id).goal_reached_at is not None
     owners = sorted(petition.organiser.email for petition in petitions)
     assert sorted(_queued(db, "goal_reached")) == owners
+
+
+def test_recording_the_delivery_of_a_petition_whose_deadline_passed_unrecorded_emails_once(
+    db, make_organiser, make_petition
+):
+    ended = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    organiser = make_organiser(name="Aidos", email="aidos@example.org")
+    petition = make_petition(
+        organiser=organiser, opens_at=ended - timedelta(days=3), closes_at=ended
+    )
+    final = Delivery(
+        petition=petition,
+        kind=DeliveryKind.FINAL,
+        status=ExportStatus.DONE,
+        bundle_filename="bundle.zip",
+        exported_at=ended,
+        finished_at=ended,
+    )
+    db.session.add(final)
+    db.session.flush()
+    record = export.DeliveryRecord(ended + timedelta(days=1), "The office", DeliveryChannel.POST)
+    export.record_delivery(final, record, organiser)
+    db.session.commit()
+    assert db.session.get(Petition, petition.id).state == PetitionState.DELIVERED
+    assert _queued(db, "petition_closed") == ["aidos@example.org"]
