@@ -263,7 +263,11 @@ def test_a_preview_shows_the_sanitised_text_and_posts_nothing(db, owner, make_pe
 def team(db, app, owner, make_account, make_petition):
     """A petition with an update, the owner, an editor, a moderator and a viewer, signed in."""
     account, browser = owner
-    petition = make_petition(PetitionState.CLOSED, organiser=account, closed_at=utcnow())
+    # Opened days ago: an hour ago may already be tomorrow in Almaty, after today's answer in UTC.
+    opened = utcnow() - timedelta(days=3)
+    petition = make_petition(
+        PetitionState.CLOSED, organiser=account, opens_at=opened, closed_at=utcnow()
+    )
     browsers = {"owner": browser}
     for role in ("editor", "moderator", "viewer"):
         member = make_account(f"{role}@example.org", role.title())
