@@ -9,6 +9,7 @@ lease runs out.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import logging
 import smtplib
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -376,7 +377,14 @@ class SMTPTransport:
             self.connection.login(settings.mail_username, settings.mail_password or "")
 
     def send(self, message: EmailMessage) -> None:
-        self.connection.send_message(message)
+        sender, recipient = parseaddr(str(message["From"]))[1], str(message["To"])
+        if sender.isascii() and recipient.isascii():
+            # smtplib's send_message writes an ASCII message in mbox's old way, a body line
+            # that starts with "From " becoming ">From "; the SMTP policy sends it as written.
+            data = message.as_bytes(policy=email.policy.SMTP)
+            self.connection.sendmail(sender, [recipient], data)
+        else:
+            self.connection.send_message(message)  # SMTPUTF8, which writes lines as they are
 
     def close(self) -> None:
         try:

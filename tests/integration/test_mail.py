@@ -48,6 +48,20 @@ def test_a_signer_confirms_through_a_real_email(client, db, runner, smtp, make_p
     assert client.get(f"/petitions/{petition.slug}.json").json["signature_count"] == 1
 
 
+def test_a_line_that_starts_with_from_arrives_as_it_was_written(db, runner, smtp):
+    text = "The poet's letter:\nFrom the prison, I thank every one of you.\n"
+    mail.enqueue("test", "aliya@example.org", subject="A letter", text=text)
+    mail.enqueue("test", "әлия@мысал.қаз", subject="Хат", text=text)
+    db.session.commit()
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 0, result.output
+    bodies = {
+        str(m["To"]): m.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        for m in smtp.messages
+    }
+    assert bodies == {"aliya@example.org": text, "әлия@мысал.қаз": text}
+
+
 def test_a_sent_message_keeps_no_body_or_link(db, client, runner, smtp, make_petition):
     petition = make_petition()
     sign(client, petition.slug)
