@@ -37,6 +37,17 @@ def smtp_port() -> int:
 
 
 @pytest.fixture
+def mail_to_smtp(smtp_port: int) -> dict[str, str]:
+    """The settings that send the app's mail to the local SMTP server: a module that reads the
+    emails makes them its `app_overrides`."""
+    return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "MAIL_DEFAULT_SENDER": "petitions@example.org",
+    }
+
+
+@pytest.fixture
 def smtp(smtp_port: int):
     """The local SMTP server on `smtp_port`, which a module's `app_overrides` sends mail to."""
     server = SMTPServer(smtp_port).start()

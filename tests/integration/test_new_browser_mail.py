@@ -18,12 +18,8 @@ CHROME_WINDOWS = (
 
 
 @pytest.fixture
-def app_overrides(smtp_port):
-    return {
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(smtp_port),
-        "MAIL_DEFAULT_SENDER": "petitions@example.org",
-    }
+def app_overrides(mail_to_smtp):
+    return mail_to_smtp
 
 
 @pytest.fixture

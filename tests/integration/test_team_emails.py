@@ -31,12 +31,8 @@ CLOSES_AT = datetime(2027, 3, 1, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def app_overrides(smtp_port):
-    return {
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(smtp_port),
-        "MAIL_DEFAULT_SENDER": "petitions@example.org",
-    }
+def app_overrides(mail_to_smtp):
+    return mail_to_smtp
 
 
 def _knows_browser(db, organiser, language: str, days_ago: int) -> None:
