@@ -287,26 +287,17 @@ def _values(draft: OutcomeDraft) -> dict:
 
 
 @dataclass(frozen=True)
-class PublicUpdate:
+class PublicUpdate(UpdateDraft):
     """An update as signers see it: no author, nothing removed."""
 
-    title: str
-    #: Markdown, sanitised when it is rendered.
-    body: str
     posted_at: datetime
     edited_at: datetime | None
 
 
 @dataclass(frozen=True)
-class PublicOutcome:
+class PublicOutcome(OutcomeDraft):
     """The recipient's answer as signers see it."""
 
-    outcome: Outcome
-    answered_on: date | None
-    answered_by: str | None
-    summary: str
-    full_text: str | None
-    link: str | None
     recorded_at: datetime
     edited_at: datetime | None
 
