@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,44 +62,59 @@ def seeded_app(default_count: int, *, leaves: bool = True) -> tuple[Flask, int, 
     return app, petition_id, url, workdir
 
 
+def insert_in_batches(model, rows: Iterable[dict], size: int = 5000) -> None:
+    """Insert rows through the model's table (Core), `size` at a time, and commit."""
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            db.session.execute(sa.insert(model), batch)
+            batch.clear()
+    if batch:
+        db.session.execute(sa.insert(model), batch)
+    db.session.commit()
+
+
 def seed(petition, count: int, *, leaves: bool = True) -> None:
     """Insert `count` confirmed signatures in batches, encrypted by the column types.
 
     Each has its receipt leaf stored, as signing stores it; with `leaves=False` none has, as
     signatures made before receipts, whose leaves the export computes.
     """
-    ring, now, batch = keyring(), utcnow(), []
+    ring, now = keyring(), utcnow()
     home_domain = ring.keyed_hash("email-domain", "mail.kz")
     flood_ip, flood_domain = (
         ring.keyed_hash("ip", "203.0.113.7"),
         ring.keyed_hash("email-domain", "spam.example"),
     )
-    for number in range(count):
-        flood = number % 10 == 0
-        moment = now - timedelta(seconds=(count - number) * 30 * 86400 // count)
-        public_id = new_public_id()
-        batch.append(
-            {
-                "petition_id": petition.id,
-                "public_id": public_id,
-                "receipt_leaf": leaf_of(petition.public_id, public_id, ring) if leaves else None,
-                "name": f"Әлия Қасымқызы {number}",
-                "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
-                "email_hash": ring.keyed_hash("email", f"s{number}"),
-                "email_domain_hash": flood_domain if flood else home_domain,
-                "country": "KZ" if number % 3 else "RU",
-                "city": "Алматы",
-                "show_name": False,
-                "ip_hash": flood_ip if flood else ring.keyed_hash("ip", f"10.0.{number % 250}.1"),
-                "locale": "ru",
-                "state": SignatureState.CONFIRMED,
-                "created_at": moment,
-                "confirmed_at": moment,
-            }
-        )
-        if len(batch) == 5000:
-            db.session.execute(sa.insert(Signature), batch)
-            batch.clear()
-    if batch:
-        db.session.execute(sa.insert(Signature), batch)
-    db.session.commit()
+
+    def rows() -> Iterator[dict]:
+        for number in range(count):
+            flood = number % 10 == 0
+            moment = now - timedelta(seconds=(count - number) * 30 * 86400 // count)
+            public_id = new_public_id()
+            yield (
+                {
+                    "petition_id": petition.id,
+                    "public_id": public_id,
+                    "receipt_leaf": leaf_of(petition.public_id, public_id, ring)
+                    if leaves
+                    else None,
+                    "name": f"Әлия Қасымқызы {number}",
+                    "email": f"s{number}@{'spam.example' if flood else 'mail.kz'}",
+                    "email_hash": ring.keyed_hash("email", f"s{number}"),
+                    "email_domain_hash": flood_domain if flood else home_domain,
+                    "country": "KZ" if number % 3 else "RU",
+                    "city": "Алматы",
+                    "show_name": False,
+                    "ip_hash": flood_ip
+                    if flood
+                    else ring.keyed_hash("ip", f"10.0.{number % 250}.1"),
+                    "locale": "ru",
+                    "state": SignatureState.CONFIRMED,
+                    "created_at": moment,
+                    "confirmed_at": moment,
+                }
+            )
+
+    insert_in_batches(Signature, rows())

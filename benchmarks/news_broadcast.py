@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
 
-from benchmarks.common import arguments, demo_app, seed
+from benchmarks.common import arguments, demo_app, insert_in_batches, seed
 from petitions import workers
 from petitions.extensions import db
 from petitions.models import (
@@ -68,9 +68,10 @@ def subscribe_everyone(petition_id: int) -> int:
     rows = db.session.execute(
         sa.select(Signature.id, Signature.email).where(Signature.petition_id == petition_id)
     ).all()
-    now, batch = utcnow(), []
-    for number, (signature_id, email) in enumerate(rows):
-        batch.append(
+    now = utcnow()
+    insert_in_batches(
+        Subscription,
+        (
             {
                 "public_id": new_public_id(),
                 "petition_id": petition_id,
@@ -79,13 +80,9 @@ def subscribe_everyone(petition_id: int) -> int:
                 "locale": LOCALES[number % 3],
                 "created_at": now,
             }
-        )
-        if len(batch) == 5000:
-            db.session.execute(sa.insert(Subscription), batch)
-            batch.clear()
-    if batch:
-        db.session.execute(sa.insert(Subscription), batch)
-    db.session.commit()
+            for number, (signature_id, email) in enumerate(rows)
+        ),
+    )
     return len(rows)
 
 
