@@ -350,14 +350,15 @@ def _verify_sources(
         report.add(CSV_NAME, f"has no {SOURCE_COLUMN} column, which the manifest's counts need")
         return
     online, paper = sources.get(ONLINE, 0), sources.get("paper", 0)
+    rows = "1 row" if online == 1 else f"{online} rows"
     if (online, paper) != (counts.get("online"), counts.get("paper")):
         report.add(
             CSV_NAME,
-            f"has {online} rows online and {paper} on paper, but the manifest counts "
+            f"has {rows} online and {paper} on paper, but the manifest counts "
             f"{counts.get('online')} and {counts.get('paper')}",
         )
     else:
-        report.notes.append(f"sources: {online} rows online and {paper} on paper, as counted")
+        report.notes.append(f"sources: {rows} online and {paper} on paper, as counted")
 
 
 def _source_kind(cell: str) -> str | None:
